@@ -1,0 +1,124 @@
+"""``grader batch``: every submission in a folder, each in its own sandbox, in parallel.
+
+Each worker process loads the problem and the reference's expected values once, then
+grades submissions one by one; every result is written as soon as it is ready.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from grader.report import Report, write_atomically, write_json
+from grader.sandbox import Isolation
+from grader.spec import Course
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEntry:
+    student: str
+    """The submission's stem, or the student's folder name."""
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    student: str
+    score: float
+    max_score: float
+    status: str
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.score / self.max_score, 2) if self.max_score else 0.0
+
+
+def discover(folder: Path) -> list[BatchEntry]:
+    """``*.py`` files, and folders holding exactly one ``.py`` file (``alice/value.py``)."""
+    entries = []
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix == ".py":
+            entries.append(BatchEntry(path.stem, path))
+        elif path.is_dir() and not path.name.startswith("."):
+            files = sorted(path.glob("*.py"))
+            if len(files) == 1:
+                entries.append(BatchEntry(path.name, files[0]))
+    return entries
+
+
+def grade_batch(
+    course: Course,
+    problem_id: str,
+    entries: list[BatchEntry],
+    out: Path,
+    *,
+    jobs: int,
+    isolation: Isolation,
+    on_result: Callable[[BatchRow], None] = lambda row: None,
+) -> list[BatchRow]:
+    rows = []
+    with ProcessPoolExecutor(
+        max_workers=max(1, jobs), initializer=_worker_start, initargs=(course, problem_id, isolation)
+    ) as pool:
+        futures = [pool.submit(_worker_grade, entry, out) for entry in entries]
+        for future in as_completed(futures):
+            row = future.result()
+            rows.append(row)
+            on_result(row)
+    rows.sort(key=lambda row: row.student)
+    write_class_files(rows, out, problem_id)
+    return rows
+
+
+def write_class_files(rows: list[BatchRow], out: Path, problem_id: str) -> None:
+    summary = {
+        "problem": problem_id,
+        "submissions": len(rows),
+        "graded": sum(row.status == "graded" for row in rows),
+        "mean_percent": round(sum(row.percent for row in rows) / len(rows), 2) if rows else 0.0,
+        "students": [
+            {"student": r.student, "score": r.score, "max_score": r.max_score, "percent": r.percent, "status": r.status}
+            for r in rows
+        ],
+    }
+    write_atomically(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["student", "score", "max_score", "percent", "status"])
+    for row in rows:
+        writer.writerow([row.student, f"{row.score:g}", f"{row.max_score:g}", f"{row.percent:g}", row.status])
+    write_atomically(out / "grades.csv", buffer.getvalue())
+
+
+# ------------------------------------------------------------------ worker processes
+# A worker holds its problem and expected values for its whole life: that is the point
+# of a worker, so they live in this one per-process slot rather than being recomputed.
+_worker: dict = {}
+
+
+def _worker_start(course: Course, problem_id: str, isolation: Isolation) -> None:
+    from grader.reference import expected_observations
+
+    problem = course.load(problem_id)
+    _worker.update(problem=problem, expected=expected_observations(problem), isolation=isolation)
+
+
+def _worker_grade(entry: BatchEntry, out: Path) -> BatchRow:
+    from grader.grading import grade_submission
+
+    report: Report = grade_submission(
+        _worker["problem"], entry.path, isolation=_worker["isolation"], expected=_worker["expected"]
+    )
+    write_json(report, out / entry.student / "report.json")
+    return BatchRow(entry.student, report.score, report.max_score, report.status)
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+

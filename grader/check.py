@@ -1,0 +1,168 @@
+"""Judge one test: the submission's observations against the reference's, as data.
+
+Pure functions, no I/O: a Verdict carries the status, the mismatches (node, field,
+expected, got) and a hint. Turning it into words for a student is the renderers' job.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+from grader.observations import ProgramObservation, Reading, RunStatus
+from grader.programs import OPERATION_ATTRIBUTES, StepKind
+from grader.spec import ProblemTest
+
+REL_TOLERANCE = 1e-9
+ABS_TOLERANCE = 1e-12
+FIELDS_IN_ORDER = ("data", "grad", "repr")
+
+# numbers inside a repr: 2, -3.5, 1e-05, nan, inf
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?\b(?:nan|inf)\b")
+
+
+class TestStatus(str, Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+    __test__ = False
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    node: str
+    """How the student knows the node: its name in the program, or its expression."""
+    field: str
+    expected: str
+    got: str
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    status: TestStatus
+    fraction: float
+    """Share of the test's points earned, 0..1."""
+    summary: str
+    """One line: what went wrong, or empty when passed."""
+    mismatches: tuple[Mismatch, ...] = ()
+    hint: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status is TestStatus.PASSED
+
+    def to_dict(self) -> dict:
+        return {
+            "status": self.status.value,
+            "fraction": self.fraction,
+            "summary": self.summary,
+            "mismatches": [
+                {"node": m.node, "field": m.field, "expected": m.expected, "got": m.got}
+                for m in self.mismatches
+            ],
+            "hint": self.hint,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> "Verdict":
+        return cls(
+            status=TestStatus(raw["status"]),
+            fraction=float(raw["fraction"]),
+            summary=raw["summary"],
+            mismatches=tuple(Mismatch(**m) for m in raw["mismatches"]),
+            hint=raw["hint"],
+        )
+
+
+def numbers_equal(expected: float, got: float) -> bool:
+    """Numeric equality with tolerance; NaN equals NaN, infinities equal themselves."""
+    if math.isnan(expected) or math.isnan(got):
+        return math.isnan(expected) and math.isnan(got)
+    return math.isclose(expected, got, rel_tol=REL_TOLERANCE, abs_tol=ABS_TOLERANCE)
+
+
+def reprs_equal(expected: str, got: str, *, exact: bool) -> bool:
+    """Exact text, or the same text around numbers that are equal as numbers."""
+    if exact:
+        return expected == got
+    expected_numbers, got_numbers = _NUMBER.findall(expected), _NUMBER.findall(got)
+    if _NUMBER.sub("#", expected) != _NUMBER.sub("#", got) or len(expected_numbers) != len(got_numbers):
+        return False
+    return all(numbers_equal(float(a), float(b)) for a, b in zip(expected_numbers, got_numbers))
+
+
+def judge(
+    test: ProblemTest,
+    expected: ProgramObservation,
+    observed: ProgramObservation,
+    missing_attributes: tuple[str, ...] = (),
+) -> Verdict:
+    """Compare one program's observations; the reference's are the truth."""
+    if observed.status is RunStatus.TIMED_OUT:
+        return Verdict(TestStatus.TIMEOUT, 0.0, observed.detail or "the test timed out")
+    if observed.status in (RunStatus.CRASHED, RunStatus.NOT_RUN):
+        return Verdict(TestStatus.ERROR, 0.0, observed.detail or "the test could not run")
+    if observed.error is not None and expected.error is None:
+        return _raised(test, observed, missing_attributes)
+    mismatches = _mismatches(test, expected, observed)
+    if not mismatches:
+        return Verdict(TestStatus.PASSED, 1.0, "")
+    first = mismatches[0]
+    summary = f"{first.field} of {first.node}: expected {first.expected}, got {first.got}"
+    if len(mismatches) > 1:
+        summary += f" (and {len(mismatches) - 1} more difference{'s' if len(mismatches) > 2 else ''})"
+    return Verdict(TestStatus.FAILED, 0.0, summary, tuple(mismatches), test.hint)
+
+
+def _raised(test: ProblemTest, observed: ProgramObservation, missing: tuple[str, ...]) -> Verdict:
+    error = observed.error
+    assert error is not None
+    step = test.program.steps[error.step] if error.step is not None and error.step < len(test.program.steps) else None
+    at = f" at `{step.text}`" if step is not None else ""
+    return Verdict(TestStatus.ERROR, 0.0, f"raised {error.describe()}{at}", (), _error_hint(error, step, missing))
+
+
+def _error_hint(error, step, missing: tuple[str, ...]) -> str:
+    """Why the code raised, when the error says it plainly; the test's own hint would mislead."""
+    if step is not None:
+        attribute = OPERATION_ATTRIBUTES.get(step.op) if step.kind is not StepKind.LEAF else "__init__"
+        if attribute in missing:
+            return f"your Value class has no `{attribute}`; the problem needs it for `{step.text}`"
+    if error.type == "AttributeError" and re.search(r"'(int|float)' object has no attribute", error.message):
+        return "a plain number reached code that expects a Value: wrap it first (Value(other))"
+    if error.type == "NameError":
+        return "a name is used before it is defined or imported (is an `import` missing?)"
+    if error.type == "RecursionError":
+        return "the recursion never ends, or the graph is deeper than a recursive walk can go"
+    return ""
+
+
+def _mismatches(test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation) -> list[Mismatch]:
+    """Differences, data in forward order then grads in backward order, then reprs."""
+    nodes = test.program.nodes
+    order = {"data": nodes, "grad": tuple(reversed(nodes)), "repr": nodes}
+    found = []
+    for field in FIELDS_IN_ORDER:
+        if field not in test.checks:
+            continue
+        for node in order[field]:
+            want = expected.nodes.get(node.name)
+            if want is None:
+                continue  # the reference never created it: nothing to compare
+            have = observed.nodes.get(node.name)
+            if have is None:
+                found.append(Mismatch(node.display, field, want.field(field).describe(), "no such node"))
+                continue
+            if not _readings_equal(want.field(field), have.field(field), field, test.exact_repr):
+                found.append(Mismatch(node.display, field, want.field(field).describe(), have.field(field).describe()))
+    return found
+
+
+def _readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool) -> bool:
+    if field == "repr":
+        return expected.text is not None and got.text is not None and reprs_equal(expected.text, got.text, exact=exact_repr)
+    return expected.is_number and got.is_number and numbers_equal(expected.number, got.number)  # type: ignore[arg-type]

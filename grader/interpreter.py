@@ -1,0 +1,220 @@
+"""The one interpreter of test programs, run against any Value class.
+
+This file is copied, alone, into the sandbox of a submission and run there as a script,
+so it imports nothing but the standard library and nothing from ``grader``. The grader
+also imports it to run the trusted reference in its own process: the same code produces
+expected and observed values.
+
+Protocol when run as a script (``python interpreter.py CONFIG.json``): every message is
+one JSON line written to the result channel (file descriptor given in the config), never
+to stdout or stderr, which belong to the submission::
+
+    {"event": "loaded", "missing": [...]}             the submission imported; attributes it lacks
+    {"event": "load_error", "error": {...}}           it did not import
+    {"event": "start", "test": i}                     program i is about to run
+    {"event": "result", "test": i, "nodes": {...}, "error": {...} | null}
+    {"event": "done"}
+
+Everything in these messages is plain numbers and strings; the grader parses them
+defensively and judges them itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import operator
+import os
+import sys
+import traceback
+
+MAX_TEXT = 500  # characters kept of any repr or message
+
+BINARY = {
+    "add": operator.add,
+    "radd": operator.add,
+    "sub": operator.sub,
+    "rsub": operator.sub,
+    "mul": operator.mul,
+    "rmul": operator.mul,
+    "truediv": operator.truediv,
+    "rtruediv": operator.truediv,
+    "pow": operator.pow,
+}
+
+
+def run_program(value_class, steps, source_file=None):
+    """Run one program's steps; return (nodes, error) as plain data.
+
+    ``nodes`` maps each node name to its observed data, grad and repr. ``error`` is
+    None, or the exception a step raised (the program stops there; nodes created
+    before it are still observed).
+    """
+    env = {}
+    error = None
+    for index, step in enumerate(steps):
+        try:
+            _execute(value_class, step, env)
+        except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
+            error = describe_exception(exc, source_file, step=index)
+            break
+    return {name: observe(node) for name, node in env.items()}, error
+
+
+def _execute(value_class, step, env):
+    kind, op, target = step["kind"], step["op"], step["target"]
+    args = [env[value] if kind_ == "ref" else value for kind_, value in step["operands"]]
+    if kind == "leaf":
+        if step.get("label") is not None:
+            env[target] = value_class(args[0], label=step["label"])
+        else:
+            env[target] = value_class(args[0])
+    elif kind == "binary":
+        env[target] = BINARY[op](args[0], args[1])
+    elif kind == "unary":
+        env[target] = -args[0]
+    elif kind == "method":
+        env[target] = getattr(args[0], op)()
+    elif kind == "backward":
+        getattr(env[target], "backward")()
+    else:
+        raise ValueError(f"unknown step kind {kind!r}")
+
+
+def observe(node):
+    """What the grader may see of a node: data, grad and repr, each a number/text or an error."""
+    return {
+        "data": _observe_number(lambda: node.data),
+        "grad": _observe_number(lambda: node.grad),
+        "repr": _observe_text(lambda: repr(node)),
+    }
+
+
+def _observe_number(read):
+    try:
+        value = read()
+        if type(value) is bool or type(value) is int:
+            return {"number": int(value)} if abs(value) < 2**63 else {"number": float(value)}
+        if type(value) is float:
+            return {"number": _float(value)}
+        # anything else (a Value, a string, an object that claims equality with everything)
+        # is reported as what it is; the grader never compares it as a number
+        return {"other": type(value).__name__, "text": _short(repr(value))}
+    except BaseException as exc:  # noqa: BLE001
+        return {"error": describe_exception(exc)}
+
+
+def _observe_text(read):
+    try:
+        text = read()
+        if type(text) is not str:
+            return {"error": {"type": "TypeError", "message": "__repr__ did not return a string"}}
+        return {"text": _short(text)}
+    except BaseException as exc:  # noqa: BLE001
+        return {"error": describe_exception(exc)}
+
+
+def _float(value):
+    """Floats as JSON can carry them: NaN and infinities as strings."""
+    if math.isnan(value):
+        return "nan"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def _short(text):
+    text = str(text)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "…"
+
+
+def describe_exception(exc, source_file=None, step=None):
+    """Type, message, and the line of the submission where it was raised."""
+    try:
+        message = _short(str(exc))
+    except BaseException:  # noqa: BLE001 - a __str__ that raises
+        message = "(the exception's message could not be read)"
+    described = {"type": type(exc).__name__, "message": message}
+    if step is not None:
+        described["step"] = step
+    line = _submission_line(exc, source_file)
+    if line is not None:
+        described["line"] = line
+    if isinstance(exc, SyntaxError):
+        described["line"] = exc.lineno
+        described["message"] = _short(exc.msg)
+        described["text"] = _short((exc.text or "").rstrip())
+    return described
+
+
+def _submission_line(exc, source_file):
+    if source_file is None:
+        return None
+    line = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if os.path.abspath(frame.f_code.co_filename) == source_file:
+            line = lineno
+    return line
+
+
+# ---------------------------------------------------------------- script mode (untrusted side)
+
+
+class _ForbiddenImports:
+    """A meta path finder that refuses the modules a problem forbids."""
+
+    def __init__(self, names):
+        self.names = frozenset(names)
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname.split(".")[0] in self.names:
+            raise ImportError(f"importing {fullname} is not allowed in this exercise")
+        return None
+
+
+def _load_submission(path, forbidden):
+    sys.meta_path.insert(0, _ForbiddenImports(forbidden))
+    spec = importlib.util.spec_from_file_location("submission", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["submission"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(config_path):
+    with open(config_path, encoding="utf-8") as handle:
+        config = json.load(handle)
+    channel = os.fdopen(config["channel_fd"], "w", encoding="utf-8", buffering=1)
+    send = lambda message: channel.write(json.dumps(message) + "\n")  # noqa: E731
+    source_file = os.path.abspath(config["submission"])
+    try:
+        with open(source_file, "rb") as handle:
+            source = handle.read()
+        compile(source, source_file, "exec")  # a syntax error is reported before anything runs
+        module = _load_submission(source_file, config["forbidden_imports"])
+    except BaseException as exc:  # noqa: BLE001
+        send({"event": "load_error", "error": describe_exception(exc, source_file)})
+        channel.flush()
+        os._exit(0)
+    value_class = getattr(module, config["class_name"], None)
+    if not isinstance(value_class, type):
+        found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and not n.startswith("_"))
+        also = f" (it defines {', '.join(found)})" if found else ""
+        message = f"the file defines no class named {config['class_name']}{also}"
+        send({"event": "load_error", "error": {"type": "MissingClass", "message": message}})
+        channel.flush()
+        os._exit(0)
+    missing = [name for name in config["required_attributes"] if not hasattr(value_class, name)]
+    send({"event": "loaded", "missing": missing})
+    for index, steps in config["programs"]:
+        send({"event": "start", "test": index})
+        nodes, error = run_program(value_class, steps, source_file)
+        send({"event": "result", "test": index, "nodes": nodes, "error": error})
+    send({"event": "done"})
+    channel.flush()
+    os._exit(0)  # no atexit handlers or finalizers of the submission run after the results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,148 @@
+"""What a run of a test program shows: typed values, parsed defensively from plain JSON.
+
+The same parser reads what the trusted reference produced in the grader's process and what
+an untrusted submission sent over its result channel, so both sides are judged alike.
+Anything malformed becomes an explicit "unreadable" reading, never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Mapping
+
+MAX_TEXT = 2000
+MAX_NODES = 10_000
+
+
+class RunStatus(str, Enum):
+    COMPLETED = "completed"  # every step ran
+    RAISED = "raised"  # a step raised; nodes created before it were observed
+    TIMED_OUT = "timed_out"  # the program did not finish within its time
+    CRASHED = "crashed"  # the process died while running it
+    NOT_RUN = "not_run"  # the submission never got to it (did not load, ran out of time)
+
+
+@dataclass(frozen=True, slots=True)
+class RaisedError:
+    type: str
+    message: str
+    line: int | None = None
+    """Line in the submission where it was raised, when known."""
+    step: int | None = None
+    """Index of the program step that raised, when known."""
+    text: str | None = None
+    """For a syntax error: the offending source line."""
+
+    def describe(self) -> str:
+        where = f" (line {self.line})" if self.line else ""
+        return f"{self.type}: {self.message}{where}" if self.message else f"{self.type}{where}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One field (data, grad or repr) of one node, as observed."""
+
+    number: int | float | None = None
+    text: str | None = None
+    """The repr text, or for a non-number the repr of what was there."""
+    other_type: str | None = None
+    """Type name when a numeric field held something that is not a number."""
+    error: RaisedError | None = None
+
+    @property
+    def is_number(self) -> bool:
+        return self.number is not None
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"raised {self.error.describe()}"
+        if self.number is not None:
+            return format_number(self.number)
+        if self.other_type is not None:
+            return f"a {self.other_type} ({self.text})"
+        return repr(self.text) if self.text is not None else "nothing"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeObservation:
+    data: Reading
+    grad: Reading
+    repr: Reading
+
+    def field(self, name: str) -> Reading:
+        return {"data": self.data, "grad": self.grad, "repr": self.repr}[name]
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramObservation:
+    status: RunStatus
+    nodes: Mapping[str, NodeObservation] = field(default_factory=dict)
+    error: RaisedError | None = None
+    detail: str = ""
+    """For timeouts and crashes: what happened, in words."""
+
+
+UNREADABLE = Reading(error=RaisedError("Unreadable", "the submission sent something unreadable"))
+
+
+def format_number(number: int | float) -> str:
+    return repr(number)
+
+
+def parse_error(raw: Any) -> RaisedError | None:
+    if not isinstance(raw, dict):
+        return None
+    return RaisedError(
+        type=_text(raw.get("type"), "Error", 100),
+        message=_text(raw.get("message"), "", MAX_TEXT),
+        line=_int(raw.get("line")),
+        step=_int(raw.get("step")),
+        text=_text(raw.get("text"), None, MAX_TEXT),
+    )
+
+
+def parse_program(raw_nodes: Any, raw_error: Any) -> ProgramObservation:
+    """A program's result message -> ProgramObservation."""
+    nodes: dict[str, NodeObservation] = {}
+    if isinstance(raw_nodes, dict):
+        for name, raw in list(raw_nodes.items())[:MAX_NODES]:
+            if isinstance(name, str) and isinstance(raw, dict):
+                nodes[name[:100]] = NodeObservation(
+                    data=_reading(raw.get("data"), numeric=True),
+                    grad=_reading(raw.get("grad"), numeric=True),
+                    repr=_reading(raw.get("repr"), numeric=False),
+                )
+    error = parse_error(raw_error)
+    status = RunStatus.RAISED if error is not None else RunStatus.COMPLETED
+    return ProgramObservation(status=status, nodes=nodes, error=error)
+
+
+def _reading(raw: Any, *, numeric: bool) -> Reading:
+    if not isinstance(raw, dict):
+        return UNREADABLE
+    if "error" in raw:
+        return Reading(error=parse_error(raw["error"]) or UNREADABLE.error)
+    if numeric and "number" in raw:
+        number = _number(raw["number"])
+        return Reading(number=number) if number is not None else UNREADABLE
+    if numeric and "other" in raw:
+        return Reading(other_type=_text(raw["other"], "object", 100), text=_text(raw.get("text"), "", 200))
+    if not numeric and "text" in raw:
+        return Reading(text=_text(raw["text"], "", MAX_TEXT))
+    return UNREADABLE
+
+
+def _number(raw: Any) -> int | float | None:
+    if type(raw) in (int, float):
+        return raw
+    return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}.get(raw) if isinstance(raw, str) else None
+
+
+def _text(raw: Any, default: str | None, limit: int) -> str | None:
+    return raw[:limit] if isinstance(raw, str) else default
+
+
+def _int(raw: Any) -> int | None:
+    return raw if type(raw) is int else None

@@ -1,0 +1,301 @@
+"""Test programs: a tiny language parsed with ``ast`` against a problem's whitelist.
+
+A program is data, not code. ``d = a + b * c`` is flattened into steps
+(``_1 = b * c``, ``d = a + _1``) so that the interpreter runs straight-line code with no
+recursion, and so that every intermediate node can be observed and named in feedback by
+its source text (``b * c``).
+
+Steps travel to the submission's process as plain JSON (``Step.to_wire``); nothing else
+about the test (points, expected values) goes with them.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from enum import Enum
+
+
+class ProgramError(ValueError):
+    """A program that is not in the language or uses an operation the problem lacks."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+class StepKind(str, Enum):
+    LEAF = "leaf"  # x = Value(2)
+    BINARY = "binary"  # x = a + b, x = 2 * a, x = a ** 2
+    UNARY = "unary"  # x = -a
+    METHOD = "method"  # x = a.relu()
+    BACKWARD = "backward"  # x.backward()
+
+
+# Python's ast operator -> the operation name used in whitelists.
+BINARY_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow"}
+UNARY_METHODS = ("relu", "tanh")
+
+# Operation name -> the attribute of the Value class that implements it.
+OPERATION_ATTRIBUTES = {
+    "add": "__add__",
+    "radd": "__radd__",
+    "sub": "__sub__",
+    "rsub": "__rsub__",
+    "mul": "__mul__",
+    "rmul": "__rmul__",
+    "truediv": "__truediv__",
+    "rtruediv": "__rtruediv__",
+    "pow": "__pow__",
+    "neg": "__neg__",
+    "relu": "relu",
+    "tanh": "tanh",
+    "backward": "backward",
+}
+OPERATIONS = frozenset(OPERATION_ATTRIBUTES)
+
+Operand = tuple[str, object]  # ("ref", "a") or ("const", 2.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One straight-line instruction of a test program."""
+
+    kind: StepKind
+    target: str
+    """The node this step creates (for BACKWARD: the node it is called on)."""
+    op: str
+    """Operation name: a key of OPERATION_ATTRIBUTES, or "value" for a leaf."""
+    operands: tuple[Operand, ...]
+    text: str
+    """Source text of the expression, used to name anonymous nodes in feedback."""
+    line: int
+    """1-based line in the program."""
+    label: str | None = None
+
+    def to_wire(self) -> dict:
+        """Plain JSON for the interpreter; nothing but what it must execute."""
+        return {
+            "kind": self.kind.value,
+            "target": self.target,
+            "op": self.op,
+            "operands": [list(operand) for operand in self.operands],
+            "label": self.label,
+            "line": self.line,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A node a program creates: its internal name and how feedback should call it."""
+
+    name: str
+    display: str
+    op: str
+    parents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TestProgram:
+    source: str
+    steps: tuple[Step, ...]
+    nodes: tuple[Node, ...]
+    """Every node in creation order (a topological order of the graph)."""
+
+    __test__ = False  # not a pytest test class
+
+    def to_wire(self) -> list[dict]:
+        return [step.to_wire() for step in self.steps]
+
+    def node(self, name: str) -> Node:
+        return next(node for node in self.nodes if node.name == name)
+
+    @property
+    def operations(self) -> frozenset[str]:
+        return frozenset(step.op for step in self.steps if step.kind is not StepKind.LEAF)
+
+
+@dataclass(frozen=True, slots=True)
+class Whitelist:
+    """What a problem's programs may use."""
+
+    operations: frozenset[str]
+    numbers_as_operands: bool
+    constructor_keywords: frozenset[str] = frozenset()
+    class_name: str = "Value"
+
+
+def parse_program(source: str, whitelist: Whitelist) -> TestProgram:
+    """Parse ``source`` into a TestProgram; raise ProgramError naming the line."""
+    try:
+        module = ast.parse(source, mode="exec")
+    except SyntaxError as error:
+        raise ProgramError(f"not valid Python: {error.msg}", error.lineno or 1) from None
+    builder = _ProgramBuilder(whitelist)
+    for statement in module.body:
+        builder.statement(statement)
+    if not builder.steps:
+        raise ProgramError("the program is empty", 1)
+    return TestProgram(source=source, steps=tuple(builder.steps), nodes=tuple(builder.nodes))
+
+
+class _ProgramBuilder:
+    def __init__(self, whitelist: Whitelist) -> None:
+        self.whitelist = whitelist
+        self.steps: list[Step] = []
+        self.nodes: list[Node] = []
+        self.defined: set[str] = set()
+        self.temporaries = 0
+
+    def statement(self, statement: ast.stmt) -> None:
+        line = statement.lineno
+        if isinstance(statement, ast.Assign):
+            if len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
+                raise ProgramError("assign to exactly one plain name, like `d = a + b`", line)
+            name = statement.targets[0].id
+            if name.startswith("_"):
+                raise ProgramError(f"node names may not start with '_': {name}", line)
+            if name in self.defined:
+                raise ProgramError(f"{name} is assigned twice; give each node its own name", line)
+            operand = self.expression(statement.value, target=name)
+            if operand[0] != "ref" or operand[1] != name:
+                raise ProgramError(
+                    f"`{ast.unparse(statement)}` creates no new node; write an operation", line
+                )
+            return
+        if isinstance(statement, ast.Expr) and _is_method_call(statement.value, "backward"):
+            node = statement.value.func.value  # type: ignore[attr-defined]
+            target = self.reference(node)
+            self.require("backward", line)
+            self.steps.append(
+                Step(StepKind.BACKWARD, target, "backward", (), ast.unparse(statement), line)
+            )
+            return
+        raise ProgramError(
+            f"`{ast.unparse(statement)}` is not a statement of the test language "
+            "(allowed: `x = Value(2)`, `x = <expression>`, `x.backward()`)",
+            line,
+        )
+
+    def expression(self, expr: ast.expr, target: str | None = None) -> Operand:
+        """Flatten ``expr``; return the operand that holds its value."""
+        constant = _constant(expr)
+        if constant is not None:
+            return ("const", constant)
+        line = expr.lineno
+        if isinstance(expr, ast.Name):
+            return ("ref", self.reference(expr))
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
+            return self.leaf(expr, target)
+        if isinstance(expr, ast.BinOp) and type(expr.op) in BINARY_OPERATORS:
+            return self.binary(expr, target)
+        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+            operand = self.expression(expr.operand)
+            self.require("neg", line)
+            return self.emit(StepKind.UNARY, "neg", (operand,), expr, target)
+        if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+            method = expr.func.attr
+            if method not in UNARY_METHODS or expr.args or expr.keywords:
+                raise ProgramError(f"`{ast.unparse(expr)}` is not an allowed method call", line)
+            operand = self.expression(expr.func.value)
+            if operand[0] != "ref":
+                raise ProgramError(f"`{method}()` must be called on a node", line)
+            self.require(method, line)
+            return self.emit(StepKind.METHOD, method, (operand,), expr, target)
+        raise ProgramError(f"`{ast.unparse(expr)}` is not an expression of the test language", line)
+
+    def leaf(self, call: ast.Call, target: str | None) -> Operand:
+        line = call.lineno
+        if call.func.id != self.whitelist.class_name:  # type: ignore[attr-defined]
+            raise ProgramError(f"only `{self.whitelist.class_name}(...)` may be called", line)
+        if len(call.args) != 1 or _constant(call.args[0]) is None:
+            raise ProgramError(f"`{ast.unparse(call)}` needs exactly one number", line)
+        label = None
+        for keyword in call.keywords:
+            if keyword.arg not in self.whitelist.constructor_keywords:
+                raise ProgramError(
+                    f"the keyword `{keyword.arg}` is not part of this problem's constructor", line
+                )
+            if not isinstance(keyword.value, ast.Constant) or not isinstance(keyword.value.value, str):
+                raise ProgramError(f"`{keyword.arg}=` takes a string", line)
+            label = keyword.value.value
+        value = ("const", _constant(call.args[0]))
+        return self.emit(StepKind.LEAF, "value", (value,), call, target, label=label)
+
+    def binary(self, expr: ast.BinOp, target: str | None) -> Operand:
+        line = expr.lineno
+        op = BINARY_OPERATORS[type(expr.op)]
+        left, right = self.expression(expr.left), self.expression(expr.right)
+        if left[0] == "const" and right[0] == "const":
+            raise ProgramError(f"`{ast.unparse(expr)}` has no node in it", line)
+        if op == "pow":
+            if left[0] == "const" or right[0] != "const":
+                raise ProgramError("`**` takes a node as base and a number as exponent", line)
+        elif left[0] == "const" or right[0] == "const":
+            if not self.whitelist.numbers_as_operands:
+                raise ProgramError(
+                    f"`{ast.unparse(expr)}`: this problem's operators take Values only", line
+                )
+        name = f"r{op}" if left[0] == "const" else op
+        self.require(name, line)
+        return self.emit(StepKind.BINARY, op, (left, right), expr, target, whitelisted_as=name)
+
+    def emit(
+        self,
+        kind: StepKind,
+        op: str,
+        operands: tuple[Operand, ...],
+        expr: ast.expr,
+        target: str | None,
+        label: str | None = None,
+        whitelisted_as: str | None = None,
+    ) -> Operand:
+        text = ast.unparse(expr)
+        if target is None:
+            self.temporaries += 1
+            name, display = f"_{self.temporaries}", text
+        else:
+            name, display = target, target
+        parents = tuple(str(value) for kind_, value in operands if kind_ == "ref")
+        self.steps.append(Step(kind, name, whitelisted_as or op, operands, text, expr.lineno, label))
+        self.nodes.append(Node(name, display, whitelisted_as or op, parents))
+        self.defined.add(name)
+        return ("ref", name)
+
+    def reference(self, expr: ast.expr) -> str:
+        if not isinstance(expr, ast.Name):
+            raise ProgramError(f"`{ast.unparse(expr)}` must be a node name", expr.lineno)
+        if expr.id not in self.defined:
+            raise ProgramError(f"`{expr.id}` is used before it is assigned", expr.lineno)
+        return expr.id
+
+    def require(self, operation: str, line: int) -> None:
+        if operation not in self.whitelist.operations:
+            raise ProgramError(
+                f"the operation `{operation}` is not part of this problem "
+                f"(allowed: {', '.join(sorted(self.whitelist.operations))})",
+                line,
+            )
+
+
+def _is_method_call(expr: ast.expr, method: str) -> bool:
+    return (
+        isinstance(expr, ast.Call)
+        and isinstance(expr.func, ast.Attribute)
+        and expr.func.attr == method
+        and not expr.args
+        and not expr.keywords
+    )
+
+
+def _constant(expr: ast.expr) -> int | float | None:
+    """A numeric literal, including a signed one like ``-3``; None otherwise."""
+    if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, (ast.USub, ast.UAdd)):
+        inner = _constant(expr.operand)
+        if inner is None:
+            return None
+        return -inner if isinstance(expr.op, ast.USub) else inner
+    if isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
+        return expr.value
+    return None

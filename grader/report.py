@@ -1,0 +1,189 @@
+"""Results -> report.json (the contract in DESIGN.md), built from pytest-json-report's record.
+
+Only what a student may see goes into a test's ``output``: for a hidden test, its name and
+status and nothing of its program or expected values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from grader import __version__
+from grader.check import TestStatus, Verdict
+from grader.pytest_plugin import GRADER_PROPERTY
+from grader.sandbox import LoadFailure, LoadFailureKind, SubmissionRun
+from grader.spec import Limits, Problem, Visibility
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    name: str
+    score: float
+    max_score: float
+    status: TestStatus
+    visibility: Visibility
+    verdict: Verdict | None
+    """The structured judgement (None for instructor pytest checks)."""
+    message: str = ""
+    """For instructor pytest checks: the assertion message."""
+
+    __test__ = False
+
+    @property
+    def student_output(self) -> str:
+        """What the student may see of this test."""
+        if self.visibility is Visibility.HIDDEN:
+            return "" if self.status is TestStatus.PASSED else f"Hidden test {self.status.value}."
+        if self.verdict is None:
+            return self.message
+        return render_verdict(self.verdict)
+
+    @property
+    def student_hint(self) -> str:
+        if self.visibility is Visibility.HIDDEN or self.verdict is None:
+            return ""
+        return self.verdict.hint
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    problem: Problem
+    submission_path: Path
+    submission_sha256: str
+    status: str
+    message: str
+    tests: tuple[TestResult, ...]
+    isolation: str
+    limits: Limits
+    duration_s: float
+    stdout: str = ""
+    stderr: str = ""
+    output_truncated: bool = False
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return round(sum(test.score for test in self.tests), 6)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(test.max_score for test in self.tests), 6)
+
+    def to_json(self) -> dict:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "grader_version": __version__,
+            "problem": {"id": self.problem.id, "version": self.problem.version, "digest": self.problem.digest},
+            "submission": {"path": str(self.submission_path), "sha256": self.submission_sha256},
+            "status": self.status,
+            "output": self.message,
+            "score": self.score,
+            "max_score": self.max_score,
+            "tests": [
+                {
+                    "name": test.name,
+                    "score": round(test.score, 6),
+                    "max_score": test.max_score,
+                    "status": test.status.value,
+                    "visibility": test.visibility.value,
+                    "output": test.student_output,
+                    "hint": test.student_hint,
+                }
+                for test in self.tests
+            ],
+            "captured": {"stdout": self.stdout, "stderr": self.stderr, "truncated": self.output_truncated},
+            "isolation": {"level": self.isolation, "limits": asdict(self.limits)},
+            "duration_s": round(self.duration_s, 4),
+            **self.extra,
+        }
+
+
+def render_verdict(verdict: Verdict) -> str:
+    """A verdict in plain words: what went wrong, then expected vs got per node."""
+    if verdict.passed:
+        return ""
+    if not verdict.mismatches:
+        return verdict.summary
+    shown = verdict.mismatches[:10]
+    width = max(len(f"{m.field} of {m.node}") for m in shown)
+    lines = [f"{m.field} of {m.node}".ljust(width) + f"  expected {m.expected}, got {m.got}" for m in shown]
+    if len(verdict.mismatches) > len(shown):
+        lines.append(f"... and {len(verdict.mismatches) - len(shown)} more")
+    return "\n".join(lines)
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def submission_status(load_failure: LoadFailure | None) -> str:
+    if load_failure is None:
+        return "graded"
+    return "timed_out" if load_failure.kind is LoadFailureKind.TIMED_OUT else "failed_to_load"
+
+
+def results_from_json_report(json_report: dict, problem: Problem) -> tuple[TestResult, ...]:
+    """pytest-json-report's record -> one TestResult per collected check."""
+    results = []
+    for entry in json_report.get("tests", []):
+        properties = _grader_properties(entry)
+        if properties is None:
+            continue
+        verdict = Verdict.from_dict(properties["verdict"]) if "verdict" in properties else None
+        status = verdict.status if verdict else _status_of_outcome(entry["outcome"])
+        fraction = verdict.fraction if verdict else float(status is TestStatus.PASSED)
+        results.append(
+            TestResult(
+                name=properties["name"],
+                score=properties["points"] * fraction,
+                max_score=properties["points"],
+                status=status,
+                visibility=Visibility(properties["visibility"]),
+                verdict=verdict,
+                message="" if verdict else _failure_message(entry),
+            )
+        )
+    return tuple(results)
+
+
+def _grader_properties(entry: dict) -> dict | None:
+    for prop in entry.get("user_properties", []):
+        if GRADER_PROPERTY in prop:
+            return prop[GRADER_PROPERTY]
+    return None
+
+
+def _status_of_outcome(outcome: str) -> TestStatus:
+    return {"passed": TestStatus.PASSED, "failed": TestStatus.FAILED}.get(outcome, TestStatus.ERROR)
+
+
+def _failure_message(entry: dict) -> str:
+    for stage in ("setup", "call", "teardown"):
+        crash = entry.get(stage, {}).get("crash")
+        if crash and entry.get(stage, {}).get("outcome") != "passed":
+            return crash.get("message", "")[:2000]
+    return ""
+
+
+def write_json(report: Report, path: Path) -> None:
+    write_atomically(path, json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write through a temporary file and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

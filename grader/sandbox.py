@@ -1,0 +1,454 @@
+"""Run a submission's test programs in a separate, contained process.
+
+The submission never enters the grader's process. A child Python runs ``interpreter.py``
+(copied alone into an empty folder) on a copy of the submission; it receives only the
+programs' steps and sends observations back, one JSON line per message, on a pipe of its
+own. Its stdout and stderr are captured and capped; nothing it prints is trusted.
+
+Containment, per submission:
+- resource limits (CPU, address space, processes, file size, open files) set before exec;
+- a wall-clock deadline per test and per submission, enforced from outside: a hung test
+  is killed with its whole process group and the remaining tests run in a fresh process;
+- a scrubbed environment and an empty working directory;
+- on Linux with bubblewrap: new user, PID, network, IPC, UTS and mount namespaces, with only
+  Python's own files and the sandbox folder mounted (``Isolation.NAMESPACE``); elsewhere,
+  the process-level limits alone (``Isolation.PROCESS``), said so in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import Sequence
+
+from grader.observations import ProgramObservation, RaisedError, RunStatus, parse_error, parse_program
+from grader.spec import Limits
+
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+SANDBOX_DIR = "/sandbox"
+
+
+class Isolation(str, Enum):
+    NAMESPACE = "namespace"
+    PROCESS = "process"
+
+
+class IsolationUnavailable(RuntimeError):
+    """Strict isolation was asked for and this machine cannot provide it."""
+
+
+class LoadFailureKind(str, Enum):
+    SYNTAX_ERROR = "syntax_error"
+    IMPORT_ERROR = "import_error"
+    MISSING_CLASS = "missing_class"
+    FORBIDDEN_IMPORT = "forbidden_import"
+    TIMED_OUT = "timed_out"
+    CRASHED = "crashed"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    kind: LoadFailureKind
+    error: RaisedError | None
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPolicy:
+    limits: Limits
+    isolation: Isolation
+    class_name: str
+    required_attributes: tuple[str, ...]
+    forbidden_imports: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionRun:
+    """Everything observed of one submission, as data."""
+
+    load_failure: LoadFailure | None
+    missing_attributes: tuple[str, ...]
+    programs: tuple[ProgramObservation, ...]
+    stdout: str
+    stderr: str
+    output_truncated: bool
+    isolation: Isolation
+    duration_s: float
+
+
+def detect_isolation(mode: str = "auto") -> Isolation:
+    """The strongest isolation this machine offers: "auto" falls back to process limits,
+    "strict" refuses to, "process" asks for the fallback on purpose."""
+    if mode == "process":
+        return Isolation.PROCESS
+    if _bwrap_works():
+        return Isolation.NAMESPACE
+    if mode == "strict":
+        raise IsolationUnavailable(
+            "--isolation strict: bubblewrap (bwrap) with user namespaces is not available here"
+        )
+    return Isolation.PROCESS
+
+
+def _bwrap_works() -> bool:
+    if not sys.platform.startswith("linux") or shutil.which("bwrap") is None:
+        return False
+    with tempfile.TemporaryDirectory(prefix="grader-probe-") as folder:
+        box = _Box(Path(folder))
+        box.code.mkdir()
+        box.work.mkdir()
+        probe = _bwrap_prefix(box.root) + [sys.executable, "-I", "-c", "pass"]
+        try:
+            return subprocess.run(probe, capture_output=True, timeout=20).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            return False
+
+
+def run_submission(
+    submission: Path, programs: Sequence[list[dict]], policy: SandboxPolicy
+) -> SubmissionRun:
+    """Run every program against the submission; never raises for anything it does."""
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grader-box-") as folder:
+        box = _prepare_box(Path(folder), submission)
+        session = _Session(box, programs, policy, started + policy.limits.submission_seconds)
+        session.run()
+    return SubmissionRun(
+        load_failure=session.load_failure,
+        missing_attributes=session.missing,
+        programs=tuple(session.results[i] for i in range(len(programs))),
+        stdout=session.stdout.text(),
+        stderr=session.stderr.text(),
+        output_truncated=session.stdout.truncated or session.stderr.truncated,
+        isolation=policy.isolation,
+        duration_s=round(time.monotonic() - started, 4),
+    )
+
+
+@dataclass(slots=True)
+class _Box:
+    """The sandbox folder: code/ (read-only inside) and work/ (the empty working directory)."""
+
+    root: Path
+
+    @property
+    def code(self) -> Path:
+        return self.root / "code"
+
+    @property
+    def work(self) -> Path:
+        return self.root / "work"
+
+
+def _prepare_box(root: Path, submission: Path) -> _Box:
+    box = _Box(root)
+    box.code.mkdir()
+    box.work.mkdir()
+    shutil.copyfile(submission, box.code / "submission.py")
+    interpreter = resources.files("grader").joinpath("interpreter.py").read_bytes()
+    (box.code / "interpreter.py").write_bytes(interpreter)
+    return box
+
+
+@dataclass(slots=True)
+class _CappedBuffer:
+    limit: int
+    data: bytearray = field(default_factory=bytearray)
+    truncated: bool = False
+
+    def add(self, chunk: bytes) -> None:
+        room = self.limit - len(self.data)
+        if room > 0:
+            self.data += chunk[:room]
+        if len(chunk) > room:
+            self.truncated = True
+
+    def text(self) -> str:
+        text = self.data.decode("utf-8", errors="replace")
+        return text + ("\n[output truncated]" if self.truncated else "")
+
+
+class _Session:
+    """One submission's run: as many child processes as crashes and timeouts require."""
+
+    def __init__(self, box: _Box, programs: Sequence[list[dict]], policy: SandboxPolicy, deadline: float):
+        self.box, self.programs, self.policy, self.deadline = box, programs, policy, deadline
+        self.results: dict[int, ProgramObservation] = {}
+        self.load_failure: LoadFailure | None = None
+        self.missing: tuple[str, ...] = ()
+        cap = policy.limits.output_kb * 1024
+        self.stdout, self.stderr = _CappedBuffer(cap), _CappedBuffer(cap)
+
+    def run(self) -> None:
+        while self.load_failure is None and self.pending():
+            if time.monotonic() >= self.deadline:
+                self.fill_pending(self.out_of_time())
+                return
+            progressed = self.attempt(self.pending())
+            if not progressed and self.pending():
+                # a process that dies between tests must not loop forever
+                first = self.pending()[0]
+                self.results[first] = ProgramObservation(
+                    RunStatus.CRASHED, detail="the submission's process died before this test could run"
+                )
+        if self.load_failure is not None:
+            self.fill_pending(ProgramObservation(RunStatus.NOT_RUN, detail=self.load_failure.detail))
+
+    def pending(self) -> list[int]:
+        return [i for i in range(len(self.programs)) if i not in self.results]
+
+    def fill_pending(self, observation: ProgramObservation) -> None:
+        for index in self.pending():
+            self.results[index] = observation
+
+    def out_of_time(self) -> ProgramObservation:
+        seconds = self.policy.limits.submission_seconds
+        return ProgramObservation(
+            RunStatus.NOT_RUN, detail=f"not run: the submission used up its {seconds:g} s in total"
+        )
+
+    def attempt(self, pending: list[int]) -> bool:
+        """One child process over the pending programs. Returns whether anything was decided."""
+        before = len(self.results)
+        config = {
+            "submission": f"{self.code_dir()}/submission.py",
+            "class_name": self.policy.class_name,
+            "required_attributes": list(self.policy.required_attributes),
+            "forbidden_imports": list(self.policy.forbidden_imports),
+            "programs": [[i, self.programs[i]] for i in pending],
+        }
+        read_end, write_end = os.pipe()
+        config["channel_fd"] = write_end
+        (self.box.code / "config.json").write_text(json.dumps(config))
+        try:
+            child = subprocess.Popen(
+                self.command(),
+                cwd=self.box.work,
+                env=_scrubbed_environment(self.box.work),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(write_end,),
+                start_new_session=True,
+                preexec_fn=_limit_resources(self.policy.limits),
+            )
+        finally:
+            os.close(write_end)
+        try:
+            self.follow(child, read_end)
+        finally:
+            _kill_group(child)
+            os.close(read_end)
+        return len(self.results) > before or self.load_failure is not None
+
+    def code_dir(self) -> str:
+        return f"{SANDBOX_DIR}/code" if self.policy.isolation is Isolation.NAMESPACE else str(self.box.code)
+
+    def command(self) -> list[str]:
+        python = [sys.executable, "-I", "-B", f"{self.code_dir()}/interpreter.py", f"{self.code_dir()}/config.json"]
+        if self.policy.isolation is Isolation.NAMESPACE:
+            return _bwrap_prefix(self.box.root) + python
+        return python
+
+    def follow(self, child: subprocess.Popen, channel: int) -> None:
+        """Read the child's messages until it is done, dies, or runs out of time."""
+        limits = self.policy.limits
+        selector = selectors.DefaultSelector()
+        selector.register(channel, selectors.EVENT_READ, "channel")
+        selector.register(child.stdout, selectors.EVENT_READ, "stdout")
+        selector.register(child.stderr, selectors.EVENT_READ, "stderr")
+        pending_bytes = bytearray()
+        loaded, current = False, None
+        test_deadline = time.monotonic() + limits.test_seconds  # importing counts as a test
+        channel_open = True
+        while channel_open:
+            now = time.monotonic()
+            deadline = min(test_deadline, self.deadline)
+            if now >= deadline:
+                self.on_timeout(loaded, current, test_deadline <= self.deadline)
+                return
+            for key, _ in selector.select(timeout=deadline - now):
+                chunk = os.read(key.fd, 65536) if key.data == "channel" else key.fileobj.read1(65536)
+                if key.data == "stdout":
+                    self.stdout.add(chunk) if chunk else selector.unregister(key.fileobj)
+                elif key.data == "stderr":
+                    self.stderr.add(chunk) if chunk else selector.unregister(key.fileobj)
+                elif not chunk:
+                    channel_open = False
+                else:
+                    pending_bytes += chunk
+                    if len(pending_bytes) > MAX_MESSAGE_BYTES:
+                        pending_bytes.clear()  # a flood of garbage: drop it
+                    *lines, rest = bytes(pending_bytes).split(b"\n")
+                    pending_bytes[:] = rest
+                    for line in lines:
+                        message = _parse_message(line)
+                        if message is None:
+                            continue
+                        event = message["event"]
+                        if event == "loaded" and not loaded:
+                            loaded = True
+                            self.missing = _names(message.get("missing"))
+                        elif event == "load_error" and not loaded:
+                            self.load_failure = _load_failure(parse_error(message.get("error")))
+                            return
+                        elif event == "start" and loaded:
+                            current = message.get("test")
+                            test_deadline = time.monotonic() + limits.test_seconds
+                        elif event == "result" and loaded and message.get("test") == current:
+                            if current in self.pending():
+                                self.results[current] = parse_program(message.get("nodes"), message.get("error"))
+                            current = None
+                        elif event == "done":
+                            return
+        self.on_exit(child, loaded, current)
+
+    def on_timeout(self, loaded: bool, current: int | None, test_limit: bool) -> None:
+        limits = self.policy.limits
+        if not loaded:
+            seconds = min(limits.test_seconds, limits.submission_seconds)
+            self.load_failure = LoadFailure(
+                LoadFailureKind.TIMED_OUT, None,
+                f"importing the submission did not finish within {seconds:g} s "
+                "(is there a loop or a long computation at the top level?)",
+            )
+        elif current in self.pending():
+            detail = (
+                f"this test did not finish within {limits.test_seconds:g} s (an infinite loop?)"
+                if test_limit
+                else f"the submission used up its {limits.submission_seconds:g} s in total during this test"
+            )
+            self.results[current] = ProgramObservation(RunStatus.TIMED_OUT, detail=detail)
+
+    def on_exit(self, child: subprocess.Popen, loaded: bool, current: int | None) -> None:
+        try:
+            code = child.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        how = _describe_exit(code)
+        if not loaded:
+            self.load_failure = LoadFailure(
+                LoadFailureKind.CRASHED, None, f"the submission's process {how} while it was being imported"
+            )
+        elif current in self.pending():
+            self.results[current] = ProgramObservation(
+                RunStatus.CRASHED, detail=f"the submission's process {how} during this test"
+            )
+
+
+def _parse_message(line: bytes) -> dict | None:
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return message if isinstance(message, dict) and isinstance(message.get("event"), str) else None
+
+
+def _names(raw: object) -> tuple[str, ...]:
+    return tuple(str(name)[:100] for name in raw[:100]) if isinstance(raw, list) else ()
+
+
+def _load_failure(error: RaisedError | None) -> LoadFailure:
+    if error is None:
+        return LoadFailure(LoadFailureKind.CRASHED, None, "the submission could not be loaded")
+    if error.type in ("SyntaxError", "IndentationError", "TabError"):
+        where = f" on line {error.line}" if error.line else ""
+        detail = f"Python could not read the file: {error.type}{where}: {error.message}"
+        if error.text:
+            detail += f"\n    {error.text.strip()}"
+        return LoadFailure(LoadFailureKind.SYNTAX_ERROR, error, detail)
+    if error.type == "ImportError" and "is not allowed in this exercise" in error.message:
+        return LoadFailure(LoadFailureKind.FORBIDDEN_IMPORT, error, f"{error.message}: write the autograd yourself")
+    if error.type == "MissingClass":
+        return LoadFailure(LoadFailureKind.MISSING_CLASS, error, error.message)
+    return LoadFailure(
+        LoadFailureKind.IMPORT_ERROR, error, f"the submission raised {error.describe()} while it was being imported"
+    )
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        reason = {
+            "SIGKILL": " (often the memory limit)",
+            "SIGXCPU": " (the CPU-time limit)",
+            "SIGXFSZ": " (the file-size limit)",
+            "SIGSEGV": " (a crash, often unbounded recursion)",
+        }.get(name, "")
+        return f"was killed by {name}{reason}"
+    return f"exited with code {code}"
+
+
+def _kill_group(child: subprocess.Popen) -> None:
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for stream in (child.stdout, child.stderr):
+        if stream is not None:
+            stream.close()
+    try:
+        child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def _scrubbed_environment(home: Path) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+
+
+def _limit_resources(limits: Limits):
+    """preexec_fn: the resource limits, set in the child just before it executes."""
+
+    def apply() -> None:
+        mb = 1024 * 1024
+        for which, value in (
+            (resource.RLIMIT_CPU, limits.cpu_seconds),
+            (resource.RLIMIT_AS, limits.memory_mb * mb),
+            (resource.RLIMIT_FSIZE, limits.file_size_mb * mb),
+            (resource.RLIMIT_NOFILE, limits.open_files),
+            (resource.RLIMIT_CORE, 0),
+        ):
+            resource.setrlimit(which, (value, value))
+
+    return apply
+
+
+def _bwrap_prefix(box_root: Path) -> list[str]:
+    """bubblewrap with fresh namespaces, read-only system and Python, the box at /sandbox."""
+    args = [
+        "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+        "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
+    ]
+    for top in ("/bin", "/lib", "/lib64", "/lib32", "/sbin"):
+        if os.path.islink(top):
+            args += ["--symlink", os.readlink(top), top]
+        elif os.path.isdir(top):
+            args += ["--ro-bind", top, top]
+    for prefix in sorted({sys.base_prefix, sys.prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent.parent)}):
+        if not prefix.startswith("/usr"):
+            args += ["--ro-bind", prefix, prefix]
+    if os.path.exists("/etc/ld.so.cache"):
+        args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    args += [
+        "--ro-bind", str(box_root / "code"), f"{SANDBOX_DIR}/code",
+        "--bind", str(box_root / "work"), f"{SANDBOX_DIR}/work",
+        "--chdir", f"{SANDBOX_DIR}/work",
+        "--setenv", "HOME", f"{SANDBOX_DIR}/work",
+    ]
+    return args

@@ -1,0 +1,92 @@
+"""``grader validate``: is a problem fit to grade students with?
+
+A problem is valid when its spec loads (schema, every program parses against the
+whitelist), the reference runs every program without raising, the reference gets full
+marks through the real sandbox, and the example's printed output is what the reference
+really prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.observations import RunStatus
+from grader.reference import ReferenceError, expected_observations, load_reference_class
+from grader.sandbox import Isolation
+from grader.spec import Course, Problem, SpecError
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    problem_id: str
+    problems: tuple[str, ...] = field(default=())
+    """What is wrong, one sentence each; empty when valid."""
+    notes: tuple[str, ...] = field(default=())
+    """What was checked and found right."""
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+def validate_problem(course: Course, problem_id: str, isolation: Isolation) -> ValidationResult:
+    try:
+        problem = course.load(problem_id)
+    except SpecError as error:
+        return ValidationResult(problem_id, (str(error),))
+    try:
+        load_reference_class(problem)
+    except ReferenceError as error:
+        return ValidationResult(problem_id, (str(error),))
+    problems, notes = [], [f"spec: {len(problem.tests)} tests, {problem.max_score:g} points"]
+    problems += _reference_runs_cleanly(problem)
+    example_problem = _example_disagreement(problem)
+    if example_problem:
+        problems.append(example_problem)
+    elif problem.example is not None:
+        notes.append("example: its output is what the reference prints")
+    if not problems:
+        problems += _reference_full_marks(problem, isolation, notes)
+    return ValidationResult(problem_id, tuple(problems), tuple(notes))
+
+
+def _reference_runs_cleanly(problem: Problem) -> list[str]:
+    found = []
+    for name, observation in expected_observations(problem).items():
+        test = problem.test(name)
+        if observation.status is not RunStatus.COMPLETED and observation.error is not None:
+            found.append(f"{problem.spec_path}:{test.line}: test {name!r}: the reference raised {observation.error.describe()}")
+    return found
+
+
+def example_output(problem: Problem) -> str:
+    """What ``print(*nodes)`` shows after running the example on the reference."""
+    assert problem.example is not None
+    from grader.reference import run_reference
+
+    observation = run_reference(problem, problem.example.program)
+    return " ".join(observation.nodes[name].repr.text or "" for name in problem.example.printed)
+
+
+def _example_disagreement(problem: Problem) -> str | None:
+    if problem.example is None:
+        return None
+    printed = example_output(problem)
+    if printed == problem.example.output:
+        return None
+    return (
+        f"{problem.spec_path}:{problem.example.line}: example.output is not what the reference prints.\n"
+        f"    the spec says:       {problem.example.output}\n"
+        f"    the reference prints: {printed}"
+    )
+
+
+def _reference_full_marks(problem: Problem, isolation: Isolation, notes: list[str]) -> list[str]:
+    from grader.grading import grade_submission
+
+    report = grade_submission(problem, problem.reference_path, isolation=isolation)
+    if report.score == report.max_score and report.status == "graded":
+        notes.append(f"reference: {report.score:g}/{report.max_score:g} through the sandbox ({report.isolation})")
+        return []
+    failing = [f"{t.name} ({t.status.value}: {t.student_output or 'hidden'})" for t in report.tests if t.score < t.max_score]
+    return [f"the reference scores {report.score:g}/{report.max_score:g}; failing: {'; '.join(failing)}"]
