@@ -141,7 +141,7 @@ def _formats(raw: str) -> tuple[str, ...]:
     formats = tuple(part.strip() for part in raw.split(",") if part.strip())
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise UsageError(f"unknown --format {','.join(unknown) or raw!r} (choose from {','.join(FORMATS)})")
+        raise UsageError(f"unknown --format {','.join(unknown) or repr(raw)} (choose from {','.join(FORMATS)})")
     return formats
 
 

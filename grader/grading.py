@@ -39,8 +39,10 @@ def grade_submission(
     visible_only: bool = False,
 ) -> Report:
     """Grade one file. Never raises for anything the submission does."""
+    withheld = 0
     if visible_only:
-        problem = visible_part(problem)
+        visible = visible_part(problem)
+        withheld, problem = len(problem.tests) - len(visible.tests), visible
     if expected is None:
         expected = expected_observations(problem)
     programs = [test.program.to_wire() for test in problem.tests]
@@ -60,4 +62,5 @@ def grade_submission(
         stdout=run.stdout,
         stderr=run.stderr,
         output_truncated=run.output_truncated,
+        withheld_tests=withheld,
     )

@@ -66,6 +66,8 @@ class Report:
     stdout: str = ""
     stderr: str = ""
     output_truncated: bool = False
+    withheld_tests: int = 0
+    """Tests not run because a student's check runs only the visible ones."""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -100,6 +102,7 @@ class Report:
             ],
             "captured": {"stdout": self.stdout, "stderr": self.stderr, "truncated": self.output_truncated},
             "isolation": {"level": self.isolation, "limits": asdict(self.limits)},
+            "withheld_tests": self.withheld_tests,
             "duration_s": round(self.duration_s, 4),
             **self.extra,
         }

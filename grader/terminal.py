@@ -50,12 +50,12 @@ def render_check(report: Report, style: Style) -> str:
             lines.append(_indent(test.student_output, 6))
             if test.student_hint:
                 lines.append(_indent(style.dim(f"hint: {test.student_hint}"), 6))
-    hidden = [t for t in report.tests if t.visibility is not Visibility.VISIBLE]
+    hidden = len(report.tests) - len(shown) + report.withheld_tests
     passed = sum(t.status is TestStatus.PASSED for t in shown)
     total = f"{report.score:g}/{report.max_score:g} points"
     lines += ["", style.bold(f"{passed} of {len(shown)} visible tests pass ({total}).")]
     if hidden:
-        lines.append(style.dim(f"{len(hidden)} more tests are hidden; they are run when your work is graded."))
+        lines.append(style.dim(f"{hidden} more tests are hidden; they are run when your work is graded."))
     if report.stdout.strip():
         lines += ["", style.dim("Your code printed:"), _indent(report.stdout.strip()[-1500:], 2)]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,47 @@
+"""Shared fixtures: the course in this repository, graded in-process through the real sandbox."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+
+from grader.grading import grade_submission
+from grader.reference import expected_observations
+from grader.report import Report
+from grader.sandbox import Isolation, detect_isolation
+from grader.spec import Course, find_course
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+SUBMISSION_FIXTURES = FIXTURES / "submissions"
+PROBLEM_IDS = ("value-basic", "value-full", "value-tanh")
+UNDER_CI = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(scope="session")
+def course() -> Course:
+    return find_course(REPO)
+
+
+@lru_cache(maxsize=None)
+def _problem_and_expected(problem_id: str):
+    problem = find_course(REPO).load(problem_id)
+    return problem, expected_observations(problem)
+
+
+def grade(problem_id: str, submission: Path, isolation: Isolation = Isolation.PROCESS) -> Report:
+    """Grade one file in-process, reusing the problem and its expected values."""
+    problem, expected = _problem_and_expected(problem_id)
+    return grade_submission(problem, submission, isolation=isolation, expected=expected)
+
+
+def namespace_isolation_or_skip() -> Isolation:
+    """Namespaces where bwrap works; a skip on a laptop without it; a failure under CI."""
+    if detect_isolation("auto") is Isolation.NAMESPACE:
+        return Isolation.NAMESPACE
+    if UNDER_CI:
+        pytest.fail("bubblewrap is not usable under CI: .ci/install-os-packages should have installed it")
+    pytest.skip("bubblewrap (bwrap) with user namespaces is not available on this machine")

@@ -1,0 +1,92 @@
+import math
+
+import pytest
+
+from grader.check import TestStatus, judge, numbers_equal, reprs_equal
+from grader.observations import NodeObservation, ProgramObservation, Reading, RunStatus
+from grader.programs import Whitelist, parse_program
+from grader.spec import ProblemTest, Visibility
+
+WHITELIST = Whitelist(frozenset({"add", "mul", "relu", "backward"}), True)
+
+
+@pytest.mark.parametrize(
+    ("expected", "got", "equal"),
+    [
+        (2, 2.0, True),
+        (0.1 + 0.2, 0.3, True),
+        (1e-13, 0.0, True),
+        (1.0, 1.0 + 1e-6, False),
+        (math.nan, math.nan, True),
+        (math.nan, 0.0, False),
+        (math.inf, math.inf, True),
+        (math.inf, -math.inf, False),
+        (-3, 3, False),
+    ],
+)
+def test_numbers_compare_with_tolerance_and_nan_and_inf_handled(expected, got, equal):
+    assert numbers_equal(expected, got) is equal
+
+
+@pytest.mark.parametrize(
+    ("expected", "got", "equal"),
+    [
+        ("Value(data=2, grad=0)", "Value(data=2.0, grad=0.0)", True),
+        ("Value(data=2, grad=0)", "Value(data=2, grad=1)", False),
+        ("Value(data=2, grad=0)", "Value(2, 0)", False),
+        ("Value(data=-0.5)", "Value(data=-0.50000000000001)", True),
+    ],
+)
+def test_repr_compares_numbers_numerically_and_the_rest_exactly(expected, got, equal):
+    assert reprs_equal(expected, got, exact=False) is equal
+
+
+def test_exact_repr_mode_compares_text():
+    assert not reprs_equal("Value(data=2, grad=0)", "Value(data=2.0, grad=0.0)", exact=True)
+
+
+def _test(program: str, checks=("data", "grad")) -> ProblemTest:
+    return ProblemTest("t", 1.0, Visibility.VISIBLE, parse_program(program, WHITELIST), checks, False, "hint!", 1)
+
+
+def _observation(**nodes) -> ProgramObservation:
+    return ProgramObservation(
+        RunStatus.COMPLETED,
+        {name: NodeObservation(Reading(number=d), Reading(number=g), Reading(text="")) for name, (d, g) in nodes.items()},
+    )
+
+
+def test_wrong_grads_are_reported_in_backward_order_with_expected_and_got():
+    test = _test("a = Value(2)\nb = Value(3)\nc = a * b\nd = c + a\nd.backward()")
+    expected = _observation(a=(2, 4), b=(3, 2), c=(6, 1), d=(8, 1))
+    got = _observation(a=(2, 3), b=(3, 2), c=(6, 0), d=(8, 1))
+    verdict = judge(test, expected, got)
+    assert verdict.status is TestStatus.FAILED
+    assert [(m.node, m.field, m.expected, m.got) for m in verdict.mismatches] == [
+        ("c", "grad", "1", "0"),
+        ("a", "grad", "4", "3"),
+    ]
+    assert verdict.hint == "hint!"
+
+
+def test_a_non_number_never_equals_a_number():
+    test = _test("a = Value(2)\nb = a + a")
+    expected = _observation(a=(2, 0), b=(4, 0))
+    got = ProgramObservation(
+        RunStatus.COMPLETED,
+        {
+            "a": NodeObservation(Reading(other_type="AlwaysEqual", text="<x>"), Reading(number=0), Reading(text="")),
+            "b": NodeObservation(Reading(number=4), Reading(number=0), Reading(text="")),
+        },
+    )
+    verdict = judge(test, expected, got)
+    assert not verdict.passed and verdict.mismatches[0].got == "a AlwaysEqual (<x>)"
+
+
+def test_timeouts_and_crashes_are_not_failures_of_values():
+    test = _test("a = Value(2)\nb = a + a")
+    expected = _observation(a=(2, 0), b=(4, 0))
+    timed_out = judge(test, expected, ProgramObservation(RunStatus.TIMED_OUT, detail="did not finish within 5 s"))
+    crashed = judge(test, expected, ProgramObservation(RunStatus.CRASHED, detail="exited with code 3"))
+    assert (timed_out.status, timed_out.summary) == (TestStatus.TIMEOUT, "did not finish within 5 s")
+    assert (crashed.status, crashed.summary) == (TestStatus.ERROR, "exited with code 3")

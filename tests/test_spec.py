@@ -1,0 +1,90 @@
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.spec import Course, SpecError, Visibility
+from tests.conftest import PROBLEM_IDS, REPO
+
+
+@pytest.fixture
+def scratch_course(tmp_path: Path) -> Course:
+    """A copy of this repository's course that a test may break."""
+    shutil.copytree(REPO / "problems", tmp_path / "problems")
+    shutil.copytree(REPO / "reference", tmp_path / "reference")
+    return Course(tmp_path)
+
+
+def edit(course: Course, problem_id: str, old: str, new: str) -> None:
+    path = course.spec_path(problem_id)
+    text = path.read_text()
+    assert old in text, f"the scenario's text is not in the spec: {old!r}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def line_of(course: Course, problem_id: str, text: str) -> int:
+    lines = course.spec_path(problem_id).read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+@pytest.mark.parametrize("problem_id", PROBLEM_IDS)
+def test_every_problem_loads_with_visible_and_hidden_tests(course, problem_id):
+    problem = course.load(problem_id)
+    visibilities = {test.visibility for test in problem.tests}
+    assert {Visibility.VISIBLE, Visibility.HIDDEN} <= visibilities
+    assert problem.max_score > 0 and problem.example is not None
+
+
+def test_a_schema_error_names_file_line_and_field(scratch_course):
+    edit(scratch_course, "value-basic", "    points: 1\n    visibility: visible\n    check: [data, grad]\n    hint: a node used",
+         "    points: lots\n    visibility: visible\n    check: [data, grad]\n    hint: a node used")
+    with pytest.raises(SpecError) as caught:
+        scratch_course.load("value-basic")
+    error = caught.value
+    assert error.path == scratch_course.spec_path("value-basic")
+    assert error.field == "tests[2].points"
+    assert error.line == line_of(scratch_course, "value-basic", "points: lots")
+    assert "'lots' is not of type 'number'" in str(error)
+
+
+def test_a_program_using_an_operation_the_problem_lacks_is_a_spec_error_on_its_line(scratch_course):
+    edit(scratch_course, "value-basic", "      b = a + a\n", "      b = 2 * a\n")
+    with pytest.raises(SpecError) as caught:
+        scratch_course.load("value-basic")
+    assert caught.value.field == "tests[2].program"
+    assert caught.value.line == line_of(scratch_course, "value-basic", "b = 2 * a")
+    assert "`rmul` is not part of this problem" in caught.value.message
+
+
+def test_values_only_problem_rejects_plain_numbers_in_programs(scratch_course):
+    edit(scratch_course, "value-tanh", "      t = x.tanh()\n", "      t = (x + 1).tanh()\n")
+    with pytest.raises(SpecError, match="take Values only"):
+        scratch_course.load("value-tanh")
+
+
+def test_invalid_yaml_reports_its_line(scratch_course):
+    edit(scratch_course, "value-full", "title: Autograd", "title: [Autograd")
+    with pytest.raises(SpecError) as caught:
+        scratch_course.load("value-full")
+    assert "not valid YAML" in str(caught.value) and caught.value.line is not None
+
+
+def test_unknown_field_and_duplicate_test_names_are_rejected(scratch_course):
+    edit(scratch_course, "value-tanh", "title: Backprop", "titel: oops\ntitle: Backprop")
+    with pytest.raises(SpecError, match="titel"):
+        scratch_course.load("value-tanh")
+
+
+def test_unknown_problem_lists_the_known_ones(course):
+    with pytest.raises(SpecError, match="known: value-basic, value-full, value-tanh"):
+        course.load("value-nope")
+
+
+def test_no_expected_number_is_typed_into_a_test(course):
+    """Expected values come only from the reference: tests carry programs, never results."""
+    import yaml
+
+    for problem_id in PROBLEM_IDS:
+        raw = yaml.safe_load(course.spec_path(problem_id).read_text())
+        for test in raw["tests"]:
+            assert set(test) <= {"name", "points", "visibility", "program", "check", "repr", "hint"}
