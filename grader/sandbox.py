@@ -37,6 +37,7 @@ from grader.observations import ProgramObservation, RaisedError, RunStatus, pars
 from grader.spec import Limits
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+WORK_TMPFS_BYTES = 32 * 1024 * 1024
 SANDBOX_DIR = "/sandbox"
 
 
@@ -231,6 +232,9 @@ class _Session:
         }
         read_end, write_end = os.pipe()
         config["channel_fd"] = write_end
+        known_children = _children_of(os.getpid())
+        if self.policy.isolation is Isolation.PROCESS:
+            _become_subreaper()
         (self.box.code / "config.json").write_text(json.dumps(config))
         try:
             child = subprocess.Popen(
@@ -251,6 +255,8 @@ class _Session:
         finally:
             _kill_group(child)
             os.close(read_end)
+            if self.policy.isolation is Isolation.PROCESS:
+                _kill_escaped_descendants(known_children)
         return len(self.results) > before or self.load_failure is not None
 
     def code_dir(self) -> str:
@@ -408,6 +414,49 @@ def _kill_group(child: subprocess.Popen) -> None:
         child.wait()
 
 
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> None:
+    """Process level, Linux: orphans of the sandbox (a double fork, a setsid child) are
+    re-parented to the grader instead of init, so they can be found and killed."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _children_of(pid: int) -> set[int]:
+    children = set()
+    for entry in Path("/proc").glob("[0-9]*/stat") if sys.platform.startswith("linux") else ():
+        try:
+            stat = entry.read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            children.add(int(entry.parent.name))
+    return children
+
+
+def _kill_escaped_descendants(known: set[int]) -> None:
+    """Kill and reap every new child of the grader: processes the submission detached."""
+    for _ in range(200):
+        escaped = _children_of(os.getpid()) - known
+        if not escaped:
+            return
+        for pid in escaped:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError, PermissionError):
+                pass
+
+
 def _scrubbed_environment(home: Path) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
 
@@ -447,7 +496,8 @@ def _bwrap_prefix(box_root: Path) -> list[str]:
         args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     args += [
         "--ro-bind", str(box_root / "code"), f"{SANDBOX_DIR}/code",
-        "--bind", str(box_root / "work"), f"{SANDBOX_DIR}/work",
+        # the working directory lives in memory, capped: a submission cannot fill the disk
+        "--size", str(WORK_TMPFS_BYTES), "--tmpfs", f"{SANDBOX_DIR}/work",
         "--chdir", f"{SANDBOX_DIR}/work",
         "--setenv", "HOME", f"{SANDBOX_DIR}/work",
     ]
