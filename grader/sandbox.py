@@ -430,6 +430,17 @@ def _become_subreaper() -> None:
         pass
 
 
+def _processes_of_user(uid: int) -> int:
+    """How many processes the user runs now (Linux); 0 where /proc cannot tell."""
+    count = 0
+    for entry in Path("/proc").glob("[0-9]*") if sys.platform.startswith("linux") else ():
+        try:
+            count += entry.stat().st_uid == uid
+        except OSError:
+            continue
+    return count
+
+
 def _children_of(pid: int) -> set[int]:
     children = set()
     for entry in Path("/proc").glob("[0-9]*/stat") if sys.platform.startswith("linux") else ():
@@ -462,10 +473,17 @@ def _scrubbed_environment(home: Path) -> dict[str, str]:
 
 
 def _limit_resources(limits: Limits):
-    """preexec_fn: the resource limits, set in the child just before it executes."""
+    """preexec_fn: the resource limits, set in the child just before it executes.
+
+    RLIMIT_NPROC counts every process of the user, so it is set above what the user already
+    runs. The kernel does not apply it to root: there the PID namespace and the wall-clock
+    limits are what bound a fork bomb."""
+    processes = _processes_of_user(os.getuid()) + limits.processes if os.getuid() != 0 else None
 
     def apply() -> None:
         mb = 1024 * 1024
+        if processes is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         for which, value in (
             (resource.RLIMIT_CPU, limits.cpu_seconds),
             (resource.RLIMIT_AS, limits.memory_mb * mb),
