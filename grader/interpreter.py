@@ -182,6 +182,15 @@ def _load_submission(path, forbidden):
     return module
 
 
+def _flush_output():
+    """The submission's last prints belong in its captured output."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+
+
 def main(config_path):
     with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)
@@ -194,6 +203,7 @@ def main(config_path):
         compile(source, source_file, "exec")  # a syntax error is reported before anything runs
         module = _load_submission(source_file, config["forbidden_imports"])
     except BaseException as exc:  # noqa: BLE001
+        _flush_output()
         send({"event": "load_error", "error": describe_exception(exc, source_file)})
         channel.flush()
         os._exit(0)
@@ -211,6 +221,7 @@ def main(config_path):
         send({"event": "start", "test": index})
         nodes, error = run_program(value_class, steps, source_file)
         send({"event": "result", "test": index, "nodes": nodes, "error": error})
+    _flush_output()
     send({"event": "done"})
     channel.flush()
     os._exit(0)  # no atexit handlers or finalizers of the submission run after the results

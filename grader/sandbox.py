@@ -33,10 +33,13 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
+from grader.cgroups import PidsCgroup, create_pids_cgroup
 from grader.observations import ProgramObservation, RaisedError, RunStatus, parse_error, parse_program
 from grader.spec import Limits
 
-MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+"""The longest result line accepted: far above a real program's (a few hundred KB)."""
+OUTPUT_DRAIN_SECONDS = 0.5
 WORK_TMPFS_BYTES = 32 * 1024 * 1024
 SANDBOX_DIR = "/sandbox"
 
@@ -125,7 +128,12 @@ def run_submission(
     with tempfile.TemporaryDirectory(prefix="grader-box-") as folder:
         box = _prepare_box(Path(folder), submission)
         session = _Session(box, programs, policy, started + policy.limits.submission_seconds)
-        session.run()
+        session.cgroup = create_pids_cgroup(policy.limits.processes)
+        try:
+            session.run()
+        finally:
+            if session.cgroup is not None:
+                session.cgroup.remove()
     return SubmissionRun(
         load_failure=session.load_failure,
         missing_attributes=session.missing,
@@ -191,6 +199,7 @@ class _Session:
         self.missing: tuple[str, ...] = ()
         cap = policy.limits.output_kb * 1024
         self.stdout, self.stderr = _CappedBuffer(cap), _CappedBuffer(cap)
+        self.cgroup: PidsCgroup | None = None
 
     def run(self) -> None:
         while self.load_failure is None and self.pending():
@@ -223,19 +232,11 @@ class _Session:
     def attempt(self, pending: list[int]) -> bool:
         """One child process over the pending programs. Returns whether anything was decided."""
         before = len(self.results)
-        config = {
-            "submission": f"{self.code_dir()}/submission.py",
-            "class_name": self.policy.class_name,
-            "required_attributes": list(self.policy.required_attributes),
-            "forbidden_imports": list(self.policy.forbidden_imports),
-            "programs": [[i, self.programs[i]] for i in pending],
-        }
         read_end, write_end = os.pipe()
-        config["channel_fd"] = write_end
+        self.write_config(pending, write_end)
         known_children = _children_of(os.getpid())
         if self.policy.isolation is Isolation.PROCESS:
             _become_subreaper()
-        (self.box.code / "config.json").write_text(json.dumps(config))
         try:
             child = subprocess.Popen(
                 self.command(),
@@ -246,7 +247,7 @@ class _Session:
                 stderr=subprocess.PIPE,
                 pass_fds=(write_end,),
                 start_new_session=True,
-                preexec_fn=_limit_resources(self.policy.limits),
+                preexec_fn=_limit_resources(self.policy.limits, self.cgroup),
             )
         finally:
             os.close(write_end)
@@ -255,9 +256,22 @@ class _Session:
         finally:
             _kill_group(child)
             os.close(read_end)
+            if self.cgroup is not None:
+                self.cgroup.kill_all()
             if self.policy.isolation is Isolation.PROCESS:
                 _kill_escaped_descendants(known_children)
         return len(self.results) > before or self.load_failure is not None
+
+    def write_config(self, pending: list[int], channel_fd: int) -> None:
+        config = {
+            "submission": f"{self.code_dir()}/submission.py",
+            "class_name": self.policy.class_name,
+            "required_attributes": list(self.policy.required_attributes),
+            "forbidden_imports": list(self.policy.forbidden_imports),
+            "programs": [[i, self.programs[i]] for i in pending],
+            "channel_fd": channel_fd,
+        }
+        (self.box.code / "config.json").write_text(json.dumps(config))
 
     def code_dir(self) -> str:
         return f"{SANDBOX_DIR}/code" if self.policy.isolation is Isolation.NAMESPACE else str(self.box.code)
@@ -269,57 +283,56 @@ class _Session:
         return python
 
     def follow(self, child: subprocess.Popen, channel: int) -> None:
-        """Read the child's messages until it is done, dies, or runs out of time."""
-        limits = self.policy.limits
+        """Read the child's messages and output until it is done, dies, or runs out of time."""
+        state = _AttemptState(test_deadline=time.monotonic() + self.policy.limits.test_seconds)
         selector = selectors.DefaultSelector()
         selector.register(channel, selectors.EVENT_READ, "channel")
-        selector.register(child.stdout, selectors.EVENT_READ, "stdout")
-        selector.register(child.stderr, selectors.EVENT_READ, "stderr")
-        pending_bytes = bytearray()
-        loaded, current = False, None
-        test_deadline = time.monotonic() + limits.test_seconds  # importing counts as a test
-        channel_open = True
-        while channel_open:
-            now = time.monotonic()
-            deadline = min(test_deadline, self.deadline)
-            if now >= deadline:
-                self.on_timeout(loaded, current, test_deadline <= self.deadline)
+        selector.register(child.stdout, selectors.EVENT_READ, self.stdout)
+        selector.register(child.stderr, selectors.EVENT_READ, self.stderr)
+        reader = _LineReader()
+        while selector.get_map():
+            deadline = state.drain_deadline or min(state.test_deadline, self.deadline)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if state.drain_deadline is None:
+                    self.on_timeout(state.loaded, state.current, state.test_deadline <= self.deadline)
                 return
-            for key, _ in selector.select(timeout=deadline - now):
-                chunk = os.read(key.fd, 65536) if key.data == "channel" else key.fileobj.read1(65536)
-                if key.data == "stdout":
-                    self.stdout.add(chunk) if chunk else selector.unregister(key.fileobj)
-                elif key.data == "stderr":
-                    self.stderr.add(chunk) if chunk else selector.unregister(key.fileobj)
-                elif not chunk:
-                    channel_open = False
+            for key, _ in selector.select(timeout=remaining):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    if key.data == "channel" and state.drain_deadline is None:
+                        self.on_exit(child, state.loaded, state.current)
+                        return
+                elif key.data == "channel":
+                    for line in reader.feed(chunk):
+                        self.handle(_parse_message(line), state)
+                    if state.finished:
+                        # what the submission printed last is still in the pipes: read it briefly
+                        state.drain_deadline = state.drain_deadline or time.monotonic() + OUTPUT_DRAIN_SECONDS
                 else:
-                    pending_bytes += chunk
-                    if len(pending_bytes) > MAX_MESSAGE_BYTES:
-                        pending_bytes.clear()  # a flood of garbage: drop it
-                    *lines, rest = bytes(pending_bytes).split(b"\n")
-                    pending_bytes[:] = rest
-                    for line in lines:
-                        message = _parse_message(line)
-                        if message is None:
-                            continue
-                        event = message["event"]
-                        if event == "loaded" and not loaded:
-                            loaded = True
-                            self.missing = _names(message.get("missing"))
-                        elif event == "load_error" and not loaded:
-                            self.load_failure = _load_failure(parse_error(message.get("error")))
-                            return
-                        elif event == "start" and loaded:
-                            current = message.get("test")
-                            test_deadline = time.monotonic() + limits.test_seconds
-                        elif event == "result" and loaded and message.get("test") == current:
-                            if current in self.pending():
-                                self.results[current] = parse_program(message.get("nodes"), message.get("error"))
-                            current = None
-                        elif event == "done":
-                            return
-        self.on_exit(child, loaded, current)
+                    key.data.add(chunk)
+
+    def handle(self, message: dict | None, state: "_AttemptState") -> None:
+        """One message of the protocol; anything out of order is ignored."""
+        if message is None or state.finished:
+            return
+        event = message["event"]
+        if event == "loaded" and not state.loaded:
+            state.loaded = True
+            self.missing = _names(message.get("missing"))
+        elif event == "load_error" and not state.loaded:
+            self.load_failure = _load_failure(parse_error(message.get("error")))
+            state.finished = True
+        elif event == "start" and state.loaded:
+            state.current = message.get("test")
+            state.test_deadline = time.monotonic() + self.policy.limits.test_seconds
+        elif event == "result" and state.loaded and message.get("test") == state.current:
+            if state.current in self.pending():
+                self.results[state.current] = parse_program(message.get("nodes"), message.get("error"))
+            state.current = None
+        elif event == "done" and state.loaded:
+            state.finished = True
 
     def on_timeout(self, loaded: bool, current: int | None, test_limit: bool) -> None:
         limits = self.policy.limits
@@ -343,7 +356,7 @@ class _Session:
             code = child.wait(timeout=2)
         except subprocess.TimeoutExpired:
             code = None
-        how = _describe_exit(code)
+        how = _describe_exit(code, through_bwrap=self.policy.isolation is Isolation.NAMESPACE)
         if not loaded:
             self.load_failure = LoadFailure(
                 LoadFailureKind.CRASHED, None, f"the submission's process {how} while it was being imported"
@@ -352,6 +365,41 @@ class _Session:
             self.results[current] = ProgramObservation(
                 RunStatus.CRASHED, detail=f"the submission's process {how} during this test"
             )
+
+
+@dataclass(slots=True)
+class _AttemptState:
+    test_deadline: float
+    loaded: bool = False
+    current: int | None = None
+    finished: bool = False
+    drain_deadline: float | None = None
+
+
+@dataclass(slots=True)
+class _LineReader:
+    """Splits the result channel into lines, scanning each byte once; a line longer than
+    MAX_MESSAGE_BYTES is dropped whole, up to its newline."""
+
+    partial: bytearray = field(default_factory=bytearray)
+    discarding: bool = False
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        lines = []
+        start = 0
+        while (newline := chunk.find(b"\n", start)) != -1:
+            if not self.discarding:
+                self.partial += chunk[start:newline]
+                lines.append(bytes(self.partial))
+            self.partial.clear()
+            self.discarding = False
+            start = newline + 1
+        if not self.discarding:
+            self.partial += chunk[start:]
+            if len(self.partial) > MAX_MESSAGE_BYTES:
+                self.partial.clear()
+                self.discarding = True
+        return lines
 
 
 def _parse_message(line: bytes) -> dict | None:
@@ -384,9 +432,11 @@ def _load_failure(error: RaisedError | None) -> LoadFailure:
     )
 
 
-def _describe_exit(code: int | None) -> str:
+def _describe_exit(code: int | None, *, through_bwrap: bool = False) -> str:
     if code is None:
         return "stopped answering"
+    if through_bwrap and 128 < code <= 128 + 64:
+        code = -(code - 128)  # bwrap exits with 128 + N when its child is killed by signal N
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         reason = {
@@ -472,16 +522,20 @@ def _scrubbed_environment(home: Path) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
 
 
-def _limit_resources(limits: Limits):
+def _limit_resources(limits: Limits, cgroup: PidsCgroup | None):
     """preexec_fn: the resource limits, set in the child just before it executes.
 
-    RLIMIT_NPROC counts every process of the user, so it is set above what the user already
-    runs. The kernel does not apply it to root: there the PID namespace and the wall-clock
-    limits are what bound a fork bomb."""
-    processes = _processes_of_user(os.getuid()) + limits.processes if os.getuid() != 0 else None
+    The process count is capped by a pids cgroup where the grader can make one (root); else
+    by RLIMIT_NPROC, which counts every process of the user, so it is set above what the
+    user already runs (the kernel does not apply it to root)."""
+    processes = None
+    if cgroup is None and os.getuid() != 0:
+        processes = _processes_of_user(os.getuid()) + limits.processes
 
     def apply() -> None:
         mb = 1024 * 1024
+        if cgroup is not None:
+            cgroup.enter()
         if processes is not None:
             resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
         for which, value in (
