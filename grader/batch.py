@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from grader.report import Report, write_atomically, write_json
+from grader.files import write_atomically
+from grader.report import Report, write_json
 from grader.sandbox import Isolation
 from grader.spec import Course
 
@@ -105,15 +106,19 @@ _worker: dict = {}
 def _worker_start(course: Course, problem_id: str, isolation: Isolation) -> None:
     from grader.reference import expected_observations
 
+    from grader.diagnose import MisconceptionLibrary, default_cache_dir
+
     problem = course.load(problem_id)
-    _worker.update(problem=problem, expected=expected_observations(problem), isolation=isolation)
+    library = MisconceptionLibrary(problem, default_cache_dir())
+    _worker.update(problem=problem, expected=expected_observations(problem), isolation=isolation, library=library)
 
 
 def _worker_grade(entry: BatchEntry, out: Path) -> BatchRow:
     from grader.grading import grade_submission
 
     report: Report = grade_submission(
-        _worker["problem"], entry.path, isolation=_worker["isolation"], expected=_worker["expected"]
+        _worker["problem"], entry.path, isolation=_worker["isolation"], expected=_worker["expected"],
+        library=_worker["library"],
     )
     write_json(report, out / entry.student / "report.json")
     return BatchRow(entry.student, report.score, report.max_score, report.status)

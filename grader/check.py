@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from grader.observations import ProgramObservation, Reading, RunStatus
@@ -50,6 +50,8 @@ class Verdict:
     """One line: what went wrong, or empty when passed."""
     mismatches: tuple[Mismatch, ...] = ()
     hint: str = ""
+    nondeterministic: bool = False
+    """Two runs in separate processes disagreed; this verdict is the worse of the two."""
 
     @property
     def passed(self) -> bool:
@@ -65,6 +67,7 @@ class Verdict:
                 for m in self.mismatches
             ],
             "hint": self.hint,
+            "nondeterministic": self.nondeterministic,
         }
 
     @classmethod
@@ -75,6 +78,7 @@ class Verdict:
             summary=raw["summary"],
             mismatches=tuple(Mismatch(**m) for m in raw["mismatches"]),
             hint=raw["hint"],
+            nondeterministic=raw.get("nondeterministic", False),
         )
 
 
@@ -111,11 +115,45 @@ def judge(
     mismatches = _mismatches(test, expected, observed)
     if not mismatches:
         return Verdict(TestStatus.PASSED, 1.0, "")
+    grads_only = all(m.field == "grad" for m in mismatches)
+    fraction = test.partial if grads_only else 0.0
     first = mismatches[0]
     summary = f"{first.field} of {first.node}: expected {first.expected}, got {first.got}"
     if len(mismatches) > 1:
         summary += f" (and {len(mismatches) - 1} more difference{'s' if len(mismatches) > 2 else ''})"
-    return Verdict(TestStatus.FAILED, 0.0, summary, tuple(mismatches), test.hint)
+    if fraction:
+        summary += f" (every data value is right: {fraction:.0%} of the points)"
+    return Verdict(TestStatus.FAILED, fraction, summary, tuple(mismatches), test.hint)
+
+
+def judge_twice(
+    test: ProblemTest,
+    expected: ProgramObservation,
+    first: ProgramObservation,
+    second: ProgramObservation | None,
+    missing_attributes: tuple[str, ...] = (),
+) -> Verdict:
+    """Judge a test run in two processes: where the runs disagree, the worse one counts and
+    the verdict says so, so that a regrade can never flip the grade."""
+    verdict = judge(test, expected, first, missing_attributes)
+    if second is None or observations_agree(test, first, second):
+        return verdict
+    other = judge(test, expected, second, missing_attributes)
+    worse = other if other.fraction < verdict.fraction else verdict
+    note = "the submission gave different results in two runs (does it depend on set order?); the worse run counts"
+    summary = f"{worse.summary} ({note})" if worse.summary else note
+    return replace(worse, summary=summary, nondeterministic=True)
+
+
+def observations_agree(test: ProblemTest, a: ProgramObservation, b: ProgramObservation) -> bool:
+    """Two runs show the same thing: same outcome, same error type, same data and grads."""
+    if a.status is not b.status:
+        return False
+    if a.status not in (RunStatus.COMPLETED, RunStatus.RAISED):
+        return True
+    if (a.error and a.error.type) != (b.error and b.error.type):
+        return False
+    return next(_differences(replace(test, checks=("data", "grad")), a, b), None) is None
 
 
 def _raised(test: ProblemTest, observed: ProgramObservation, missing: tuple[str, ...]) -> Verdict:
@@ -143,9 +181,12 @@ def _error_hint(error, step, missing: tuple[str, ...]) -> str:
 
 def _mismatches(test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation) -> list[Mismatch]:
     """Differences, data in forward order then grads in backward order, then reprs."""
+    return list(_differences(test, expected, observed))
+
+
+def _differences(test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation):
     nodes = test.program.nodes
     order = {"data": nodes, "grad": tuple(reversed(nodes)), "repr": nodes}
-    found = []
     for field in FIELDS_IN_ORDER:
         if field not in test.checks:
             continue
@@ -155,14 +196,21 @@ def _mismatches(test: ProblemTest, expected: ProgramObservation, observed: Progr
                 continue  # the reference never created it: nothing to compare
             have = observed.nodes.get(node.name)
             if have is None:
-                found.append(Mismatch(node.display, field, want.field(field).describe(), "no such node"))
-                continue
-            if not _readings_equal(want.field(field), have.field(field), field, test.exact_repr):
-                found.append(Mismatch(node.display, field, want.field(field).describe(), have.field(field).describe()))
-    return found
+                yield Mismatch(node.display, field, want.field(field).describe(), "no such node")
+            elif not _readings_equal(want.field(field), have.field(field), field, test.exact_repr):
+                yield Mismatch(node.display, field, want.field(field).describe(), have.field(field).describe())
 
 
 def _readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool) -> bool:
     if field == "repr":
         return expected.text is not None and got.text is not None and reprs_equal(expected.text, got.text, exact=exact_repr)
-    return expected.is_number and got.is_number and numbers_equal(expected.number, got.number)  # type: ignore[arg-type]
+    if expected.is_number and got.is_number:
+        return numbers_equal(expected.number, got.number)  # type: ignore[arg-type]
+    # never a number against a non-number; two runs holding the same non-number agree
+    # (the reference only ever holds numbers, so this never passes a wrong answer)
+    return (
+        not expected.is_number
+        and not got.is_number
+        and (expected.other_type, expected.text) == (got.other_type, got.text)
+        and (expected.error and expected.error.type) == (got.error and got.error.type)
+    )

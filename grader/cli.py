@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="grader", description="Grade Value autograd submissions.")
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     parser.add_argument("--course", help="folder holding problems/ and reference/ (default: found from here)")
+    parser.add_argument("--seed", type=int, help="seed of the hidden generated tests (default: $GRADER_SEED, "
+                        "the file $GRADER_SEED_FILE, or the spec's public seed)")
     parser.add_argument(
         "--isolation", choices=("auto", "strict", "process"), default="auto",
         help="auto: namespaces where available; strict: refuse without them; process: limits only",
@@ -83,7 +85,7 @@ def _problem(args, problem_id: str):
     from grader.spec import SpecError
 
     try:
-        return _course(args).load(problem_id)
+        return _course(args).load(problem_id, seed=args.seed)
     except SpecError as error:
         raise UsageError(str(error)) from None
 

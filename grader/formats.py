@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from grader.check import TestStatus
-from grader.report import Report, write_atomically, write_json
+from grader.files import write_atomically
+from grader.report import Report, write_json
 from grader.spec import Visibility
 
 FILE_NAMES = {"json": "report.json", "md": "summary.md"}
@@ -46,6 +47,11 @@ def render_markdown(report: Report) -> str:
     if hidden:
         passed = sum(t.status is TestStatus.PASSED for t in hidden)
         lines += ["", f"Hidden tests: {passed} of {len(hidden)} passed."]
+    if report.diagnosis:
+        lines += ["", f"**Likely misconception:** {report.diagnosis.misconception.hint}"]
+    if report.findings:
+        lines += ["", "**In your code:**", ""]
+        lines += [f"- line {f.line}: {_cell(f.message)}" for f in report.findings]
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Mapping
 
+from grader.diagnose import MisconceptionLibrary, default_cache_dir, diagnose, static_findings
 from grader.observations import ProgramObservation
 from grader.pytest_plugin import CheckContext, run_checks
 from grader.reference import expected_observations
@@ -37,6 +38,8 @@ def grade_submission(
     isolation: Isolation,
     expected: Mapping[str, ProgramObservation] | None = None,
     visible_only: bool = False,
+    diagnose_failures: bool = True,
+    library: MisconceptionLibrary | None = None,
 ) -> Report:
     """Grade one file. Never raises for anything the submission does."""
     withheld = 0
@@ -46,8 +49,17 @@ def grade_submission(
     if expected is None:
         expected = expected_observations(problem)
     programs = [test.program.to_wire() for test in problem.tests]
-    run = run_submission(submission, programs, sandbox_policy(problem, isolation))
-    json_report = run_checks(CheckContext(problem, expected, run, visible_only))
+    policy = sandbox_policy(problem, isolation)
+    run = run_submission(submission, programs, policy)
+    second_run = _second_run_of_hidden(problem, submission, programs, policy, run)
+    diagnosis = None
+    if diagnose_failures and run.load_failure is None:
+        observed = {test.name: run.programs[i] for i, test in enumerate(problem.tests)}
+        if library is None or library.problem.tests != problem.tests:
+            library = MisconceptionLibrary(problem, default_cache_dir())
+        diagnosis = diagnose(problem, expected, observed, library)
+    hints = {name: diagnosis.misconception.hint for name in diagnosis.explained} if diagnosis else {}
+    json_report = run_checks(CheckContext(problem, expected, run, visible_only, second_run, hints))
     load_failure = run.load_failure
     return Report(
         problem=problem,
@@ -63,4 +75,15 @@ def grade_submission(
         stderr=run.stderr,
         output_truncated=run.output_truncated,
         withheld_tests=withheld,
+        diagnosis=diagnosis,
+        findings=static_findings(submission.read_bytes(), problem),
     )
+
+
+def _second_run_of_hidden(problem, submission, programs, policy, run) -> dict[int, ProgramObservation]:
+    """Hidden programs once more, in a fresh process: a grade must not depend on luck."""
+    hidden = [i for i, test in enumerate(problem.tests) if test.visibility is not Visibility.VISIBLE]
+    if not problem.rerun_hidden or not hidden or run.load_failure is not None:
+        return {}
+    again = run_submission(submission, [programs[i] for i in hidden], policy)
+    return dict(zip(hidden, again.programs))

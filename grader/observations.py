@@ -72,7 +72,7 @@ class NodeObservation:
     repr: Reading
 
     def field(self, name: str) -> Reading:
-        return {"data": self.data, "grad": self.grad, "repr": self.repr}[name]
+        return getattr(self, name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +146,38 @@ def _text(raw: Any, default: str | None, limit: int) -> str | None:
 
 def _int(raw: Any) -> int | None:
     return raw if type(raw) is int else None
+
+
+def to_wire(observation: ProgramObservation) -> dict:
+    """The inverse of parse_program, plus status and detail: for caches."""
+
+    def reading(r: Reading) -> dict:
+        if r.error is not None:
+            return {"error": _error_wire(r.error)}
+        if r.number is not None:
+            number = r.number
+            if isinstance(number, float) and (math.isnan(number) or math.isinf(number)):
+                number = "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
+            return {"number": number}
+        if r.other_type is not None:
+            return {"other": r.other_type, "text": r.text}
+        return {"text": r.text} if r.text is not None else {}
+
+    return {
+        "status": observation.status.value,
+        "detail": observation.detail,
+        "error": _error_wire(observation.error) if observation.error else None,
+        "nodes": {
+            name: {"data": reading(n.data), "grad": reading(n.grad), "repr": reading(n.repr)}
+            for name, n in observation.nodes.items()
+        },
+    }
+
+
+def from_wire(raw: dict) -> ProgramObservation:
+    parsed = parse_program(raw.get("nodes"), raw.get("error"))
+    return ProgramObservation(RunStatus(raw["status"]), parsed.nodes, parsed.error, raw.get("detail", ""))
+
+
+def _error_wire(error: RaisedError) -> dict:
+    return {"type": error.type, "message": error.message, "line": error.line, "step": error.step, "text": error.text}

@@ -19,13 +19,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
 
 import pytest
 
-from grader.check import Verdict, judge
+from grader.check import Verdict, judge_twice
 from grader.observations import ProgramObservation
 from grader.sandbox import SubmissionRun
 from grader.spec import Problem, ProblemTest
@@ -42,6 +42,10 @@ class CheckContext:
     run: SubmissionRun
     visible_only: bool = False
     """A student's check: instructor checks not marked visible are left out."""
+    second_run: Mapping[int, ProgramObservation] = field(default_factory=dict)
+    """Observations of a second, separate run, by test index (the hidden tests)."""
+    hints: Mapping[str, str] = field(default_factory=dict)
+    """A diagnosed misconception's hint, by the name of each test it explains."""
 
     @property
     def observed(self) -> dict[str, ProgramObservation]:
@@ -136,12 +140,15 @@ class ProgramCheck(pytest.Item):
         self.test, self.index, self.context = test, index, context
 
     def runtest(self) -> None:
-        verdict = judge(
+        verdict = judge_twice(
             self.test,
             self.context.expected[self.test.name],
             self.context.run.programs[self.index],
+            self.context.second_run.get(self.index),
             self.context.run.missing_attributes,
         )
+        if not verdict.passed and self.test.name in self.context.hints:
+            verdict = replace(verdict, hint=self.context.hints[self.test.name])
         self.user_properties.append(
             (
                 GRADER_PROPERTY,

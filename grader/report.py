@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from grader import __version__
 from grader.check import TestStatus, Verdict
+from grader.diagnose import Diagnosis, Finding
+from grader.files import write_atomically
 from grader.pytest_plugin import GRADER_PROPERTY
 from grader.sandbox import LoadFailure, LoadFailureKind, SubmissionRun
 from grader.spec import Limits, Problem, Visibility
@@ -68,7 +68,12 @@ class Report:
     output_truncated: bool = False
     withheld_tests: int = 0
     """Tests not run because a student's check runs only the visible ones."""
-    extra: dict = field(default_factory=dict)
+    diagnosis: Diagnosis | None = None
+    findings: tuple[Finding, ...] = ()
+
+    @property
+    def nondeterministic_tests(self) -> list[str]:
+        return [t.name for t in self.tests if t.verdict is not None and t.verdict.nondeterministic]
 
     @property
     def score(self) -> float:
@@ -82,7 +87,13 @@ class Report:
         return {
             "schema_version": SCHEMA_VERSION,
             "grader_version": __version__,
-            "problem": {"id": self.problem.id, "version": self.problem.version, "digest": self.problem.digest},
+            "problem": {
+                "id": self.problem.id,
+                "version": self.problem.version,
+                "digest": self.problem.digest,
+                "seed": self.problem.seed,
+                "seed_source": self.problem.seed_source,
+            },
             "submission": {"path": str(self.submission_path), "sha256": self.submission_sha256},
             "status": self.status,
             "output": self.message,
@@ -103,8 +114,18 @@ class Report:
             "captured": {"stdout": self.stdout, "stderr": self.stderr, "truncated": self.output_truncated},
             "isolation": {"level": self.isolation, "limits": asdict(self.limits)},
             "withheld_tests": self.withheld_tests,
+            "diagnosis": (
+                {
+                    "misconception": self.diagnosis.misconception.name,
+                    "hint": self.diagnosis.misconception.hint,
+                    "explains_tests": len(self.diagnosis.explained),
+                }
+                if self.diagnosis
+                else None
+            ),
+            "findings": [{"line": f.line, "message": f.message} for f in self.findings],
+            "nondeterministic_tests": self.nondeterministic_tests,
             "duration_s": round(self.duration_s, 4),
-            **self.extra,
         }
 
 
@@ -177,16 +198,3 @@ def _failure_message(entry: dict) -> str:
 
 def write_json(report: Report, path: Path) -> None:
     write_atomically(path, json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write through a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass, field
 from enum import Enum
 from importlib import resources
@@ -40,6 +41,7 @@ from grader.spec import Limits
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """The longest result line accepted: far above a real program's (a few hundred KB)."""
 OUTPUT_DRAIN_SECONDS = 0.5
+TOKEN_VARIABLE = "GRADER_SANDBOX_RUN"
 WORK_TMPFS_BYTES = 32 * 1024 * 1024
 SANDBOX_DIR = "/sandbox"
 
@@ -235,13 +237,14 @@ class _Session:
         read_end, write_end = os.pipe()
         self.write_config(pending, write_end)
         known_children = _children_of(os.getpid())
+        token = uuid.uuid4().hex
         if self.policy.isolation is Isolation.PROCESS:
             _become_subreaper()
         try:
             child = subprocess.Popen(
                 self.command(),
                 cwd=self.box.work,
-                env=_scrubbed_environment(self.box.work),
+                env=_scrubbed_environment(self.box.work, token),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -258,8 +261,8 @@ class _Session:
             os.close(read_end)
             if self.cgroup is not None:
                 self.cgroup.kill_all()
-            if self.policy.isolation is Isolation.PROCESS:
-                _kill_escaped_descendants(known_children)
+            elif self.policy.isolation is Isolation.PROCESS:
+                _kill_escaped_descendants(known_children, token)
         return len(self.results) > before or self.load_failure is not None
 
     def write_config(self, pending: list[int], channel_fd: int) -> None:
@@ -504,10 +507,12 @@ def _children_of(pid: int) -> set[int]:
     return children
 
 
-def _kill_escaped_descendants(known: set[int]) -> None:
-    """Kill and reap every new child of the grader: processes the submission detached."""
+def _kill_escaped_descendants(known: set[int], token: str) -> None:
+    """Kill and reap the grader's new children that this run's submission detached: those
+    carrying its token, or whose environment was wiped. Another grading thread's sandbox
+    carries another token and is left alone."""
     for _ in range(200):
-        escaped = _children_of(os.getpid()) - known
+        escaped = {pid for pid in _children_of(os.getpid()) - known if _belongs_to_run(pid, token)}
         if not escaped:
             return
         for pid in escaped:
@@ -518,8 +523,22 @@ def _kill_escaped_descendants(known: set[int]) -> None:
                 pass
 
 
-def _scrubbed_environment(home: Path) -> dict[str, str]:
-    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8", "PYTHONIOENCODING": "utf-8"}
+def _belongs_to_run(pid: int, token: str) -> bool:
+    try:
+        environment = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return True  # unreadable: not one of ours to spare
+    return token.encode() in environment or TOKEN_VARIABLE.encode() not in environment
+
+
+def _scrubbed_environment(home: Path, token: str) -> dict[str, str]:
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "PYTHONIOENCODING": "utf-8",
+        TOKEN_VARIABLE: token,
+    }
 
 
 def _limit_resources(limits: Limits, cgroup: PidsCgroup | None):

@@ -99,6 +99,9 @@ class ProblemTest:
     exact_repr: bool
     hint: str
     line: int | None
+    partial: float = 0.0
+    """Share of the points earned when all data is right but some grad is wrong."""
+    generated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,13 @@ class Problem:
     limits: Limits
     tests: tuple[ProblemTest, ...]
     digest: str
-    """sha256 of the spec and the reference: changes whenever a grade could change."""
+    """sha256 of the spec, the reference and the seed: changes whenever a grade could change."""
+    seed: int | None = None
+    """Seed of the generated tests (None when the problem has none)."""
+    seed_source: str = ""
+    """Where the seed came from: --seed, GRADER_SEED, GRADER_SEED_FILE or the spec."""
+    rerun_hidden: bool = True
+    misconceptions_dir: Path | None = None
 
     @property
     def directory(self) -> Path:
@@ -149,12 +158,13 @@ class Course:
     def spec_path(self, problem_id: str) -> Path:
         return self.problems_dir / problem_id / "problem.yaml"
 
-    def load(self, problem_id: str) -> Problem:
+    def load(self, problem_id: str, seed: int | None = None) -> Problem:
+        """The problem, its generated tests drawn with ``seed`` (default: resolve_seed())."""
         path = self.spec_path(problem_id)
         if not path.is_file():
             known = ", ".join(self.problem_ids()) or "none"
             raise SpecError(path, None, "", f"no such problem {problem_id!r} (known: {known})")
-        return load_problem(path, self.reference_dir)
+        return load_problem(path, self.reference_dir, seed)
 
 
 def find_course(explicit: str | os.PathLike | None = None) -> Course:
@@ -175,7 +185,30 @@ def load_schema() -> dict:
     return json.loads(resources.files("grader").joinpath("schema/problem.schema.json").read_text())
 
 
-def load_problem(path: Path, reference_dir: Path) -> Problem:
+def resolve_seed(explicit: int | None = None) -> tuple[int | None, str]:
+    """The secret seed, if any: --seed, then $GRADER_SEED, then the file $GRADER_SEED_FILE."""
+    if explicit is not None:
+        return explicit, "--seed"
+    if os.environ.get("GRADER_SEED"):
+        return _seed_value(os.environ["GRADER_SEED"], "GRADER_SEED"), "GRADER_SEED"
+    if os.environ.get("GRADER_SEED_FILE"):
+        path = Path(os.environ["GRADER_SEED_FILE"])
+        try:
+            return _seed_value(path.read_text().strip(), str(path)), "GRADER_SEED_FILE"
+        except OSError as error:
+            raise SpecError(path, None, "", f"GRADER_SEED_FILE cannot be read: {error.strerror}") from None
+    return None, ""
+
+
+def _seed_value(text: str, where: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        # any secret text works as a seed: it is hashed to a number
+        return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
+
+
+def load_problem(path: Path, reference_dir: Path, seed: int | None = None) -> Problem:
     """Read, validate and parse one problem.yaml."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -197,11 +230,21 @@ def load_problem(path: Path, reference_dir: Path) -> Problem:
         raise SpecError(path, lines(("id",)), "id", f"{raw['id']!r} differs from the folder name {path.parent.name!r}")
     api = _api(raw["api"])
     tests = tuple(_test(raw_test, i, api, lines) for i, raw_test in enumerate(raw["tests"]))
+    seed_source = ""
+    if "generated" not in raw:
+        seed = None
+    else:
+        seed, seed_source = resolve_seed(seed)
+        if seed is None:
+            seed, seed_source = raw["generated"]["seed"], "spec"
+        tests += _generated_tests(raw["generated"], api, seed)
     names = [test.name for test in tests]
     for i, name in enumerate(names):
         if name in names[:i]:
             raise SpecError(path, lines(("tests", i, "name")), f"tests[{i}].name", f"duplicate test name {name!r}")
-    digest = hashlib.sha256(text.encode() + b"\0" + reference_path.read_bytes()).hexdigest()
+    digest = hashlib.sha256(
+        text.encode() + b"\0" + reference_path.read_bytes() + b"\0" + str(seed).encode()
+    ).hexdigest()
     return Problem(
         id=raw["id"],
         version=raw["version"],
@@ -215,6 +258,10 @@ def load_problem(path: Path, reference_dir: Path) -> Problem:
         limits=Limits(**raw.get("limits", {})),
         tests=tests,
         digest=digest,
+        seed=seed,
+        seed_source=seed_source,
+        rerun_hidden=raw.get("rerun_hidden", True),
+        misconceptions_dir=path.parent / raw.get("misconceptions", "misconceptions"),
     )
 
 
@@ -254,7 +301,32 @@ def _test(raw: dict, index: int, api: Api, lines: "_LineFinder") -> ProblemTest:
         exact_repr=raw.get("repr", "numeric") == "exact",
         hint=raw.get("hint", ""),
         line=lines(("tests", index)),
+        partial=float(raw.get("partial", 0.0)),
     )
+
+
+def _generated_tests(raw: dict, api: Api, seed: int) -> tuple[ProblemTest, ...]:
+    """The declared generated tests, drawn from ``seed``; named by shape and number."""
+    from grader.generate import generate_program
+
+    tests = []
+    for group in raw["tests"]:
+        for index in range(group["count"]):
+            tests.append(
+                ProblemTest(
+                    name=f"generated {group['shape']} #{index + 1}",
+                    points=float(group["points"]),
+                    visibility=Visibility(group.get("visibility", "hidden")),
+                    program=generate_program(group["shape"], api.whitelist, seed, index),
+                    checks=tuple(group.get("check", ("data", "grad"))),
+                    exact_repr=False,
+                    hint="",
+                    line=None,
+                    partial=float(group.get("partial", 0.0)),
+                    generated=True,
+                )
+            )
+    return tuple(tests)
 
 
 def _example(raw: dict | None, api: Api, lines: "_LineFinder") -> Example | None:

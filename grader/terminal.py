@@ -50,6 +50,9 @@ def render_check(report: Report, style: Style) -> str:
             lines.append(_indent(test.student_output, 6))
             if test.student_hint:
                 lines.append(_indent(style.dim(f"hint: {test.student_hint}"), 6))
+    if report.findings:
+        lines += ["", style.bold("In your code:")]
+        lines += [f"  line {finding.line}: {finding.message}" for finding in report.findings]
     hidden = len(report.tests) - len(shown) + report.withheld_tests
     passed = sum(t.status is TestStatus.PASSED for t in shown)
     total = f"{report.score:g}/{report.max_score:g} points"
@@ -67,6 +70,13 @@ def render_grade(report: Report, style: Style) -> str:
     lines = [style.bold(head)]
     if report.message:
         lines.append(_indent(report.message, 2))
+    if report.diagnosis:
+        d = report.diagnosis
+        lines.append(f"  likely misconception: {d.misconception.name} (explains {len(d.explained)} failing tests)")
+    for finding in report.findings:
+        lines.append(f"  line {finding.line}: {finding.message}")
+    if report.nondeterministic_tests:
+        lines.append(f"  nondeterministic: {len(report.nondeterministic_tests)} tests differed between two runs")
     for test in report.tests:
         if test.status is not TestStatus.PASSED:
             lines.append(f"  {SYMBOLS[test.status]} {test.name} [{test.visibility.value}]: {test.status.value}")

@@ -47,7 +47,38 @@ def validate_problem(course: Course, problem_id: str, isolation: Isolation) -> V
         notes.append("example: its output is what the reference prints")
     if not problems:
         problems += _reference_full_marks(problem, isolation, notes)
+    if not problems:
+        problems += _misconceptions_killed(problem, isolation, notes)
     return ValidationResult(problem_id, tuple(problems), tuple(notes))
+
+
+def _misconceptions_killed(problem: Problem, isolation: Isolation, notes: list[str]) -> list[str]:
+    """Every known-buggy variant must lose points; report the kill rate and what the
+    visible tests alone would catch."""
+    from grader.diagnose import load_misconceptions
+    from grader.grading import grade_submission
+    from grader.spec import Visibility
+
+    misconceptions = load_misconceptions(problem)
+    if not misconceptions:
+        notes.append("misconceptions: none in the problem's misconceptions/ folder")
+        return []
+    expected = expected_observations(problem)
+    survivors, caught_by_visible = [], 0
+    for misconception in misconceptions:
+        report = grade_submission(
+            problem, misconception.path, isolation=isolation, expected=expected, diagnose_failures=False
+        )
+        lost = [t for t in report.tests if t.score < t.max_score]
+        if not lost:
+            survivors.append(misconception.name)
+        caught_by_visible += any(t.visibility is Visibility.VISIBLE for t in lost)
+    killed = len(misconceptions) - len(survivors)
+    notes.append(
+        f"misconceptions: {killed}/{len(misconceptions)} killed ({100 * killed / len(misconceptions):.0f}%); "
+        f"the visible tests alone catch {caught_by_visible}/{len(misconceptions)}; seed {problem.seed} ({problem.seed_source})"
+    )
+    return [f"known misconception {name!r} scores full marks: add a test that catches it" for name in survivors]
 
 
 def _reference_runs_cleanly(problem: Problem) -> list[str]:

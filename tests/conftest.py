@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.diagnose import MisconceptionLibrary, default_cache_dir
 from grader.grading import grade_submission
 from grader.reference import expected_observations
 from grader.report import Report
@@ -21,6 +22,12 @@ PROBLEM_IDS = ("value-basic", "value-full", "value-tanh")
 UNDER_CI = os.environ.get("CI") == "true"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory):
+    """The misconception cache of this test run, not the user's."""
+    os.environ["GRADER_CACHE_DIR"] = str(tmp_path_factory.mktemp("grader-cache"))
+
+
 @pytest.fixture(scope="session")
 def course() -> Course:
     return find_course(REPO)
@@ -32,10 +39,15 @@ def _problem_and_expected(problem_id: str):
     return problem, expected_observations(problem)
 
 
+@lru_cache(maxsize=None)
+def _library(problem_id: str) -> MisconceptionLibrary:
+    return MisconceptionLibrary(_problem_and_expected(problem_id)[0], default_cache_dir())
+
+
 def grade(problem_id: str, submission: Path, isolation: Isolation = Isolation.PROCESS) -> Report:
-    """Grade one file in-process, reusing the problem and its expected values."""
+    """Grade one file in-process, reusing the problem, its expected values and its misconceptions."""
     problem, expected = _problem_and_expected(problem_id)
-    return grade_submission(problem, submission, isolation=isolation, expected=expected)
+    return grade_submission(problem, submission, isolation=isolation, expected=expected, library=_library(problem_id))
 
 
 def namespace_isolation_or_skip() -> Isolation:

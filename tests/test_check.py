@@ -90,3 +90,15 @@ def test_timeouts_and_crashes_are_not_failures_of_values():
     crashed = judge(test, expected, ProgramObservation(RunStatus.CRASHED, detail="exited with code 3"))
     assert (timed_out.status, timed_out.summary) == (TestStatus.TIMEOUT, "did not finish within 5 s")
     assert (crashed.status, crashed.summary) == (TestStatus.ERROR, "exited with code 3")
+
+
+def test_the_same_non_number_in_two_runs_agrees_but_never_passes_against_a_number():
+    from grader.check import observations_agree
+
+    test = _test("a = Value(2)\nb = a + a")
+    none_grad = ProgramObservation(
+        RunStatus.COMPLETED,
+        {n: NodeObservation(Reading(number=2), Reading(other_type="NoneType", text="None"), Reading(text="")) for n in "ab"},
+    )
+    assert observations_agree(test, none_grad, none_grad)
+    assert not judge(test, _observation(a=(2, 2), b=(4, 1)), none_grad).passed

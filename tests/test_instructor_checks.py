@@ -36,7 +36,7 @@ def course_with_extra_checks(tmp_path: Path) -> Course:
 
 def test_instructor_checks_count_with_their_points_and_visibility(course_with_extra_checks):
     problem = course_with_extra_checks.load("value-basic")
-    bug = REPO / "tests/fixtures/submissions/value-basic/bug_grad_overwritten.py"
+    bug = REPO / "problems/value-basic/misconceptions/grad_overwritten.py"
     report = grade_submission(problem, bug, isolation=Isolation.PROCESS)
     by_name = {test.name: test for test in report.tests}
     extra = by_name["test_leaf_grad_matches_reference"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROBLEM_IDS, SUBMISSION_FIXTURES, grade
+from tests.conftest import PROBLEM_IDS, REPO, SUBMISSION_FIXTURES, grade
 
 
 def scenario_files(prefix: str) -> list:
@@ -13,6 +13,14 @@ def scenario_files(prefix: str) -> list:
         pytest.param(problem_id, path, id=f"{problem_id}/{path.stem}")
         for problem_id in PROBLEM_IDS
         for path in sorted((SUBMISSION_FIXTURES / problem_id).glob(f"{prefix}_*.py"))
+    ]
+
+
+def misconception_files() -> list:
+    return [
+        pytest.param(problem_id, path, id=f"{problem_id}/{path.stem}")
+        for problem_id in PROBLEM_IDS
+        for path in sorted((REPO / "problems" / problem_id / "misconceptions").glob("*.py"))
     ]
 
 
@@ -34,18 +42,42 @@ def test_correct_submissions_in_any_style_get_full_marks_on_data_and_grad(proble
         assert not lost, lost
 
 
-@pytest.mark.parametrize(("problem_id", "path"), scenario_files("bug"))
-def test_each_classic_bug_loses_points_on_a_test_that_targets_it(problem_id, path):
+@pytest.mark.parametrize(("problem_id", "path"), misconception_files())
+def test_each_known_misconception_loses_points_and_is_diagnosed_with_its_hint(problem_id, path):
     report = grade(problem_id, path)
     assert report.status == "graded"
     failed = [t for t in report.tests if t.score < t.max_score]
     assert failed, f"{path.name} ({docstring_first_line(path)}) scored full marks"
-    assert report.score < report.max_score
+    # some misconceptions look alike on most graphs (walking the topological order forwards
+    # and not walking it at all), so the diagnosis must explain the failures, not guess the file
+    assert report.diagnosis is not None and report.diagnosis.explained
+    visible_failures = [t for t in failed if t.visibility.value == "visible" and t.name in report.diagnosis.explained]
+    for test in visible_failures:
+        assert test.student_hint == report.diagnosis.misconception.hint
 
 
-@pytest.mark.parametrize("problem_id", PROBLEM_IDS)
-def test_there_are_at_least_ten_classic_bugs_per_problem(problem_id):
-    assert len(list((SUBMISSION_FIXTURES / problem_id).glob("bug_*.py"))) >= (10 if problem_id != "value-tanh" else 8)
+@pytest.mark.parametrize(
+    ("problem_id", "name"),
+    [
+        ("value-basic", "grad_overwritten"),
+        ("value-basic", "relu_gate_ge_zero"),
+        ("value-basic", "mul_backward_own_data"),
+        ("value-basic", "seed_grad_zero_reset"),
+        ("value-full", "pow_missing_exponent_factor"),
+        ("value-full", "rsub_sign"),
+        ("value-full", "neg_no_graph"),
+        ("value-tanh", "tanh_backward_one_minus_t"),
+        ("value-tanh", "tanh_backward_uses_input"),
+    ],
+)
+def test_distinctive_misconceptions_are_named_exactly(problem_id, name):
+    report = grade(problem_id, REPO / "problems" / problem_id / "misconceptions" / f"{name}.py")
+    assert report.diagnosis is not None and report.diagnosis.misconception.name == name
+
+
+@pytest.mark.parametrize(("problem_id", "least"), [("value-basic", 15), ("value-full", 10), ("value-tanh", 6)])
+def test_each_problem_has_its_library_of_known_misconceptions(problem_id, least):
+    assert len(list((REPO / "problems" / problem_id / "misconceptions").glob("*.py"))) >= least
 
 
 def test_syntax_error_is_graded_with_its_line_and_zero_points():
@@ -83,7 +115,7 @@ def test_missing_method_is_named_in_the_hint():
 
 
 def test_a_failing_visible_test_names_node_field_expected_and_got_and_a_hidden_one_only_its_status():
-    report = grade("value-basic", SUBMISSION_FIXTURES / "value-basic" / "bug_grad_overwritten.py")
+    report = grade("value-basic", REPO / "submissions" / "carol.py")
     by_name = {t.name: t for t in report.tests}
     visible = by_name["a node added to itself"]
     assert visible.student_output.startswith("grad of a") and "expected 6, got 3" not in visible.student_output

@@ -1,0 +1,242 @@
+"""Why a submission fails, in words a student understands.
+
+Two sources, both judged outside the submission's process:
+- known misconceptions: buggy variants of the reference kept in the problem's
+  ``misconceptions/`` folder, each with a hint. They run through the same sandbox (they are
+  the course's files, but a buggy variant can loop like any student's code) and their
+  observations are cached on disk; a submission whose failures look exactly like a
+  variant's gets that variant's hint.
+- the submission's source, parsed with ``ast`` (never run) for mistakes seen in real student
+  code: a backward rule stored on the wrong object, a method indented into another, a
+  missing ``import math``, a ``backward()`` that never seeds the output's grad.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from grader import __version__
+from grader.check import judge, observations_agree
+from grader.observations import ProgramObservation, from_wire, to_wire
+from grader.files import write_atomically
+from grader.sandbox import Isolation, SandboxPolicy, run_submission
+from grader.spec import Problem, ProblemTest
+
+VARIANT_LIMITS = {"test_seconds": 2.0, "submission_seconds": 30.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Misconception:
+    name: str
+    description: str
+    hint: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    misconception: Misconception
+    explained: frozenset[str]
+    """Names of the failing tests this misconception reproduces exactly."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A mistake visible in the source itself."""
+
+    line: int
+    message: str
+
+
+def load_misconceptions(problem: Problem) -> tuple[Misconception, ...]:
+    folder = problem.misconceptions_dir
+    if folder is None or not folder.is_dir():
+        return ()
+    found = []
+    for path in sorted(folder.glob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        lines = doc.splitlines()
+        hint = next((line[len("hint:"):].strip() for line in lines if line.startswith("hint:")), "")
+        found.append(Misconception(path.stem, lines[0] if lines else path.stem, hint, path))
+    return tuple(found)
+
+
+VARIANT_RUNS = 2
+"""Each variant runs in this many separate processes: a bug that depends on set order (no
+visited set, say) shows different faces, and a submission matching any of them is explained."""
+
+
+def variant_observations(
+    problem: Problem, misconception: Misconception, tests: Sequence[ProblemTest], cache_dir: Path | None
+) -> list[list[ProgramObservation]]:
+    """What the buggy variant shows on each test's program, once per run (cached by content)."""
+    programs = [test.program.to_wire() for test in tests]
+    key = hashlib.sha256(
+        json.dumps([__version__, misconception.path.read_bytes().decode(), programs]).encode()
+    ).hexdigest()
+    cached = cache_dir / f"{key}.json" if cache_dir else None
+    if cached is not None and cached.is_file():
+        try:
+            return [[from_wire(raw) for raw in run] for run in json.loads(cached.read_text())]
+        except (ValueError, KeyError, TypeError):
+            pass  # a damaged cache entry is recomputed
+    policy = SandboxPolicy(
+        limits=replace(problem.limits, **VARIANT_LIMITS),
+        isolation=Isolation.PROCESS,
+        class_name=problem.api.class_name,
+        required_attributes=problem.api.required_attributes,
+        forbidden_imports=problem.forbidden_imports,
+    )
+    runs = [list(run_submission(misconception.path, programs, policy).programs) for _ in range(VARIANT_RUNS)]
+    if cached is not None:
+        write_atomically(cached, json.dumps([[to_wire(o) for o in run] for run in runs]))
+    return runs
+
+
+@dataclass
+class MisconceptionLibrary:
+    """A problem's misconceptions and what each shows, loaded once for a grading session
+    (a command, a batch worker) instead of once per submission."""
+
+    problem: Problem
+    cache_dir: Path | None
+    _faces: dict = field(default_factory=dict)
+    _misconceptions: tuple[Misconception, ...] | None = None
+
+    @property
+    def misconceptions(self) -> tuple[Misconception, ...]:
+        if self._misconceptions is None:
+            self._misconceptions = load_misconceptions(self.problem)
+        return self._misconceptions
+
+    def faces(self, misconception: Misconception, tests: Sequence[ProblemTest]) -> list[list[ProgramObservation]]:
+        key = (misconception.name, tuple(test.name for test in tests))
+        if key not in self._faces:
+            self._faces[key] = variant_observations(self.problem, misconception, tests, self.cache_dir)
+        return self._faces[key]
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("GRADER_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "grader"
+    )
+    return Path(base) / "misconceptions"
+
+
+def diagnose(
+    problem: Problem,
+    expected: Mapping[str, ProgramObservation],
+    observed: Mapping[str, ProgramObservation],
+    library: MisconceptionLibrary,
+) -> Diagnosis | None:
+    """The known misconception that reproduces the most of the submission's failures."""
+    tests = problem.tests
+    failing = [t for t in tests if not judge(t, expected[t.name], observed[t.name]).passed]
+    comparable = [t for t in failing if observed[t.name].status.value in ("completed", "raised")]
+    if not comparable:
+        return None
+    best, best_agreement = None, -1
+    for misconception in library.misconceptions:
+        runs = library.faces(misconception, tests)
+        faces = {t.name: [run[i] for run in runs] for i, t in enumerate(tests)}
+
+        agreeing = {
+            t.name for t in tests if any(observations_agree(t, face, observed[t.name]) for face in faces[t.name])
+        }
+        explained = frozenset(t.name for t in comparable if t.name in agreeing)
+        # rank by agreement on every test, passing ones too: two bugs that fail the same
+        # tests differently, or fail different tests, are told apart
+        agreement = len(agreeing)
+        if explained and agreement > best_agreement:
+            best, best_agreement = Diagnosis(misconception, explained), agreement
+    return best
+
+
+# ------------------------------------------------------------------ reading the source
+
+def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
+    """Mistakes visible in the submission's text. Parsing only: nothing of it runs here."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ()
+    class_name = problem.api.class_name
+    required = set(problem.api.required_attributes)
+    findings: list[Finding] = []
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name]
+    for cls in classes:
+        findings += _nested_methods(cls, required)
+        findings += _rule_on_wrong_object(cls)
+        findings += _backward_without_seed(cls)
+    findings += _methods_outside_class(tree, classes, required, class_name)
+    findings += _math_without_import(tree)
+    return tuple(sorted(findings, key=lambda f: f.line))
+
+
+def _nested_methods(cls: ast.ClassDef, required: set[str]) -> list[Finding]:
+    found = []
+    for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
+        for inner in ast.walk(method):
+            if inner is not method and isinstance(inner, ast.FunctionDef) and inner.name in required:
+                found.append(Finding(inner.lineno, f"`def {inner.name}` is indented inside `{method.name}`, so "
+                                     f"{cls.name} has no `{inner.name}` method: move it out one level"))
+    return found
+
+
+def _rule_on_wrong_object(cls: ast.ClassDef) -> list[Finding]:
+    found = []
+    for method in (n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name != "__init__"):
+        for node in ast.walk(method):
+            if not isinstance(node, ast.Assign):
+                continue
+            for target in node.targets:
+                if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)):
+                    continue
+                owner = target.value.id
+                if target.attr == "backward" and owner != "self":
+                    found.append(Finding(node.lineno, f"`{owner}.backward = ...` replaces that node's backward() "
+                                         f"method; store the rule as `{owner}._backward`"))
+                elif target.attr == "_backward" and owner in ("self", "other") and method.name != "backward":
+                    found.append(Finding(node.lineno, f"`{owner}._backward = ...` attaches the rule to an input; "
+                                         "it belongs to the result (`out._backward = _backward`)"))
+    return found
+
+
+def _backward_without_seed(cls: ast.ClassDef) -> list[Finding]:
+    for method in cls.body:
+        if isinstance(method, ast.FunctionDef) and method.name == "backward":
+            seeds = [
+                node for node in ast.walk(method)
+                if isinstance(node, (ast.Assign, ast.AugAssign))
+                and any(isinstance(t, ast.Attribute) and t.attr == "grad" for t in _targets(node))
+            ]
+            if not seeds:
+                return [Finding(method.lineno, "backward() never sets the output's grad (it should start with self.grad = 1)")]
+    return []
+
+
+def _targets(node: ast.AST) -> list[ast.expr]:
+    return list(node.targets) if isinstance(node, ast.Assign) else [node.target]  # type: ignore[attr-defined]
+
+
+def _methods_outside_class(tree: ast.Module, classes: list[ast.ClassDef], required: set[str], class_name: str) -> list[Finding]:
+    defined = {n.name for cls in classes for n in cls.body if isinstance(n, ast.FunctionDef)}
+    return [
+        Finding(node.lineno, f"`def {node.name}` is at the top level, outside class {class_name}: indent it into the class")
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name in required and node.name not in defined
+    ]
+
+
+def _math_without_import(tree: ast.Module) -> list[Finding]:
+    imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    if "math" in imported:
+        return []
+    uses = [node for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "math"]
+    return [Finding(uses[0].lineno, "`math` is used but never imported: add `import math` at the top")] if uses else []

@@ -1,0 +1,128 @@
+"""Diagnoses a student can act on: known misconceptions, mistakes read from the source,
+nondeterministic submissions, partial credit, and reproducible seeds."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.diagnose import static_findings
+from grader.grading import grade_submission
+from grader.sandbox import Isolation
+from tests.conftest import REPO, SUBMISSION_FIXTURES, _problem_and_expected, grade
+
+REFERENCE = (REPO / "reference" / "value_basic.py").read_text()
+
+
+def findings(source: str, problem_id: str = "value-basic") -> list[tuple[int, str]]:
+    problem = _problem_and_expected(problem_id)[0]
+    return [(f.line, f.message) for f in static_findings(source.encode(), problem)]
+
+
+def test_a_rule_stored_on_out_backward_is_named_with_its_line():
+    source = REFERENCE.replace("        out._backward = _backward\n", "        out.backward = _backward\n", 1)
+    line = source.splitlines().index("        out.backward = _backward") + 1
+    assert (line, "`out.backward = ...` replaces that node's backward() method; store the rule as `out._backward`") in findings(source)
+
+
+def test_a_rule_attached_to_the_input_is_named():
+    source = REFERENCE.replace("        out._backward = _backward\n", "        self._backward = _backward\n", 1)
+    assert any("attaches the rule to an input" in message for _, message in findings(source))
+
+
+def test_a_method_indented_into_another_is_named():
+    source = REFERENCE.replace("    def relu(self):", "        def relu(self):").replace(
+        "        out = Value(0 if self.data < 0", "            out = Value(0 if self.data < 0")
+    source = source.replace('            self.grad += (out.data > 0) * out.grad', '                self.grad += (out.data > 0) * out.grad')
+    messages = [m for _, m in findings(source)]
+    assert any("`def relu` is indented inside `__mul__`" in m for m in messages), messages
+
+
+def test_missing_import_math_is_named_on_its_first_use():
+    source = (SUBMISSION_FIXTURES / "value-tanh" / "broken_missing_import_math.py").read_text()
+    found = findings(source, "value-tanh")
+    assert found and "`math` is used but never imported" in found[0][1]
+    assert "math.exp" in source.splitlines()[found[0][0] - 1]
+
+
+def test_a_backward_that_never_seeds_the_output_is_named():
+    source = REFERENCE.replace("        self.grad = 1\n", "", 1)
+    assert any("never sets the output's grad" in m for _, m in findings(source))
+
+
+def test_the_reference_has_no_findings():
+    assert findings(REFERENCE) == []
+
+
+def test_a_known_misconception_gives_its_hint_on_the_visible_tests_it_explains():
+    report = grade("value-basic", REPO / "submissions" / "erin.py")  # topological order not reversed
+    assert report.diagnosis.misconception.name == "topo_not_reversed"
+    failing_visible = [t for t in report.tests if t.visibility.value == "visible" and t.score < t.max_score]
+    assert failing_visible and all("reversed" in t.student_hint for t in failing_visible)
+
+
+def test_findings_and_diagnosis_reach_report_json(tmp_path):
+    source = REFERENCE.replace("        out._backward = _backward\n", "        out.backward = _backward\n")
+    path = tmp_path / "student.py"
+    path.write_text(source)
+    data = grade("value-basic", path).to_json()
+    assert data["diagnosis"]["misconception"] == "backward_attached_to_output"
+    assert any("out.backward" in f["message"] for f in data["findings"])
+
+
+FLIP_FLOP = '''
+import os
+_MARK = "__MARK__"
+_SECOND = os.path.exists(_MARK)
+open(_MARK, "a").close()
+''' + REFERENCE.replace("self.grad += out.grad\n            other.grad += out.grad",
+                        "self.grad += out.grad\n            other.grad += out.grad * (2 if _SECOND and other is self else 1)")
+
+
+def test_a_submission_that_differs_between_runs_is_graded_on_the_worse_run_and_flagged(tmp_path):
+    """It answers right in its first process and wrong afterwards: the hidden tests run twice
+    in separate processes, and the worse run counts."""
+    path = tmp_path / "flip_flop.py"
+    path.write_text(FLIP_FLOP.replace("__MARK__", str(tmp_path / "ran-once")))
+    problem, expected = _problem_and_expected("value-basic")
+    report = grade_submission(problem, path, isolation=Isolation.PROCESS, expected=expected)
+    flagged = report.nondeterministic_tests
+    assert flagged, "no test was flagged"
+    by_name = {t.name: t for t in report.tests}
+    for name in flagged:
+        assert by_name[name].score < by_name[name].max_score
+        assert by_name[name].visibility.value == "hidden"
+    assert report.to_json()["nondeterministic_tests"] == flagged
+
+
+def test_data_right_but_grads_wrong_earns_the_declared_part_of_a_generated_test():
+    report = grade("value-basic", REPO / "problems" / "value-basic" / "misconceptions" / "missing_seed_grad.py")
+    generated = [t for t in report.tests if t.name.startswith("generated")]
+    assert generated and all(t.score == t.max_score * 0.5 for t in generated)
+    assert "every data value is right: 50% of the points" in generated[0].verdict.summary
+    hand_written = [t for t in report.tests if not t.name.startswith("generated") and t.status.value == "failed"]
+    assert hand_written and all(t.score == 0 for t in hand_written)
+
+
+def run_cli(*args, env_extra=None):
+    import os
+
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_secret_seed_changes_the_hidden_graphs_and_is_recorded(tmp_path):
+    secret = tmp_path / "seed.txt"
+    secret.write_text("correct horse battery staple\n")
+    with_file = json.loads(run_cli("grade", "submissions/dave.py", "--problem", "value-basic",
+                                   env_extra={"GRADER_SEED_FILE": str(secret)}).stdout)
+    with_flag = json.loads(run_cli("--seed", "99", "grade", "submissions/dave.py", "--problem", "value-basic").stdout)
+    public = json.loads(run_cli("grade", "submissions/dave.py", "--problem", "value-basic").stdout)
+    assert public["problem"]["seed"] == 2026 and public["problem"]["seed_source"] == "spec"
+    assert with_flag["problem"]["seed"] == 99 and with_flag["problem"]["seed_source"] == "--seed"
+    assert with_file["problem"]["seed_source"] == "GRADER_SEED_FILE"
+    assert len({public["problem"]["digest"], with_flag["problem"]["digest"], with_file["problem"]["digest"]}) == 3
+    again = json.loads(run_cli("--seed", "99", "grade", "submissions/dave.py", "--problem", "value-basic").stdout)
+    assert [t["score"] for t in again["tests"]] == [t["score"] for t in with_flag["tests"]]

@@ -1,0 +1,129 @@
+"""Generated hidden graphs: reproducible, in the reference's domain, correct by calculus, and
+fair to every correct style of solution."""
+
+import dataclasses
+import math
+import functools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grader import interpreter
+from grader.check import judge
+from grader.generate import MAX_CHAIN_DEPTH, SHAPES, generate_program
+from grader.observations import RunStatus
+from grader.programs import StepKind
+from grader.reference import load_reference_class, run_reference
+from grader.sandbox import Isolation, SandboxPolicy, run_submission
+from tests.conftest import PROBLEM_IDS, SUBMISSION_FIXTURES, _problem_and_expected
+
+SEEDS = range(100)
+
+
+def problem(problem_id):
+    return _problem_and_expected(problem_id)[0]
+
+
+@pytest.mark.parametrize("problem_id", PROBLEM_IDS)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_same_seed_gives_the_same_program_and_other_seeds_others(problem_id, shape):
+    whitelist = problem(problem_id).api.whitelist
+    assert generate_program(shape, whitelist, 7, 3).source == generate_program(shape, whitelist, 7, 3).source
+    sources = {generate_program(shape, whitelist, seed, 0).source for seed in range(10)}
+    assert len(sources) >= 5
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32), shape=st.sampled_from(SHAPES), problem_id=st.sampled_from(PROBLEM_IDS))
+def test_generated_programs_never_leave_the_references_domain(seed, shape, problem_id):
+    p = problem(problem_id)
+    program = generate_program(shape, p.api.whitelist, seed, 0)  # parsing enforces the whitelist
+    observation = run_reference(p, program)
+    assert observation.status is RunStatus.COMPLETED, (program.source, observation.error)
+    for node in observation.nodes.values():
+        assert math.isfinite(node.data.number) and math.isfinite(node.grad.number), program.source
+
+
+@pytest.mark.parametrize("problem_id", PROBLEM_IDS)
+def test_deep_chains_stay_under_what_a_recursive_solution_survives(problem_id):
+    p = problem(problem_id)
+    depths = [len(generate_program("deep_chain", p.api.whitelist, seed, 0).nodes) for seed in range(20)]
+    assert max(depths) <= MAX_CHAIN_DEPTH + 10 < 900 and min(depths) >= MAX_CHAIN_DEPTH // 2
+
+
+def _root_value(value_class, steps, leaf: str, delta: float) -> float:
+    root = steps[-1]["target"]  # programs end with root.backward()
+    shifted = [
+        {**step, "operands": [["const", step["operands"][0][1] + delta]]} if step["target"] == leaf else step
+        for step in steps
+        if step["kind"] != "backward"
+    ]
+    nodes, error = interpreter.run_program(value_class, shifted)
+    assert error is None
+    return nodes[root]["data"]["number"]
+
+
+@pytest.mark.parametrize("problem_id", PROBLEM_IDS)
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s not in ("relu_edges", "deep_chain")])
+def test_the_reference_agrees_with_finite_differences_on_generated_graphs(problem_id, shape):
+    p = problem(problem_id)
+    value_class = load_reference_class(p)
+    checked = 0
+    for seed in range(8):
+        program = generate_program(shape, p.api.whitelist, seed, 0)
+        steps = program.to_wire()
+        grads = run_reference(p, program).nodes
+        for step in (s for s in program.steps if s.kind is StepKind.LEAF):
+            h = 1e-6 * max(1.0, abs(step.operands[0][1]))
+            plus, minus = (_root_value(value_class, steps, step.target, d) for d in (h, -h))
+            left = (_root_value(value_class, steps, step.target, 0) - minus) / h
+            numeric = (plus - minus) / (2 * h)
+            if not math.isclose(left, numeric, rel_tol=1e-3, abs_tol=1e-3):
+                continue  # a relu kink at this point: no derivative to compare
+            assert math.isclose(grads[step.target].grad.number, numeric, rel_tol=1e-4, abs_tol=1e-4), (
+                program.source, step.target)
+            checked += 1
+    assert checked >= 8
+
+
+@functools.lru_cache(maxsize=None)
+def hundred_seeds(problem_id: str):
+    """Every generated test of 100 seeds, with the reference's observations (once per worker)."""
+    p = problem(problem_id)
+    declared = [(t.name.split(" #")[0].removeprefix("generated "), t) for t in p.tests if t.generated]
+    tests = [
+        dataclasses.replace(template, name=f"{shape} seed {seed} #{index}",
+                            program=generate_program(shape, p.api.whitelist, seed, index))
+        for seed in SEEDS
+        for index, (shape, template) in enumerate(declared)
+    ]
+    return tests, [run_reference(p, t.program) for t in tests]
+
+
+def correct_solutions() -> list:
+    return [
+        pytest.param(problem_id, path, id=f"{problem_id}/{path.stem}")
+        for problem_id in PROBLEM_IDS
+        for path in sorted((SUBMISSION_FIXTURES / problem_id).glob("correct_*.py"))
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("problem_id", "solution"), correct_solutions())
+def test_correct_solutions_in_every_style_never_lose_a_point_across_100_seeds(problem_id, solution):
+    """All generated tests of 100 seeds in one sandbox run, judged against the reference."""
+    p = problem(problem_id)
+    tests, expected = hundred_seeds(problem_id)
+    policy = SandboxPolicy(
+        dataclasses.replace(p.limits, submission_seconds=600, test_seconds=10), Isolation.PROCESS,
+        p.api.class_name, p.api.required_attributes, p.forbidden_imports,
+    )
+    run = run_submission(solution, [t.program.to_wire() for t in tests], policy)
+    lost = [t.name for t, want, got in zip(tests, expected, run.programs) if not judge(t, want, got).passed]
+    assert not lost, f"{solution.name} lost {len(lost)} of {len(tests)}: {lost[:5]}"
+
+
+def test_every_problem_has_correct_solutions_in_at_least_six_styles():
+    for problem_id in PROBLEM_IDS:
+        assert len(list((SUBMISSION_FIXTURES / problem_id).glob("correct_*.py"))) >= 6
