@@ -24,8 +24,12 @@ UNDER_CI = os.environ.get("CI") == "true"
 
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory):
-    """The misconception cache of this test run, not the user's."""
-    os.environ["GRADER_CACHE_DIR"] = str(tmp_path_factory.mktemp("grader-cache"))
+    """The misconception cache of this test run, not the user's; shared by the xdist
+    workers of the run (entries are written atomically), so each variant runs once."""
+    shared = tmp_path_factory.getbasetemp().parent if os.environ.get("PYTEST_XDIST_WORKER") else tmp_path_factory.getbasetemp()
+    cache = shared / "grader-cache"
+    cache.mkdir(exist_ok=True)
+    os.environ["GRADER_CACHE_DIR"] = str(cache)
 
 
 @pytest.fixture(scope="session")
