@@ -114,12 +114,21 @@ def _worker_start(course: Course, problem_id: str, isolation: Isolation) -> None
 
 
 def _worker_grade(entry: BatchEntry, out: Path) -> BatchRow:
+    """Grade one entry; a failure of the grader itself is recorded for that entry alone."""
     from grader.grading import grade_submission
 
-    report: Report = grade_submission(
-        _worker["problem"], entry.path, isolation=_worker["isolation"], expected=_worker["expected"],
-        library=_worker["library"],
-    )
+    try:
+        report: Report = grade_submission(
+            _worker["problem"], entry.path, isolation=_worker["isolation"], expected=_worker["expected"],
+            library=_worker["library"],
+        )
+    except Exception as error:  # noqa: BLE001 - one broken grading must not stop the class
+        problem = _worker["problem"]
+        failure = {"status": "grader_error", "output": f"the grader failed on this file: {error!r}",
+                   "submission": {"path": str(entry.path)}, "problem": {"id": problem.id, "version": problem.version},
+                   "score": 0.0, "max_score": problem.max_score, "tests": []}
+        write_atomically(out / entry.student / "report.json", json.dumps(failure, indent=2) + "\n")
+        return BatchRow(entry.student, 0.0, problem.max_score, "grader_error")
     write_json(report, out / entry.student / "report.json")
     return BatchRow(entry.student, report.score, report.max_score, report.status)
 

@@ -67,6 +67,7 @@ def load_misconceptions(problem: Problem) -> tuple[Misconception, ...]:
     return tuple(found)
 
 
+CACHE_FORMAT = 2
 VARIANT_RUNS = 2
 """Each variant runs in this many separate processes: a bug that depends on set order (no
 visited set, say) shows different faces, and a submission matching any of them is explained."""
@@ -78,14 +79,14 @@ def variant_observations(
     """What the buggy variant shows on each test's program, once per run (cached by content)."""
     programs = [test.program.to_wire() for test in tests]
     key = hashlib.sha256(
-        json.dumps([__version__, misconception.path.read_bytes().decode(), programs]).encode()
+        json.dumps([CACHE_FORMAT, __version__, misconception.path.read_bytes().decode(), programs]).encode()
     ).hexdigest()
     cached = cache_dir / f"{key}.json" if cache_dir else None
     if cached is not None and cached.is_file():
         try:
             return [[from_wire(raw) for raw in run] for run in json.loads(cached.read_text())]
-        except (ValueError, KeyError, TypeError):
-            pass  # a damaged cache entry is recomputed
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass  # a damaged or foreign cache entry is recomputed
     policy = SandboxPolicy(
         limits=replace(problem.limits, **VARIANT_LIMITS),
         isolation=Isolation.PROCESS,

@@ -126,3 +126,15 @@ def test_a_secret_seed_changes_the_hidden_graphs_and_is_recorded(tmp_path):
     assert len({public["problem"]["digest"], with_flag["problem"]["digest"], with_file["problem"]["digest"]}) == 3
     again = json.loads(run_cli("--seed", "99", "grade", "submissions/dave.py", "--problem", "value-basic").stdout)
     assert [t["score"] for t in again["tests"]] == [t["score"] for t in with_flag["tests"]]
+
+
+def test_a_damaged_cache_entry_is_recomputed_not_a_crash(tmp_path):
+    from grader.diagnose import MisconceptionLibrary
+
+    problem = _problem_and_expected("value-basic")[0]
+    misconception = MisconceptionLibrary(problem, tmp_path).misconceptions[0]
+    first = MisconceptionLibrary(problem, tmp_path).faces(misconception, problem.tests)
+    for entry in tmp_path.glob("*.json"):
+        entry.write_text('["not", "observations"]')
+    again = MisconceptionLibrary(problem, tmp_path).faces(misconception, problem.tests)
+    assert len(again) == len(first) == 2 and len(again[0]) == len(problem.tests)
