@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from grader.check import TestStatus
@@ -9,7 +11,10 @@ from grader.files import write_atomically
 from grader.report import Report, write_json
 from grader.spec import Visibility
 
-FILE_NAMES = {"json": "report.json", "md": "summary.md"}
+FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json"}
+# what a student may see of a test's details in Gradescope: hidden and after-due-date tests
+# show their name and status only, whatever Gradescope later reveals
+DETAILED_IN_GRADESCOPE = (Visibility.VISIBLE, Visibility.AFTER_PUBLISHED)
 
 
 def write_formats(report: Report, out: Path, formats: tuple[str, ...]) -> list[Path]:
@@ -19,9 +24,65 @@ def write_formats(report: Report, out: Path, formats: tuple[str, ...]) -> list[P
         if name == "json":
             write_json(report, path)
         else:
-            write_atomically(path, render_markdown(report))
+            renderer = {"md": render_markdown, "junit": render_junit, "gradescope": render_gradescope}[name]
+            write_atomically(path, renderer(report))
         written.append(path)
     return written
+
+
+def render_gradescope(report: Report) -> str:
+    """Gradescope's results.json: its own field names and visibility values."""
+    tests = []
+    for number, test in enumerate(report.tests, 1):
+        detailed = test.visibility in DETAILED_IN_GRADESCOPE
+        output = test.student_output if detailed else ("" if test.status is TestStatus.PASSED else f"Test {test.status.value}.")
+        if detailed and test.student_hint and test.status is not TestStatus.PASSED:
+            output += f"\nHint: {test.student_hint}"
+        tests.append({
+            "name": test.name,
+            "number": str(number),
+            "score": round(test.score, 6),
+            "max_score": test.max_score,
+            "status": "passed" if test.status is TestStatus.PASSED else "failed",
+            "output": output,
+            "visibility": test.visibility.value,
+        })
+    results = {
+        "score": report.score,
+        "execution_time": max(1, round(report.duration_s)),
+        "output": report.message,
+        "output_format": "text",
+        "test_output_format": "text",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
+    return json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_junit(report: Report) -> str:
+    """JUnit XML as CI systems read it: one testcase per test; hidden ones say only their status."""
+    suite = ET.Element(
+        "testsuite",
+        name=report.problem.id,
+        tests=str(len(report.tests)),
+        failures=str(sum(t.status is TestStatus.FAILED for t in report.tests)),
+        errors=str(sum(t.status in (TestStatus.ERROR, TestStatus.TIMEOUT) for t in report.tests)),
+        time=f"{report.duration_s:.3f}",
+    )
+    for test in report.tests:
+        case = ET.SubElement(suite, "testcase", classname=report.problem.id, name=test.name)
+        if test.status is TestStatus.PASSED:
+            continue
+        tag = "failure" if test.status is TestStatus.FAILED else "error"
+        details = test.student_output
+        if test.student_hint:
+            details += f"\nhint: {test.student_hint}"
+        element = ET.SubElement(case, tag, message=details.splitlines()[0] if details else test.status.value, type=test.status.value)
+        element.text = details
+    root = ET.Element("testsuites", name=f"grader {report.submission_path.name}")
+    root.append(suite)
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
 def render_markdown(report: Report) -> str:

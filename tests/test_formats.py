@@ -1,0 +1,69 @@
+"""Every format from the same Report: scores agree, and hidden tests never show their details."""
+
+import dataclasses
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from grader.formats import render_gradescope, render_junit, render_markdown
+from grader.spec import Visibility
+from tests.conftest import REPO, grade
+
+GRADESCOPE_TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output",
+                          "output_format", "tags", "visibility", "extra_data"}
+GRADESCOPE_TOP_FIELDS = {"score", "execution_time", "output", "output_format", "test_output_format",
+                         "test_name_format", "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+
+
+@pytest.fixture(scope="module")
+def report():
+    graded = grade("value-basic", REPO / "submissions" / "carol.py")
+    # one test becomes after_due_date, so that every visibility is exercised
+    tests = tuple(
+        dataclasses.replace(t, visibility=Visibility.AFTER_DUE_DATE) if t.name == "shared intermediate node" else t
+        for t in graded.tests
+    )
+    return dataclasses.replace(graded, tests=tests)
+
+
+def test_gradescope_results_use_only_documented_fields_and_values(report):
+    results = json.loads(render_gradescope(report))
+    assert set(results) <= GRADESCOPE_TOP_FIELDS
+    assert results["score"] == report.score and isinstance(results["execution_time"], int)
+    for entry in results["tests"]:
+        assert set(entry) <= GRADESCOPE_TEST_FIELDS
+        assert entry["status"] in {"passed", "failed"}
+        assert entry["visibility"] in {"visible", "hidden", "after_due_date", "after_published"}
+    assert sum(entry["score"] for entry in results["tests"]) == pytest.approx(report.score)
+
+
+def test_gradescope_output_of_hidden_and_after_due_date_tests_says_only_the_status(report):
+    results = json.loads(render_gradescope(report))
+    withheld = [e for e in results["tests"] if e["visibility"] in ("hidden", "after_due_date")]
+    failed = [e for e in withheld if e["status"] == "failed"]
+    assert failed, "the scenario needs a failing withheld test"
+    for entry in withheld:
+        assert entry["output"] in ("", "Test failed.", "Test error.", "Test timeout.")
+    visible_failed = [e for e in results["tests"] if e["visibility"] == "visible" and e["status"] == "failed"]
+    assert any("expected 2, got 1" in e["output"] for e in visible_failed)
+
+
+def test_junit_has_one_testcase_per_test_with_failures_a_ci_system_reads(report):
+    suite = ET.fromstring(render_junit(report)).find("testsuite")
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == [t.name for t in report.tests]
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert int(suite.get("failures")) == len(failed) == sum(t.status.value == "failed" for t in report.tests)
+    by_name = {c.get("name"): c for c in cases}
+    assert "expected 2, got 1" in by_name["a node added to itself"].find("failure").get("message")
+    hidden_failure = by_name["backward called twice accumulates"].find("failure")
+    assert hidden_failure is not None and "expected" not in (hidden_failure.text or "")
+
+
+def test_markdown_names_no_hidden_test(report):
+    markdown = render_markdown(report)
+    assert "a node added to itself" in markdown
+    for test in report.tests:
+        if test.visibility is Visibility.HIDDEN:
+            assert test.name not in markdown
