@@ -67,6 +67,7 @@ def load_misconceptions(problem: Problem) -> tuple[Misconception, ...]:
     return tuple(found)
 
 
+MAX_SOURCE_BYTES = 1024 * 1024
 CACHE_FORMAT = 2
 VARIANT_RUNS = 2
 """Each variant runs in this many separate processes: a bug that depends on set order (no
@@ -162,10 +163,13 @@ def diagnose(
 # ------------------------------------------------------------------ reading the source
 
 def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
-    """Mistakes visible in the submission's text. Parsing only: nothing of it runs here."""
+    """Mistakes visible in the submission's text. Parsing only: nothing of it runs here, and
+    a file built to choke the parser (huge, or nested a million deep) just gets no findings."""
+    if len(source) > MAX_SOURCE_BYTES:
+        return ()
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return ()
     class_name = problem.api.class_name
     required = set(problem.api.required_attributes)

@@ -138,3 +138,8 @@ def test_a_damaged_cache_entry_is_recomputed_not_a_crash(tmp_path):
         entry.write_text('["not", "observations"]')
     again = MisconceptionLibrary(problem, tmp_path).faces(misconception, problem.tests)
     assert len(again) == len(first) == 2 and len(again[0]) == len(problem.tests)
+
+
+@pytest.mark.parametrize("source", ["x = " + "not " * 200_000 + "True\n", "# " + "x" * 2_000_000 + "\n"])
+def test_a_source_built_to_choke_the_parser_gets_no_findings_and_no_crash(source):
+    assert findings(source) == []
