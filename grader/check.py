@@ -133,10 +133,15 @@ def judge_twice(
     second: ProgramObservation | None,
     missing_attributes: tuple[str, ...] = (),
 ) -> Verdict:
-    """Judge a test run in two processes: where the runs disagree, the worse one counts and
-    the verdict says so, so that a regrade can never flip the grade."""
+    """Judge a test run in two processes: where both runs observed something and the
+    observations disagree, the worse one counts and the verdict says so, so that a regrade can
+    never flip the grade. A second run that observed nothing (it timed out or could not start,
+    say on a loaded machine) is no evidence of nondeterminism and changes nothing."""
     verdict = judge(test, expected, first, missing_attributes)
-    if second is None or observations_agree(test, first, second):
+    observed_something = (RunStatus.COMPLETED, RunStatus.RAISED)
+    if second is None or second.status not in observed_something or first.status not in observed_something:
+        return verdict
+    if observations_agree(test, first, second):
         return verdict
     other = judge(test, expected, second, missing_attributes)
     worse = other if other.fraction < verdict.fraction else verdict

@@ -102,3 +102,15 @@ def test_the_same_non_number_in_two_runs_agrees_but_never_passes_against_a_numbe
     )
     assert observations_agree(test, none_grad, none_grad)
     assert not judge(test, _observation(a=(2, 2), b=(4, 1)), none_grad).passed
+
+
+def test_a_second_run_that_observed_nothing_does_not_count_as_nondeterminism():
+    from grader.check import judge_twice
+
+    test = _test("a = Value(2)\nb = a + a")
+    right = _observation(a=(2, 0), b=(4, 0))
+    wrong = _observation(a=(2, 0), b=(5, 0))
+    starved = ProgramObservation(RunStatus.NOT_RUN, detail="importing did not finish within 2 s")
+    assert judge_twice(test, right, right, starved).passed
+    flagged = judge_twice(test, right, right, wrong)
+    assert not flagged.passed and flagged.nondeterministic and "worse run counts" in flagged.summary
