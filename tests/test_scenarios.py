@@ -16,6 +16,11 @@ def scenario_files(prefix: str) -> list:
     ]
 
 
+SET_ORDER_DEPENDENT = {"no_visited_set", "topo_not_reversed"}
+"""Misconceptions whose gradients depend on the iteration order of set(_children), which
+changes from process to process: a new run can show a face no recorded run showed."""
+
+
 def misconception_files() -> list:
     return [
         pytest.param(problem_id, path, id=f"{problem_id}/{path.stem}")
@@ -48,6 +53,8 @@ def test_each_known_misconception_loses_points_and_is_diagnosed_with_its_hint(pr
     assert report.status == "graded"
     failed = [t for t in report.tests if t.score < t.max_score]
     assert failed, f"{path.name} ({docstring_first_line(path)}) scored full marks"
+    if path.stem in SET_ORDER_DEPENDENT:
+        return  # killed, but each process may show it differently: no diagnosis is guaranteed
     # some misconceptions look alike on most graphs (walking the topological order forwards
     # and not walking it at all), so the diagnosis must explain the failures, not guess the file
     assert report.diagnosis is not None and report.diagnosis.explained
