@@ -127,6 +127,12 @@ def run_submission(
 ) -> SubmissionRun:
     """Run every program against the submission; never raises for anything it does."""
     started = time.monotonic()
+    if submission.is_symlink():
+        # a link could point at the reference or another student's file: grade only what was submitted
+        failure = LoadFailure(LoadFailureKind.IMPORT_ERROR, None,
+                              "the submission is a symbolic link, not a file: submit the file itself")
+        return SubmissionRun(failure, (), tuple(ProgramObservation(RunStatus.NOT_RUN, detail=failure.detail)
+                                                for _ in programs), "", "", False, policy.isolation, 0.0)
     with tempfile.TemporaryDirectory(prefix="grader-box-") as folder:
         box = _prepare_box(Path(folder), submission)
         session = _Session(box, programs, policy, started + policy.limits.submission_seconds)

@@ -130,3 +130,11 @@ def test_a_failing_visible_test_names_node_field_expected_and_got_and_a_hidden_o
     hidden = by_name["shared intermediate node"]
     assert hidden.score < hidden.max_score
     assert hidden.student_output == "Hidden test failed." and hidden.student_hint == ""
+
+
+def test_a_submission_that_links_to_the_reference_gets_nothing_from_it(tmp_path):
+    link = tmp_path / "mallory.py"
+    link.symlink_to(REPO / "reference" / "value_basic.py")
+    report = grade("value-basic", link)
+    assert (report.status, report.score) == ("failed_to_load", 0)
+    assert "symbolic link" in report.message
