@@ -242,9 +242,11 @@ class _Session:
         before = len(self.results)
         read_end, write_end = os.pipe()
         self.write_config(pending, write_end)
-        known_children = _children_of(os.getpid())
         token = uuid.uuid4().hex
-        if self.policy.isolation is Isolation.PROCESS:
+        # only the process level without a cgroup must hunt for detached children itself
+        hunt_escapees = self.policy.isolation is Isolation.PROCESS and self.cgroup is None
+        known_children = _children_of(os.getpid()) if hunt_escapees else set()
+        if hunt_escapees:
             _become_subreaper()
         try:
             child = subprocess.Popen(
@@ -267,7 +269,7 @@ class _Session:
             os.close(read_end)
             if self.cgroup is not None:
                 self.cgroup.kill_all()
-            elif self.policy.isolation is Isolation.PROCESS:
+            elif hunt_escapees:
                 _kill_escaped_descendants(known_children, token)
         return len(self.results) > before or self.load_failure is not None
 

@@ -190,17 +190,17 @@ def resolve_seed(explicit: int | None = None) -> tuple[int | None, str]:
     if explicit is not None:
         return explicit, "--seed"
     if os.environ.get("GRADER_SEED"):
-        return _seed_value(os.environ["GRADER_SEED"], "GRADER_SEED"), "GRADER_SEED"
+        return _seed_value(os.environ["GRADER_SEED"]), "GRADER_SEED"
     if os.environ.get("GRADER_SEED_FILE"):
         path = Path(os.environ["GRADER_SEED_FILE"])
         try:
-            return _seed_value(path.read_text().strip(), str(path)), "GRADER_SEED_FILE"
+            return _seed_value(path.read_text().strip()), "GRADER_SEED_FILE"
         except OSError as error:
             raise SpecError(path, None, "", f"GRADER_SEED_FILE cannot be read: {error.strerror}") from None
     return None, ""
 
 
-def _seed_value(text: str, where: str) -> int:
+def _seed_value(text: str) -> int:
     try:
         return int(text)
     except ValueError:
