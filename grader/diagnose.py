@@ -25,7 +25,7 @@ from grader import __version__
 from grader.check import judge, observations_agree
 from grader.observations import ProgramObservation, from_wire, to_wire
 from grader.files import write_atomically
-from grader.sandbox import Isolation, SandboxPolicy, run_submission
+from grader.sandbox import Isolation, Sandbox, SandboxPolicy
 from grader.spec import Problem, ProblemTest
 
 VARIANT_LIMITS = {"test_seconds": 2.0, "submission_seconds": 30.0}
@@ -68,37 +68,60 @@ def load_misconceptions(problem: Problem) -> tuple[Misconception, ...]:
 
 
 MAX_SOURCE_BYTES = 1024 * 1024
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 VARIANT_RUNS = 2
 """Each variant runs in this many separate processes: a bug that depends on set order (no
 visited set, say) shows different faces, and a submission matching any of them is explained."""
 
 
 def variant_observations(
-    problem: Problem, misconception: Misconception, tests: Sequence[ProblemTest], cache_dir: Path | None
-) -> list[list[ProgramObservation]]:
-    """What the buggy variant shows on each test's program, once per run (cached by content)."""
-    programs = [test.program.to_wire() for test in tests]
+    problem: Problem, misconceptions: Sequence[Misconception], tests: Sequence[ProblemTest], cache_dir: Path | None
+) -> dict[str, list[list[ProgramObservation]]]:
+    """What each buggy variant shows on each test's program, once per run, by variant name.
+    Cached on disk by content; whatever is not cached runs through one warm sandbox."""
+    programs = [test.to_wire() for test in tests]
+    found: dict[str, list[list[ProgramObservation]]] = {}
+    missing = []
+    for misconception in misconceptions:
+        cached = _cache_path(cache_dir, misconception, programs)
+        runs = _read_cache(cached)
+        if runs is None:
+            missing.append((misconception, cached))
+        else:
+            found[misconception.name] = runs
+    if missing:
+        policy = SandboxPolicy(
+            limits=replace(problem.limits, **VARIANT_LIMITS),
+            isolation=Isolation.PROCESS,
+            class_name=problem.api.class_name,
+            required_attributes=problem.api.required_attributes,
+            forbidden_imports=problem.forbidden_imports,
+        )
+        with Sandbox(policy, programs) as sandbox:
+            for misconception, cached in missing:
+                runs = [list(sandbox.run(misconception.path).programs) for _ in range(VARIANT_RUNS)]
+                if cached is not None:
+                    write_atomically(cached, json.dumps([[to_wire(o) for o in run] for run in runs]))
+                found[misconception.name] = runs
+    return found
+
+
+def _cache_path(cache_dir: Path | None, misconception: Misconception, programs: list) -> Path | None:
+    if cache_dir is None:
+        return None
     key = hashlib.sha256(
         json.dumps([CACHE_FORMAT, __version__, misconception.path.read_bytes().decode(), programs]).encode()
     ).hexdigest()
-    cached = cache_dir / f"{key}.json" if cache_dir else None
-    if cached is not None and cached.is_file():
-        try:
-            return [[from_wire(raw) for raw in run] for run in json.loads(cached.read_text())]
-        except (ValueError, KeyError, TypeError, AttributeError):
-            pass  # a damaged or foreign cache entry is recomputed
-    policy = SandboxPolicy(
-        limits=replace(problem.limits, **VARIANT_LIMITS),
-        isolation=Isolation.PROCESS,
-        class_name=problem.api.class_name,
-        required_attributes=problem.api.required_attributes,
-        forbidden_imports=problem.forbidden_imports,
-    )
-    runs = [list(run_submission(misconception.path, programs, policy).programs) for _ in range(VARIANT_RUNS)]
-    if cached is not None:
-        write_atomically(cached, json.dumps([[to_wire(o) for o in run] for run in runs]))
-    return runs
+    return cache_dir / f"{key}.json"
+
+
+def _read_cache(path: Path | None) -> list[list[ProgramObservation]] | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        return [[from_wire(raw) for raw in run] for run in json.loads(path.read_text())]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None  # a damaged or foreign cache entry is recomputed
 
 
 @dataclass
@@ -117,10 +140,26 @@ class MisconceptionLibrary:
             self._misconceptions = load_misconceptions(self.problem)
         return self._misconceptions
 
-    def faces(self, misconception: Misconception, tests: Sequence[ProblemTest]) -> list[list[ProgramObservation]]:
+    def faces(self, misconception: Misconception, tests: Sequence[ProblemTest]) -> dict[str, list[ProgramObservation]]:
+        """What the variant showed on each test, once per recorded run, by test name."""
         key = (misconception.name, tuple(test.name for test in tests))
         if key not in self._faces:
-            self._faces[key] = variant_observations(self.problem, misconception, tests, self.cache_dir)
+            # one miss computes every variant: they share one warm sandbox
+            every = variant_observations(self.problem, self.misconceptions, tests, self.cache_dir)
+            for name, runs in every.items():
+                self._faces[(name, key[1])] = {t.name: [run[i] for run in runs] for i, t in enumerate(tests)}
+        return self._faces[key]
+
+    def right_answers(
+        self, misconception: Misconception, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]
+    ) -> frozenset[str]:
+        """The tests on which some run of the variant agrees with the reference."""
+        key = (misconception.name, tuple(test.name for test in tests), "right")
+        if key not in self._faces:
+            faces = self.faces(misconception, tests)
+            self._faces[key] = frozenset(
+                t.name for t in tests if any(observations_agree(t, face, expected[t.name]) for face in faces[t.name])
+            )
         return self._faces[key]
 
 
@@ -143,13 +182,17 @@ def diagnose(
     comparable = [t for t in failing if observed[t.name].status.value in ("completed", "raised")]
     if not comparable:
         return None
+    # where the submission agrees with the reference, it agrees with a variant exactly when
+    # that variant does: known once per library, so only the other tests are compared here
+    right = {t.name for t in tests if observations_agree(t, expected[t.name], observed[t.name])}
     best, best_agreement = None, -1
     for misconception in library.misconceptions:
-        runs = library.faces(misconception, tests)
-        faces = {t.name: [run[i] for run in runs] for i, t in enumerate(tests)}
-
+        faces = library.faces(misconception, tests)
+        variant_right = library.right_answers(misconception, tests, expected)
         agreeing = {
-            t.name for t in tests if any(observations_agree(t, face, observed[t.name]) for face in faces[t.name])
+            t.name for t in tests
+            if (t.name in variant_right if t.name in right
+                else any(observations_agree(t, face, observed[t.name]) for face in faces[t.name]))
         }
         explained = frozenset(t.name for t in comparable if t.name in agreeing)
         # rank by agreement on every test, passing ones too: two bugs that fail the same

@@ -1,17 +1,24 @@
-"""One submission through the whole flow: programs -> sandbox -> checks -> Report."""
+"""Submissions through the whole flow: programs -> sandbox -> checks -> Report.
+
+A ``GradingSession`` holds what is the same for every submission of a problem (the problem,
+the reference's expected values, the misconception library, a warm sandbox), so that a batch
+worker pays for them once; ``grade_submission`` is one file through a session of its own.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
-from grader.diagnose import MisconceptionLibrary, default_cache_dir, diagnose, static_findings
+from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, static_findings
 from grader.observations import ProgramObservation
 from grader.pytest_plugin import CheckContext, run_checks
 from grader.reference import expected_observations
-from grader.report import Report, file_sha256, results_from_json_report, submission_status
-from grader.sandbox import Isolation, SandboxPolicy, run_submission
+from grader.report import Report, results_from_json_report, submission_status
+from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
 from grader.spec import Problem, Visibility
 
 
@@ -31,6 +38,114 @@ def sandbox_policy(problem: Problem, isolation: Isolation) -> SandboxPolicy:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """What was observed of one submission, before it is judged."""
+
+    path: Path
+    sha256: str
+    run: SubmissionRun
+    second_run: Mapping[int, ProgramObservation]
+    hints: Mapping[str, str]
+    diagnosis: Diagnosis | None
+    findings: tuple[Finding, ...]
+
+
+class GradingSession:
+    """Grades any number of submissions of one problem; close it (or use ``with``) to stop its
+    sandbox. Reports do not depend on what else the session graded, or in which order."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        *,
+        isolation: Isolation,
+        expected: Mapping[str, ProgramObservation] | None = None,
+        visible_only: bool = False,
+        diagnose_failures: bool = True,
+        library: MisconceptionLibrary | None = None,
+    ) -> None:
+        self.withheld = 0
+        if visible_only:
+            visible = visible_part(problem)
+            self.withheld, problem = len(problem.tests) - len(visible.tests), visible
+        self.problem, self.visible_only, self.diagnose_failures = problem, visible_only, diagnose_failures
+        self.expected = expected_observations(problem) if expected is None else expected
+        if diagnose_failures and (library is None or library.problem.tests != problem.tests):
+            library = MisconceptionLibrary(problem, default_cache_dir())
+        self.library = library
+        programs = [test.to_wire() for test in problem.tests]
+        self.sandbox = Sandbox(sandbox_policy(problem, isolation), programs)
+        self.hidden = [i for i, test in enumerate(problem.tests) if test.visibility is not Visibility.VISIBLE]
+
+    def __enter__(self) -> "GradingSession":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.sandbox.close()
+
+    def grade(self, submissions: Sequence[Path]) -> list[Report]:
+        """Grade each file; one pytest session judges them all. Never raises for anything a
+        submission does."""
+        evidence = [self._observe(path) for path in submissions]
+        contexts = [
+            CheckContext(self.problem, self.expected, e.run, self.visible_only, e.second_run, e.hints)
+            for e in evidence
+        ]
+        records = run_checks(contexts)
+        return [self._report(e, record) for e, record in zip(evidence, records)]
+
+    def _observe(self, path: Path) -> _Evidence:
+        run = self.sandbox.run(path)
+        second_run = self._second_run_of_hidden(path, run)
+        diagnosis = None
+        if self.library is not None and run.load_failure is None:
+            observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
+            diagnosis = diagnose(self.problem, self.expected, observed, self.library)
+        hints = {name: diagnosis.misconception.hint for name in diagnosis.explained} if diagnosis else {}
+        source = _source(path)
+        return _Evidence(path, hashlib.sha256(source).hexdigest(), run, second_run, hints, diagnosis,
+                         static_findings(source, self.problem))
+
+    def _second_run_of_hidden(self, path: Path, run: SubmissionRun) -> dict[int, ProgramObservation]:
+        """Hidden programs once more, in a fresh process: a grade must not depend on luck."""
+        if not self.problem.rerun_hidden or not self.hidden or run.load_failure is not None:
+            return {}
+        again = self.sandbox.run(path, self.hidden, earlier=run)
+        return dict(zip(self.hidden, again.programs))
+
+    def _report(self, evidence: _Evidence, record: dict) -> Report:
+        run = evidence.run
+        load_failure = run.load_failure
+        return Report(
+            problem=self.problem,
+            submission_path=evidence.path,
+            submission_sha256=evidence.sha256,
+            status=submission_status(load_failure),
+            message=load_failure.detail if load_failure else "",
+            tests=results_from_json_report(record, self.problem),
+            isolation=run.isolation.value,
+            limits=self.problem.limits,
+            duration_s=run.duration_s,
+            stdout=run.stdout,
+            stderr=run.stderr,
+            output_truncated=run.output_truncated,
+            withheld_tests=self.withheld,
+            diagnosis=evidence.diagnosis,
+            findings=evidence.findings,
+        )
+
+
+def _source(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
 def grade_submission(
     problem: Problem,
     submission: Path,
@@ -42,48 +157,8 @@ def grade_submission(
     library: MisconceptionLibrary | None = None,
 ) -> Report:
     """Grade one file. Never raises for anything the submission does."""
-    withheld = 0
-    if visible_only:
-        visible = visible_part(problem)
-        withheld, problem = len(problem.tests) - len(visible.tests), visible
-    if expected is None:
-        expected = expected_observations(problem)
-    programs = [test.program.to_wire() for test in problem.tests]
-    policy = sandbox_policy(problem, isolation)
-    run = run_submission(submission, programs, policy)
-    second_run = _second_run_of_hidden(problem, submission, programs, policy, run)
-    diagnosis = None
-    if diagnose_failures and run.load_failure is None:
-        observed = {test.name: run.programs[i] for i, test in enumerate(problem.tests)}
-        if library is None or library.problem.tests != problem.tests:
-            library = MisconceptionLibrary(problem, default_cache_dir())
-        diagnosis = diagnose(problem, expected, observed, library)
-    hints = {name: diagnosis.misconception.hint for name in diagnosis.explained} if diagnosis else {}
-    json_report = run_checks(CheckContext(problem, expected, run, visible_only, second_run, hints))
-    load_failure = run.load_failure
-    return Report(
-        problem=problem,
-        submission_path=submission,
-        submission_sha256=file_sha256(submission),
-        status=submission_status(load_failure),
-        message=load_failure.detail if load_failure else "",
-        tests=results_from_json_report(json_report, problem),
-        isolation=run.isolation.value,
-        limits=problem.limits,
-        duration_s=run.duration_s,
-        stdout=run.stdout,
-        stderr=run.stderr,
-        output_truncated=run.output_truncated,
-        withheld_tests=withheld,
-        diagnosis=diagnosis,
-        findings=static_findings(submission.read_bytes(), problem),
-    )
-
-
-def _second_run_of_hidden(problem, submission, programs, policy, run) -> dict[int, ProgramObservation]:
-    """Hidden programs once more, in a fresh process: a grade must not depend on luck."""
-    hidden = [i for i, test in enumerate(problem.tests) if test.visibility is not Visibility.VISIBLE]
-    if not problem.rerun_hidden or not hidden or run.load_failure is not None:
-        return {}
-    again = run_submission(submission, [programs[i] for i in hidden], policy)
-    return dict(zip(hidden, again.programs))
+    with GradingSession(
+        problem, isolation=isolation, expected=expected, visible_only=visible_only,
+        diagnose_failures=diagnose_failures, library=library,
+    ) as session:
+        return session.grade([submission])[0]

@@ -5,9 +5,9 @@ so it imports nothing but the standard library and nothing from ``grader``. The 
 also imports it to run the trusted reference in its own process: the same code produces
 expected and observed values.
 
-Protocol when run as a script (``python interpreter.py CONFIG.json``): every message is
-one JSON line written to the result channel (file descriptor given in the config), never
-to stdout or stderr, which belong to the submission::
+In the sandbox, ``forkserver.py`` calls ``run_in_this_process`` in a freshly forked child.
+Every message is one JSON line written to the result channel (file descriptor given in the
+config), never to stdout or stderr, which belong to the submission::
 
     {"event": "loaded", "missing": [...]}             the submission imported; attributes it lacks
     {"event": "load_error", "error": {...}}           it did not import
@@ -44,13 +44,15 @@ BINARY = {
 }
 
 
-def run_program(value_class, steps, source_file=None):
-    """Run one program's steps; return (nodes, error) as plain data.
+def run_program(value_class, program, source_file=None):
+    """Run one program; return (nodes, error) as plain data.
 
-    ``nodes`` maps each node name to its observed data, grad and repr. ``error`` is
-    None, or the exception a step raised (the program stops there; nodes created
-    before it are still observed).
+    ``program`` is its list of steps, or ``{"steps": [...], "repr": false}`` to leave the
+    repr out. ``nodes`` maps each node name to its observed data, grad and (unless left
+    out) repr. ``error`` is None, or the exception a step raised (the program stops there;
+    nodes created before it are still observed).
     """
+    steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, dict) else (program, True)
     env = {}
     error = None
     for index, step in enumerate(steps):
@@ -59,7 +61,7 @@ def run_program(value_class, steps, source_file=None):
         except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
             error = describe_exception(exc, source_file, step=index)
             break
-    return {name: observe(node) for name, node in env.items()}, error
+    return {name: observe(node, with_repr) for name, node in env.items()}, error
 
 
 def _execute(value_class, step, env):
@@ -82,22 +84,25 @@ def _execute(value_class, step, env):
         raise ValueError(f"unknown step kind {kind!r}")
 
 
-def observe(node):
-    """What the grader may see of a node: data, grad and repr, each a number/text or an error."""
-    return {
-        "data": _observe_number(lambda: node.data),
-        "grad": _observe_number(lambda: node.grad),
-        "repr": _observe_text(lambda: repr(node)),
-    }
+def observe(node, with_repr=True):
+    """What the grader may see of a node, compactly: ``[data, grad]`` or ``[data, grad, repr]``.
+
+    data and grad: a plain number (NaN and infinities as "nan", "inf", "-inf"), or a dict
+    ``{"other": type, "text": repr}`` for anything that is not a number, or ``{"error": ...}``.
+    repr: the text, or ``{"error": ...}``."""
+    seen = [_observe_number(node, "data"), _observe_number(node, "grad")]
+    if with_repr:
+        seen.append(_observe_text(node))
+    return seen
 
 
-def _observe_number(read):
+def _observe_number(node, name):
     try:
-        value = read()
-        if type(value) is bool or type(value) is int:
-            return {"number": int(value)} if abs(value) < 2**63 else {"number": float(value)}
+        value = getattr(node, name)
+        if type(value) is int or type(value) is bool:
+            return int(value) if abs(value) < 2**63 else float(value)
         if type(value) is float:
-            return {"number": _float(value)}
+            return _float(value)
         # anything else (a Value, a string, an object that claims equality with everything)
         # is reported as what it is; the grader never compares it as a number
         return {"other": type(value).__name__, "text": _short(repr(value))}
@@ -105,12 +110,12 @@ def _observe_number(read):
         return {"error": describe_exception(exc)}
 
 
-def _observe_text(read):
+def _observe_text(node):
     try:
-        text = read()
+        text = repr(node)
         if type(text) is not str:
             return {"error": {"type": "TypeError", "message": "__repr__ did not return a string"}}
-        return {"text": _short(text)}
+        return _short(text)
     except BaseException as exc:  # noqa: BLE001
         return {"error": describe_exception(exc)}
 
@@ -191,9 +196,8 @@ def _flush_output():
             pass
 
 
-def main(config_path):
-    with open(config_path, encoding="utf-8") as handle:
-        config = json.load(handle)
+def run_in_this_process(config):
+    """Load the submission and run the configured programs, reporting on the channel; never returns."""
     channel = os.fdopen(config["channel_fd"], "w", encoding="utf-8", buffering=1)
     send = lambda message: channel.write(json.dumps(message) + "\n")  # noqa: E731
     source_file = os.path.abspath(config["submission"])
@@ -226,6 +230,3 @@ def main(config_path):
     channel.flush()
     os._exit(0)  # no atexit handlers or finalizers of the submission run after the results
 
-
-if __name__ == "__main__":
-    main(sys.argv[1])

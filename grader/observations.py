@@ -85,6 +85,8 @@ class ProgramObservation:
 
 
 UNREADABLE = Reading(error=RaisedError("Unreadable", "the submission sent something unreadable"))
+NOT_OBSERVED = Reading()
+"""A repr the grader did not ask for: only tests that check repr observe it."""
 
 
 def format_number(number: int | float) -> str:
@@ -104,40 +106,43 @@ def parse_error(raw: Any) -> RaisedError | None:
 
 
 def parse_program(raw_nodes: Any, raw_error: Any) -> ProgramObservation:
-    """A program's result message -> ProgramObservation."""
+    """A program's result message (see ``interpreter.observe``) -> ProgramObservation."""
     nodes: dict[str, NodeObservation] = {}
     if isinstance(raw_nodes, dict):
         for name, raw in list(raw_nodes.items())[:MAX_NODES]:
-            if isinstance(name, str) and isinstance(raw, dict):
+            if isinstance(name, str) and isinstance(raw, list) and len(raw) in (2, 3):
                 nodes[name[:100]] = NodeObservation(
-                    data=_reading(raw.get("data"), numeric=True),
-                    grad=_reading(raw.get("grad"), numeric=True),
-                    repr=_reading(raw.get("repr"), numeric=False),
+                    data=_number_reading(raw[0]),
+                    grad=_number_reading(raw[1]),
+                    repr=_text_reading(raw[2]) if len(raw) == 3 else NOT_OBSERVED,
                 )
     error = parse_error(raw_error)
     status = RunStatus.RAISED if error is not None else RunStatus.COMPLETED
     return ProgramObservation(status=status, nodes=nodes, error=error)
 
 
-def _reading(raw: Any, *, numeric: bool) -> Reading:
-    if not isinstance(raw, dict):
-        return UNREADABLE
-    if "error" in raw:
-        return Reading(error=parse_error(raw["error"]) or UNREADABLE.error)
-    if numeric and "number" in raw:
-        number = _number(raw["number"])
-        return Reading(number=number) if number is not None else UNREADABLE
-    if numeric and "other" in raw:
+_SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _number_reading(raw: Any) -> Reading:
+    kind = type(raw)
+    if kind is int or kind is float:
+        return Reading(number=raw)
+    if kind is str:
+        return Reading(number=_SPECIAL_FLOATS[raw]) if raw in _SPECIAL_FLOATS else UNREADABLE
+    if kind is dict and "other" in raw:
         return Reading(other_type=_text(raw["other"], "object", 100), text=_text(raw.get("text"), "", 200))
-    if not numeric and "text" in raw:
-        return Reading(text=_text(raw["text"], "", MAX_TEXT))
+    return _error_reading(raw)
+
+
+def _text_reading(raw: Any) -> Reading:
+    return Reading(text=raw[:MAX_TEXT]) if type(raw) is str else _error_reading(raw)
+
+
+def _error_reading(raw: Any) -> Reading:
+    if type(raw) is dict and "error" in raw:
+        return Reading(error=parse_error(raw["error"]) or UNREADABLE.error)
     return UNREADABLE
-
-
-def _number(raw: Any) -> int | float | None:
-    if type(raw) in (int, float):
-        return raw
-    return {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}.get(raw) if isinstance(raw, str) else None
 
 
 def _text(raw: Any, default: str | None, limit: int) -> str | None:
@@ -151,26 +156,29 @@ def _int(raw: Any) -> int | None:
 def to_wire(observation: ProgramObservation) -> dict:
     """The inverse of parse_program, plus status and detail: for caches."""
 
-    def reading(r: Reading) -> dict:
+    def number(r: Reading) -> Any:
         if r.error is not None:
             return {"error": _error_wire(r.error)}
         if r.number is not None:
-            number = r.number
-            if isinstance(number, float) and (math.isnan(number) or math.isinf(number)):
-                number = "nan" if math.isnan(number) else ("inf" if number > 0 else "-inf")
-            return {"number": number}
+            value = r.number
+            if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+                return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+            return value
         if r.other_type is not None:
             return {"other": r.other_type, "text": r.text}
-        return {"text": r.text} if r.text is not None else {}
+        return None
+
+    def node(n: NodeObservation) -> list:
+        if n.repr is NOT_OBSERVED:
+            return [number(n.data), number(n.grad)]
+        text = {"error": _error_wire(n.repr.error)} if n.repr.error is not None else n.repr.text
+        return [number(n.data), number(n.grad), text]
 
     return {
         "status": observation.status.value,
         "detail": observation.detail,
         "error": _error_wire(observation.error) if observation.error else None,
-        "nodes": {
-            name: {"data": reading(n.data), "grad": reading(n.grad), "repr": reading(n.repr)}
-            for name, n in observation.nodes.items()
-        },
+        "nodes": {name: node(n) for name, n in observation.nodes.items()},
     }
 
 

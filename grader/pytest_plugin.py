@@ -10,8 +10,10 @@ visibility with markers::
     def test_leaf_grads_are_numbers(observed):
         assert all(n.grad.is_number for n in observed["shared node"].nodes.values())
 
-Every item leaves its points, visibility and verdict in ``user_properties``, which
-pytest-json-report records; the report stage reads them back from there.
+One session may judge many submissions (a batch worker judges a chunk at a time): every
+test of problem.yaml becomes one item per submission, and instructor checks are parametrised
+by submission. Every item leaves its submission, points, visibility and verdict in
+``user_properties``, which pytest-json-report records; the report stage reads them back.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import io
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import pytest
 
@@ -58,23 +60,33 @@ class CheckFailed(Exception):
         self.verdict = verdict
 
 
-class GraderPlugin:
-    """Registered per session with the context it judges; holds no other state."""
+SUBMISSION_ARGUMENT = "_grader_submission"
 
-    def __init__(self, context: CheckContext) -> None:
-        self.context = context
+
+class GraderPlugin:
+    """Registered per session with the contexts it judges, one per submission; holds no other state."""
+
+    def __init__(self, contexts: Sequence[CheckContext]) -> None:
+        self.contexts = list(contexts)
+        self.graded_problem = self.contexts[0].problem
+        self.visible_only = self.contexts[0].visible_only
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.addinivalue_line("markers", "points(n): points an instructor check is worth")
         config.addinivalue_line("markers", "visibility(v): visible, hidden, after_due_date or after_published")
 
     def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
-        if file_path.resolve() == self.context.problem.spec_path.resolve():
-            return ProblemFile.from_parent(parent, path=file_path, context=self.context)
+        if file_path.resolve() == self.graded_problem.spec_path.resolve():
+            return ProblemFile.from_parent(parent, path=file_path, contexts=self.contexts)
         return None
 
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """Every instructor check runs once per submission of the session."""
+        if SUBMISSION_ARGUMENT in metafunc.fixturenames:
+            metafunc.parametrize(SUBMISSION_ARGUMENT, range(len(self.contexts)), ids=_submission_id)
+
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
-        if not self.context.visible_only:
+        if not self.visible_only:
             return
         keep = [item for item in items if isinstance(item, ProgramCheck) or _visibility(item) == "visible"]
         dropped = [item for item in items if item not in keep]
@@ -87,34 +99,50 @@ class GraderPlugin:
         if isinstance(item, ProgramCheck):
             return
         points = item.get_closest_marker("points")
+        submission = item.callspec.params[SUBMISSION_ARGUMENT]  # type: ignore[attr-defined]
         item.user_properties.append(
             (
                 GRADER_PROPERTY,
                 {
-                    "name": item.name,
+                    "submission": submission,
+                    "name": _instructor_check_name(item.name, submission),
                     "points": float(points.args[0]) if points else 1.0,
                     "visibility": _visibility(item),
                 },
             )
         )
 
+    @pytest.fixture(autouse=True)
+    def _grader_one_submission(self, _grader_submission: int) -> None:
+        """Makes every instructor check depend on (and so be parametrised by) the submission."""
+
     @pytest.fixture
     def problem(self) -> Problem:
-        return self.context.problem
+        return self.graded_problem
 
     @pytest.fixture
-    def submission_run(self) -> SubmissionRun:
-        return self.context.run
+    def submission_run(self, _grader_submission: int) -> SubmissionRun:
+        return self.contexts[_grader_submission].run
 
     @pytest.fixture
-    def observed(self) -> dict[str, ProgramObservation]:
+    def observed(self, _grader_submission: int) -> dict[str, ProgramObservation]:
         """The submission's observations, by test name."""
-        return self.context.observed
+        return self.contexts[_grader_submission].observed
 
     @pytest.fixture
     def expected(self) -> Mapping[str, ProgramObservation]:
         """The reference's observations, by test name."""
-        return self.context.expected
+        return self.contexts[0].expected
+
+
+def _submission_id(index: int) -> str:
+    return f"submission{index}"
+
+
+def _instructor_check_name(item_name: str, submission: int) -> str:
+    """The check's name as its author wrote it, without the session's submission id."""
+    tag = _submission_id(submission)
+    return item_name.replace(f"[{tag}]", "").replace(f"-{tag}]", "]").replace(f"[{tag}-", "[")
 
 
 def _visibility(item: pytest.Item) -> str:
@@ -123,21 +151,25 @@ def _visibility(item: pytest.Item) -> str:
 
 
 class ProblemFile(pytest.File):
-    def __init__(self, *, context: CheckContext, **kwargs) -> None:
+    def __init__(self, *, contexts: Sequence[CheckContext], **kwargs) -> None:
         super().__init__(**kwargs)
-        self.context = context
+        self.contexts = contexts
 
     def collect(self):
-        for index, test in enumerate(self.context.problem.tests):
-            yield ProgramCheck.from_parent(self, name=test.name, test=test, index=index, context=self.context)
+        for submission, context in enumerate(self.contexts):
+            for index, test in enumerate(context.problem.tests):
+                name = test.name if len(self.contexts) == 1 else f"{test.name} [{_submission_id(submission)}]"
+                yield ProgramCheck.from_parent(
+                    self, name=name, test=test, index=index, context=context, submission=submission
+                )
 
 
 class ProgramCheck(pytest.Item):
     """One test of problem.yaml: judge the observations of its program."""
 
-    def __init__(self, *, test: ProblemTest, index: int, context: CheckContext, **kwargs) -> None:
+    def __init__(self, *, test: ProblemTest, index: int, context: CheckContext, submission: int, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.test, self.index, self.context = test, index, context
+        self.test, self.index, self.context, self.submission = test, index, context, submission
 
     def runtest(self) -> None:
         verdict = judge_twice(
@@ -153,6 +185,7 @@ class ProgramCheck(pytest.Item):
             (
                 GRADER_PROPERTY,
                 {
+                    "submission": self.submission,
                     "name": self.test.name,
                     "points": self.test.points,
                     "visibility": self.test.visibility.value,
@@ -172,27 +205,54 @@ class ProgramCheck(pytest.Item):
         return self.path, self.test.line, f"{self.context.problem.id}: {self.test.name}"
 
 
-def run_checks(context: CheckContext) -> dict:
-    """One quiet, in-process pytest session over the problem's folder; pytest-json-report's record."""
+PYTEST_ARGUMENTS = (
+    "-p", "no:cacheprovider",
+    "-p", "no:warnings",
+    # these collect garbage five times at the end of every session (0.1 s each time) or
+    # install hooks per test; the checks need neither
+    "-p", "no:unraisableexception",
+    "-p", "no:threadexception",
+    "-p", "no:faulthandler",
+    "-p", "no:logging",
+    "-qq",
+    "--tb=no",  # failures are rendered from verdicts, not tracebacks
+    "--capture=no",  # the session's output goes nowhere anyway
+    "--json-report-file=none",
+)
+
+
+def run_checks(contexts: Sequence[CheckContext]) -> list[dict]:
+    """One quiet, in-process pytest session over the problem's folder judging every context;
+    pytest-json-report's record, split into one ``{"tests": [...]}`` per context."""
     from pytest_jsonreport.plugin import JSONReport
 
+    if not contexts:
+        return []
     recorder = JSONReport()
-    folder = str(context.problem.directory)
+    folder = str(contexts[0].problem.directory)
     args = [
         folder,
         "-c", os.devnull,  # the course's own pytest settings are not the grader's
         "--rootdir", folder,
         "--confcutdir", folder,
         "--import-mode=importlib",
-        "-p", "no:cacheprovider",
-        "-p", "no:warnings",
-        "-qq",
-        "--capture=sys",
-        "--json-report-file=none",
+        *PYTEST_ARGUMENTS,
     ]
     quiet = io.StringIO()  # pytest's terminal output is of no use to anyone here
     with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-        pytest.main(args, plugins=[GraderPlugin(context), recorder])
+        pytest.main(args, plugins=[GraderPlugin(contexts), recorder])
     if recorder.report is None:
-        raise RuntimeError(f"the checks of {context.problem.id} did not run:\n{quiet.getvalue()[-2000:]}")
-    return recorder.report
+        raise RuntimeError(f"the checks of {contexts[0].problem.id} did not run:\n{quiet.getvalue()[-2000:]}")
+    records: list[dict] = [{"tests": []} for _ in contexts]
+    for entry in recorder.report.get("tests", []):
+        submission = _submission_of(entry)
+        if submission is not None and 0 <= submission < len(records):
+            records[submission]["tests"].append(entry)
+    return records
+
+
+def _submission_of(entry: dict) -> int | None:
+    for prop in entry.get("user_properties", []):
+        if GRADER_PROPERTY in prop:
+            return prop[GRADER_PROPERTY].get("submission")
+    return None

@@ -1,15 +1,17 @@
 """Run a submission's test programs in a separate, contained process.
 
-The submission never enters the grader's process. A child Python runs ``interpreter.py``
-(copied alone into an empty folder) on a copy of the submission; it receives only the
-programs' steps and sends observations back, one JSON line per message, on a pipe of its
-own. Its stdout and stderr are captured and capped; nothing it prints is trusted.
+The submission never enters the grader's process. A sandbox holds one warm fork server
+(``forkserver.py``, copied with ``interpreter.py`` into an otherwise empty folder) that forks
+a fresh child for each run; the child receives only the programs' steps and sends
+observations back, one JSON line per message, on a pipe of its own. Its stdout and stderr are
+captured and capped; nothing it prints is trusted.
 
-Containment, per submission:
-- resource limits (CPU, address space, processes, file size, open files) set before exec;
+Containment, per run:
+- resource limits (CPU, address space, file size, open files) set in the child, and a process
+  cap (a pids cgroup where the grader may make one, else RLIMIT_NPROC);
 - a wall-clock deadline per test and per submission, enforced from outside: a hung test
-  is killed with its whole process group and the remaining tests run in a fresh process;
-- a scrubbed environment and an empty working directory;
+  is killed with everything it started and the remaining tests run in a fresh child;
+- a scrubbed environment and an empty working directory, wiped after every run;
 - on Linux with bubblewrap: new user, PID, network, IPC, UTS and mount namespaces, with only
   Python's own files and the sandbox folder mounted (``Isolation.NAMESPACE``); elsewhere,
   the process-level limits alone (``Isolation.PROCESS``), said so in the report.
@@ -19,20 +21,21 @@ from __future__ import annotations
 
 import json
 import os
-import resource
+import select
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 from grader.cgroups import PidsCgroup, create_pids_cgroup
 from grader.observations import ProgramObservation, RaisedError, RunStatus, parse_error, parse_program
@@ -92,6 +95,9 @@ class SubmissionRun:
     output_truncated: bool
     isolation: Isolation
     duration_s: float
+    raw_results: Mapping[int, object] = field(default_factory=dict, compare=False, repr=False)
+    """Each program's result as received, by test index: lets a rerun that sent exactly the
+    same reuse these observations instead of parsing them again."""
 
 
 def detect_isolation(mode: str = "auto") -> Isolation:
@@ -125,33 +131,75 @@ def _bwrap_works() -> bool:
 def run_submission(
     submission: Path, programs: Sequence[list[dict]], policy: SandboxPolicy
 ) -> SubmissionRun:
-    """Run every program against the submission; never raises for anything it does."""
-    started = time.monotonic()
-    if submission.is_symlink():
-        # a link could point at the reference or another student's file: grade only what was submitted
-        failure = LoadFailure(LoadFailureKind.IMPORT_ERROR, None,
-                              "the submission is a symbolic link, not a file: submit the file itself")
-        return SubmissionRun(failure, (), tuple(ProgramObservation(RunStatus.NOT_RUN, detail=failure.detail)
-                                                for _ in programs), "", "", False, policy.isolation, 0.0)
-    with tempfile.TemporaryDirectory(prefix="grader-box-") as folder:
-        box = _prepare_box(Path(folder), submission)
-        session = _Session(box, programs, policy, started + policy.limits.submission_seconds)
-        session.cgroup = create_pids_cgroup(policy.limits.processes)
+    """Run every program against one submission in a sandbox of its own."""
+    with Sandbox(policy, programs) as sandbox:
+        return sandbox.run(submission)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox's server could not be started at all (a broken installation, not a submission)."""
+
+
+class Sandbox:
+    """One warm fork server in one box, for a grading session: it runs many submissions, one
+    at a time, each in a fresh process forked for it (see ``forkserver.py``). The programs are
+    fixed for the sandbox's life; a run may ask for any subset of them."""
+
+    def __init__(self, policy: SandboxPolicy, programs: Sequence[list[dict]]) -> None:
+        self.policy, self.programs = policy, list(programs)
+        self._folder = tempfile.TemporaryDirectory(prefix="grader-box-")
+        self.box = _prepare_box(Path(self._folder.name))
+        self._server: _Server | None = None
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.discard_server()
+        self._folder.cleanup()
+
+    def server(self) -> "_Server":
+        if self._server is None:
+            self._server = _Server.start(self.box, self.policy, self.programs)
+        return self._server
+
+    def discard_server(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def run(self, submission: Path, tests: Sequence[int] | None = None, earlier: SubmissionRun | None = None) -> SubmissionRun:
+        """Run the programs ``tests`` (default: all) against the submission; never raises for
+        anything the submission does. Where a program's result is exactly what ``earlier``
+        (a run of all the programs) received, its observation is reused, not parsed again."""
+        started = time.monotonic()
+        indices = list(range(len(self.programs))) if tests is None else list(tests)
+        if submission.is_symlink():
+            # a link could point at the reference or another student's file: grade only what was submitted
+            failure = LoadFailure(LoadFailureKind.IMPORT_ERROR, None,
+                                  "the submission is a symbolic link, not a file: submit the file itself")
+            observation = ProgramObservation(RunStatus.NOT_RUN, detail=failure.detail)
+            return SubmissionRun(failure, (), tuple(observation for _ in indices), "", "", False, self.policy.isolation, 0.0)
+        shutil.copyfile(submission, self.box.code / SUBMISSION_FILE)
         try:
+            session = _Session(self, indices, started + self.policy.limits.submission_seconds, earlier)
             session.run()
         finally:
-            if session.cgroup is not None:
-                session.cgroup.remove()
-    return SubmissionRun(
-        load_failure=session.load_failure,
-        missing_attributes=session.missing,
-        programs=tuple(session.results[i] for i in range(len(programs))),
-        stdout=session.stdout.text(),
-        stderr=session.stderr.text(),
-        output_truncated=session.stdout.truncated or session.stderr.truncated,
-        isolation=policy.isolation,
-        duration_s=round(time.monotonic() - started, 4),
-    )
+            (self.box.code / SUBMISSION_FILE).unlink(missing_ok=True)
+        return SubmissionRun(
+            load_failure=session.load_failure,
+            missing_attributes=session.missing,
+            programs=tuple(session.results[i] for i in indices),
+            stdout=session.stdout.text(),
+            stderr=session.stderr.text(),
+            output_truncated=session.stdout.truncated or session.stderr.truncated,
+            isolation=self.policy.isolation,
+            duration_s=round(time.monotonic() - started, 4),
+            raw_results=session.raw,
+        )
 
 
 @dataclass(slots=True)
@@ -169,14 +217,123 @@ class _Box:
         return self.root / "work"
 
 
-def _prepare_box(root: Path, submission: Path) -> _Box:
+SUBMISSION_FILE = "submission.py"
+SERVER_START_SECONDS = 20.0
+EXIT_GRACE_SECONDS = 2.0
+"""How long a child whose result channel closed may take to exit before it is killed."""
+REPLY_SLACK_SECONDS = 10.0
+
+
+def _prepare_box(root: Path) -> _Box:
     box = _Box(root)
     box.code.mkdir()
     box.work.mkdir()
-    shutil.copyfile(submission, box.code / "submission.py")
-    interpreter = resources.files("grader").joinpath("interpreter.py").read_bytes()
-    (box.code / "interpreter.py").write_bytes(interpreter)
+    for name in ("interpreter.py", "forkserver.py"):
+        (box.code / name).write_bytes(resources.files("grader").joinpath(name).read_bytes())
     return box
+
+
+class _Server:
+    """The grader's handle on a running fork server: its process and its control socket."""
+
+    def __init__(self, process: subprocess.Popen, control: socket.socket, cgroup: PidsCgroup | None,
+                 token: str, known_children: set[int] | None) -> None:
+        self.process, self.control, self.cgroup, self.token = process, control, cgroup, token
+        self.known_children = known_children
+        self.buffer = b""
+
+    @classmethod
+    def start(cls, box: _Box, policy: SandboxPolicy, programs: list[list[dict]]) -> "_Server":
+        namespace = policy.isolation is Isolation.NAMESPACE
+        code = f"{SANDBOX_DIR}/code" if namespace else str(box.code)
+        work = f"{SANDBOX_DIR}/work" if namespace else str(box.work)
+        token = uuid.uuid4().hex
+        cgroup = create_pids_cgroup(policy.limits.processes + (2 if namespace else 1))  # + bwrap and the server
+        config = {
+            "programs": programs,
+            "interpreter": f"{code}/interpreter.py",
+            "submission": {
+                "class_name": policy.class_name,
+                "required_attributes": list(policy.required_attributes),
+                "forbidden_imports": list(policy.forbidden_imports),
+            },
+            "limits": {**asdict(policy.limits), "nproc": _nproc_limit(policy.limits, cgroup)},
+            "work": work,
+            "wipe": [work, "/tmp", "/dev/shm"] if namespace else [work],
+            "wipe_dev": namespace,
+            "environment": _scrubbed_environment(Path(work), token),
+        }
+        (box.code / "server.json").write_text(json.dumps(config))
+        ours, theirs = socket.socketpair()
+        python = [sys.executable, "-I", "-B", f"{code}/forkserver.py", f"{code}/server.json", str(theirs.fileno())]
+        hunt = policy.isolation is Isolation.PROCESS and cgroup is None
+        known = _children_of(os.getpid()) if hunt else None
+        if hunt:
+            _become_subreaper()
+        with open(box.root / "server.log", "wb") as log:
+            process = subprocess.Popen(
+                (_bwrap_prefix(box.root) if namespace else []) + python,
+                cwd=box.work,
+                env=_scrubbed_environment(box.work, token),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                pass_fds=(theirs.fileno(),),
+                start_new_session=True,
+                preexec_fn=cgroup.enter if cgroup is not None else None,
+            )
+        theirs.close()
+        server = cls(process, ours, cgroup, token, known)
+        if server.reply(SERVER_START_SECONDS) != {"ready": True}:
+            log_text = (box.root / "server.log").read_text(errors="replace")[-2000:]
+            server.stop()
+            raise SandboxUnavailable(f"the sandbox did not start ({policy.isolation.value} isolation):\n{log_text}")
+        return server
+
+    def request(self, message: dict, timeout: float, fds: Sequence[int] = ()) -> dict | None:
+        """One request and its reply; None when the server is gone or does not answer in time."""
+        try:
+            socket.send_fds(self.control, [(json.dumps(message) + "\n").encode()], list(fds))
+        except OSError:
+            return None
+        return self.reply(timeout)
+
+    def reply(self, timeout: float) -> dict | None:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self.control], [], [], remaining)[0]:
+                return None
+            try:
+                data = self.control.recv(65536)
+            except OSError:
+                return None
+            if not data:
+                return None
+            self.buffer += data
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        try:
+            reply = json.loads(line)
+        except ValueError:
+            return None
+        return reply if isinstance(reply, dict) else None
+
+    def stop(self) -> None:
+        """End the server and everything it ever started."""
+        self.control.close()
+        _kill_group(self.process)
+        if self.cgroup is not None:
+            self.cgroup.remove()
+        elif self.known_children is not None:
+            _kill_escaped_descendants(self.known_children, self.token)
+
+
+def _nproc_limit(limits: Limits, cgroup: PidsCgroup | None) -> int | None:
+    """RLIMIT_NPROC counts every process of the user, so it is set above what the user already
+    runs; not needed under a pids cgroup, and not applied by the kernel to root."""
+    if cgroup is not None or os.getuid() == 0:
+        return None
+    return _processes_of_user(os.getuid()) + limits.processes + 1
 
 
 @dataclass(slots=True)
@@ -197,17 +354,36 @@ class _CappedBuffer:
         return text + ("\n[output truncated]" if self.truncated else "")
 
 
+class _Child:
+    """One forked run inside the server: ends exactly once, with its wait status."""
+
+    def __init__(self, server: _Server, pid: int) -> None:
+        self.server, self.pid = server, pid
+        self.ended = False
+        self.status: int | None = None
+
+    def end(self, grace: float) -> int | None:
+        """Let the run end on its own within ``grace`` seconds, else kill it; then the server
+        kills its stragglers and wipes its traces. None if the server did not answer."""
+        if not self.ended:
+            self.ended = True
+            reply = self.server.request({"op": "finish", "pid": self.pid, "grace": grace}, grace + REPLY_SLACK_SECONDS)
+            self.status = reply.get("status") if reply else None
+        return self.status
+
+
 class _Session:
     """One submission's run: as many child processes as crashes and timeouts require."""
 
-    def __init__(self, box: _Box, programs: Sequence[list[dict]], policy: SandboxPolicy, deadline: float):
-        self.box, self.programs, self.policy, self.deadline = box, programs, policy, deadline
+    def __init__(self, sandbox: Sandbox, indices: list[int], deadline: float, earlier: SubmissionRun | None = None):
+        self.sandbox, self.indices, self.deadline, self.earlier = sandbox, indices, deadline, earlier
+        self.policy = sandbox.policy
         self.results: dict[int, ProgramObservation] = {}
+        self.raw: dict[int, object] = {}
         self.load_failure: LoadFailure | None = None
         self.missing: tuple[str, ...] = ()
-        cap = policy.limits.output_kb * 1024
+        cap = self.policy.limits.output_kb * 1024
         self.stdout, self.stderr = _CappedBuffer(cap), _CappedBuffer(cap)
-        self.cgroup: PidsCgroup | None = None
 
     def run(self) -> None:
         while self.load_failure is None and self.pending():
@@ -225,7 +401,7 @@ class _Session:
             self.fill_pending(ProgramObservation(RunStatus.NOT_RUN, detail=self.load_failure.detail))
 
     def pending(self) -> list[int]:
-        return [i for i in range(len(self.programs)) if i not in self.results]
+        return [i for i in self.indices if i not in self.results]
 
     def fill_pending(self, observation: ProgramObservation) -> None:
         for index in self.pending():
@@ -238,68 +414,45 @@ class _Session:
         )
 
     def attempt(self, pending: list[int]) -> bool:
-        """One child process over the pending programs. Returns whether anything was decided."""
+        """One forked child over the pending programs. Returns whether anything was decided."""
         before = len(self.results)
-        read_end, write_end = os.pipe()
-        self.write_config(pending, write_end)
-        token = uuid.uuid4().hex
-        # only the process level without a cgroup must hunt for detached children itself
-        hunt_escapees = self.policy.isolation is Isolation.PROCESS and self.cgroup is None
-        known_children = _children_of(os.getpid()) if hunt_escapees else set()
-        if hunt_escapees:
-            _become_subreaper()
+        server = self.sandbox.server()
+        pipes = [os.pipe() for _ in range(3)]  # result channel, stdout, stderr
         try:
-            child = subprocess.Popen(
-                self.command(),
-                cwd=self.box.work,
-                env=_scrubbed_environment(self.box.work, token),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                pass_fds=(write_end,),
-                start_new_session=True,
-                preexec_fn=_limit_resources(self.policy.limits, self.cgroup),
+            reply = server.request(
+                {"op": "spawn", "submission": f"{self.code_dir()}/{SUBMISSION_FILE}", "tests": pending},
+                REPLY_SLACK_SECONDS,
+                fds=[write for _read, write in pipes],
             )
         finally:
-            os.close(write_end)
+            for _read, write in pipes:
+                os.close(write)
+        if reply is None or not isinstance(reply.get("pid"), int):
+            for read, _write in pipes:
+                os.close(read)
+            self.sandbox.discard_server()
+            return False
+        child = _Child(server, reply["pid"])
         try:
-            self.follow(child, read_end)
+            self.follow(child, *(read for read, _write in pipes))
         finally:
-            _kill_group(child)
-            os.close(read_end)
-            if self.cgroup is not None:
-                self.cgroup.kill_all()
-            elif hunt_escapees:
-                _kill_escaped_descendants(known_children, token)
+            for read, _write in pipes:
+                os.close(read)
+            child.end(grace=0)
+        if child.status is None:
+            self.sandbox.discard_server()  # it stopped answering: the next run gets a new one
         return len(self.results) > before or self.load_failure is not None
 
-    def write_config(self, pending: list[int], channel_fd: int) -> None:
-        config = {
-            "submission": f"{self.code_dir()}/submission.py",
-            "class_name": self.policy.class_name,
-            "required_attributes": list(self.policy.required_attributes),
-            "forbidden_imports": list(self.policy.forbidden_imports),
-            "programs": [[i, self.programs[i]] for i in pending],
-            "channel_fd": channel_fd,
-        }
-        (self.box.code / "config.json").write_text(json.dumps(config))
-
     def code_dir(self) -> str:
-        return f"{SANDBOX_DIR}/code" if self.policy.isolation is Isolation.NAMESPACE else str(self.box.code)
+        return f"{SANDBOX_DIR}/code" if self.policy.isolation is Isolation.NAMESPACE else str(self.sandbox.box.code)
 
-    def command(self) -> list[str]:
-        python = [sys.executable, "-I", "-B", f"{self.code_dir()}/interpreter.py", f"{self.code_dir()}/config.json"]
-        if self.policy.isolation is Isolation.NAMESPACE:
-            return _bwrap_prefix(self.box.root) + python
-        return python
-
-    def follow(self, child: subprocess.Popen, channel: int) -> None:
+    def follow(self, child: _Child, channel: int, stdout: int, stderr: int) -> None:
         """Read the child's messages and output until it is done, dies, or runs out of time."""
         state = _AttemptState(test_deadline=time.monotonic() + self.policy.limits.test_seconds)
         selector = selectors.DefaultSelector()
         selector.register(channel, selectors.EVENT_READ, "channel")
-        selector.register(child.stdout, selectors.EVENT_READ, self.stdout)
-        selector.register(child.stderr, selectors.EVENT_READ, self.stderr)
+        selector.register(stdout, selectors.EVENT_READ, self.stdout)
+        selector.register(stderr, selectors.EVENT_READ, self.stderr)
         reader = _LineReader()
         while selector.get_map():
             deadline = state.drain_deadline or min(state.test_deadline, self.deadline)
@@ -340,10 +493,18 @@ class _Session:
             state.test_deadline = time.monotonic() + self.policy.limits.test_seconds
         elif event == "result" and state.loaded and message.get("test") == state.current:
             if state.current in self.pending():
-                self.results[state.current] = parse_program(message.get("nodes"), message.get("error"))
+                self.record(state.current, (message.get("nodes"), message.get("error")))
             state.current = None
         elif event == "done" and state.loaded:
             state.finished = True
+
+    def record(self, index: int, raw: tuple) -> None:
+        earlier = self.earlier
+        if earlier is not None and index in earlier.raw_results and earlier.raw_results[index] == raw:
+            self.results[index] = earlier.programs[index]
+        else:
+            self.results[index] = parse_program(*raw)
+        self.raw[index] = raw
 
     def on_timeout(self, loaded: bool, current: int | None, test_limit: bool) -> None:
         limits = self.policy.limits
@@ -362,12 +523,9 @@ class _Session:
             )
             self.results[current] = ProgramObservation(RunStatus.TIMED_OUT, detail=detail)
 
-    def on_exit(self, child: subprocess.Popen, loaded: bool, current: int | None) -> None:
-        try:
-            code = child.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            code = None
-        how = _describe_exit(code, through_bwrap=self.policy.isolation is Isolation.NAMESPACE)
+    def on_exit(self, child: _Child, loaded: bool, current: int | None) -> None:
+        status = child.end(grace=EXIT_GRACE_SECONDS)
+        how = _describe_exit(None if status is None else os.waitstatus_to_exitcode(status))
         if not loaded:
             self.load_failure = LoadFailure(
                 LoadFailureKind.CRASHED, None, f"the submission's process {how} while it was being imported"
@@ -443,11 +601,9 @@ def _load_failure(error: RaisedError | None) -> LoadFailure:
     )
 
 
-def _describe_exit(code: int | None, *, through_bwrap: bool = False) -> str:
+def _describe_exit(code: int | None) -> str:
     if code is None:
         return "stopped answering"
-    if through_bwrap and 128 < code <= 128 + 64:
-        code = -(code - 128)  # bwrap exits with 128 + N when its child is killed by signal N
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
         reason = {
@@ -549,38 +705,12 @@ def _scrubbed_environment(home: Path, token: str) -> dict[str, str]:
     }
 
 
-def _limit_resources(limits: Limits, cgroup: PidsCgroup | None):
-    """preexec_fn: the resource limits, set in the child just before it executes.
-
-    The process count is capped by a pids cgroup where the grader can make one (root); else
-    by RLIMIT_NPROC, which counts every process of the user, so it is set above what the
-    user already runs (the kernel does not apply it to root)."""
-    processes = None
-    if cgroup is None and os.getuid() != 0:
-        processes = _processes_of_user(os.getuid()) + limits.processes
-
-    def apply() -> None:
-        mb = 1024 * 1024
-        if cgroup is not None:
-            cgroup.enter()
-        if processes is not None:
-            resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-        for which, value in (
-            (resource.RLIMIT_CPU, limits.cpu_seconds),
-            (resource.RLIMIT_AS, limits.memory_mb * mb),
-            (resource.RLIMIT_FSIZE, limits.file_size_mb * mb),
-            (resource.RLIMIT_NOFILE, limits.open_files),
-            (resource.RLIMIT_CORE, 0),
-        ):
-            resource.setrlimit(which, (value, value))
-
-    return apply
-
-
 def _bwrap_prefix(box_root: Path) -> list[str]:
-    """bubblewrap with fresh namespaces, read-only system and Python, the box at /sandbox."""
+    """bubblewrap with fresh namespaces, read-only system and Python, the box at /sandbox. The
+    command runs as pid 1 of its PID namespace: no process inside can signal it, and orphans of
+    a run come to it."""
     args = [
-        "bwrap", "--unshare-all", "--die-with-parent", "--new-session",
+        "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--as-pid-1",
         "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
     ]
     for top in ("/bin", "/lib", "/lib64", "/lib32", "/sbin"):

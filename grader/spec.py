@@ -103,6 +103,11 @@ class ProblemTest:
     """Share of the points earned when all data is right but some grad is wrong."""
     generated: bool = False
 
+    def to_wire(self) -> dict:
+        """What the submission's process gets of this test: the program's steps, and whether
+        to observe repr (only where it is checked: observing costs time on every node)."""
+        return {"steps": self.program.to_wire(), "repr": "repr" in self.checks}
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:

@@ -137,7 +137,8 @@ def test_a_damaged_cache_entry_is_recomputed_not_a_crash(tmp_path):
     for entry in tmp_path.glob("*.json"):
         entry.write_text('["not", "observations"]')
     again = MisconceptionLibrary(problem, tmp_path).faces(misconception, problem.tests)
-    assert len(again) == len(first) == 2 and len(again[0]) == len(problem.tests)
+    assert len(again) == len(first) == len(problem.tests) and all(len(runs) == 2 for runs in again.values())
+    assert again == first
 
 
 @pytest.mark.parametrize("source", ["x = " + "not " * 200_000 + "True\n", "# " + "x" * 2_000_000 + "\n"])

@@ -119,7 +119,7 @@ def test_correct_solutions_in_every_style_never_lose_a_point_across_100_seeds(pr
         dataclasses.replace(p.limits, submission_seconds=600, test_seconds=10), Isolation.PROCESS,
         p.api.class_name, p.api.required_attributes, p.forbidden_imports,
     )
-    run = run_submission(solution, [t.program.to_wire() for t in tests], policy)
+    run = run_submission(solution, [t.to_wire() for t in tests], policy)
     lost = [t.name for t, want, got in zip(tests, expected, run.programs) if not judge(t, want, got).passed]
     assert not lost, f"{solution.name} lost {len(lost)} of {len(tests)}: {lost[:5]}"
 
