@@ -1,43 +1,87 @@
 """``grader batch``: every submission in a folder, each in its own sandbox, in parallel.
 
-Each worker process loads the problem and the reference's expected values once, then
-grades submissions one by one; every result is written as soon as it is ready.
+Workers (``grader.workers``) grade chunks; this side writes each submission's files the
+moment its chunk is judged (atomically: a reader, or a batch killed half-way, never sees half
+a file), keeps one small row per student, and writes the class files at the end. A rerun
+reuses every report.json whose submission content, problem digest (spec, reference, seed)
+and grader version are unchanged, so a batch killed with SIGKILL resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
+import math
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
+from grader import __version__
+from grader.diagnose import MisconceptionLibrary, default_cache_dir
 from grader.files import write_atomically
-from grader.report import Report, write_json
+from grader.formats import FILE_NAMES
 from grader.sandbox import Isolation
-from grader.spec import Course
+from grader.spec import Problem
+from grader.workers import BatchEntry, DaskPool, GradedSubmission, LocalPool, WorkerSpec, chunked
 
-
-@dataclass(frozen=True, slots=True)
-class BatchEntry:
-    student: str
-    """The submission's stem, or the student's folder name."""
-    path: Path
+OUTCOME_LETTERS = {"passed": "P", "failed": "F", "error": "E", "timeout": "T"}
+MAX_CHUNK = 16
+"""Submissions judged by one pytest session: large enough to spread its start-up cost, small
+enough that results stream out and little is lost to a kill."""
 
 
 @dataclass(frozen=True, slots=True)
 class BatchRow:
+    """What the class files need of one student: small, so a class of thousands stays flat."""
+
     student: str
     score: float
     max_score: float
     status: str
+    message: str
+    test_names: tuple[str, ...]
+    """Shared between rows of the same problem (interned)."""
+    outcomes: str
+    """One letter per test, in ``test_names`` order: P passed, F failed, E error, T timeout."""
+    misconception: str | None
 
     @property
     def percent(self) -> float:
         return round(100.0 * self.score / self.max_score, 2) if self.max_score else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    rows: list[BatchRow]
+    graded: int
+    """Submissions graded in this run."""
+    reused: int
+    """Submissions whose earlier report was still valid."""
+
+
+class _Names(dict):
+    """Interns the tuple of test names, so rows of one problem share one."""
+
+    def intern(self, names: tuple[str, ...]) -> tuple[str, ...]:
+        return self.setdefault(names, names)
+
+
+def row_from_report(student: str, report: dict, names: _Names) -> BatchRow:
+    tests = report.get("tests", [])
+    diagnosis = report.get("diagnosis") or {}
+    return BatchRow(
+        student=student,
+        score=float(report.get("score", 0.0)),
+        max_score=float(report.get("max_score", 0.0)),
+        status=str(report.get("status", "")),
+        message=str(report.get("output", "")).strip().split("\n")[0][:300],
+        test_names=names.intern(tuple(str(t.get("name", "")) for t in tests)),
+        outcomes="".join(OUTCOME_LETTERS.get(t.get("status"), "E") for t in tests),
+        misconception=diagnosis.get("misconception"),
+    )
 
 
 def discover(folder: Path) -> list[BatchEntry]:
@@ -53,38 +97,105 @@ def discover(folder: Path) -> list[BatchEntry]:
     return entries
 
 
+def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: tuple[str, ...]) -> dict | None:
+    """The earlier report of this entry, if it still holds: same content, same problem digest,
+    same grader, and every file asked for present."""
+    try:
+        report = json.loads((folder / FILE_NAMES["json"]).read_text(encoding="utf-8"))
+        content = hashlib.sha256(entry.path.read_bytes()).hexdigest()
+    except (OSError, ValueError):
+        return None
+    same = (
+        isinstance(report, dict)
+        and report.get("status") != "grader_error"
+        and report.get("grader_version") == __version__
+        and (report.get("problem") or {}).get("digest") == problem.digest
+        and (report.get("submission") or {}).get("sha256") == content
+    )
+    if not same or not all((folder / FILE_NAMES[name]).is_file() for name in formats):
+        return None
+    return report
+
+
+def _remove_partial_files(folder: Path) -> None:
+    """Temporary files of writes a killed batch never finished."""
+    for leftover in folder.glob(".*.*"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+
+
 def grade_batch(
-    course: Course,
-    problem_id: str,
+    problem: Problem,
     entries: list[BatchEntry],
     out: Path,
     *,
     jobs: int,
     isolation: Isolation,
-    on_result: Callable[[BatchRow], None] = lambda row: None,
-) -> list[BatchRow]:
-    rows = []
-    with ProcessPoolExecutor(
-        max_workers=max(1, jobs), initializer=_worker_start, initargs=(course, problem_id, isolation)
-    ) as pool:
-        futures = [pool.submit(_worker_grade, entry, out) for entry in entries]
-        for future in as_completed(futures):
-            row = future.result()
-            rows.append(row)
-            on_result(row)
-    rows.sort(key=lambda row: row.student)
-    write_class_files(rows, out, problem_id)
-    return rows
+    formats: tuple[str, ...] = ("json",),
+    executor: str = "local",
+    scheduler: str | None = None,
+    reuse: bool = True,
+    on_row: Callable[[BatchRow, bool], None] = lambda row, reused: None,
+) -> BatchResult:
+    """Grade every entry (or reuse its still-valid report), writing files as results arrive."""
+    names = _Names()
+    rows: dict[str, BatchRow] = {}
+    todo = []
+    for entry in entries:
+        folder = out / entry.student
+        _remove_partial_files(folder)
+        report = reusable_report(entry, folder, problem, formats) if reuse else None
+        if report is None:
+            todo.append(entry)
+        else:
+            rows[entry.student] = row_from_report(entry.student, report, names)
+            on_row(rows[entry.student], True)
+    if todo:
+        _warm_misconception_cache(problem)
+        spec = WorkerSpec(problem, isolation, formats)
+        for graded in _grade_in_chunks(spec, todo, jobs, executor, scheduler):
+            _write_submission(graded, out)
+            rows[graded.student] = row_from_report(graded.student, graded.report, names)
+            on_row(rows[graded.student], False)
+    ordered = [rows[entry.student] for entry in entries]
+    write_class_files(ordered, out, problem)
+    return BatchResult(ordered, graded=len(todo), reused=len(entries) - len(todo))
 
 
-def write_class_files(rows: list[BatchRow], out: Path, problem_id: str) -> None:
+def _grade_in_chunks(spec: WorkerSpec, todo: list[BatchEntry], jobs: int, executor: str,
+                     scheduler: str | None) -> Iterator[GradedSubmission]:
+    size = max(1, min(MAX_CHUNK, math.ceil(len(todo) / (max(1, jobs) * 4))))
+    pool = DaskPool(spec, jobs, scheduler) if executor == "dask" else LocalPool(spec, jobs)
+    for chunk_results in pool.map(chunked(todo, size)):
+        yield from chunk_results
+
+
+def _warm_misconception_cache(problem: Problem) -> None:
+    """Run the known-buggy variants once, here, before the workers start: each worker then
+    reads their observations from the cache instead of running them itself."""
+    library = MisconceptionLibrary(problem, default_cache_dir())
+    if library.misconceptions:
+        library.faces(library.misconceptions[0], problem.tests)
+
+
+def _write_submission(graded: GradedSubmission, out: Path) -> None:
+    folder = out / graded.student
+    # report.json last: its presence is what lets a rerun trust the other files
+    for name, text in sorted(graded.files.items(), key=lambda item: item[0] == FILE_NAMES["json"]):
+        write_atomically(folder / name, text)
+
+
+def write_class_files(rows: list[BatchRow], out: Path, problem: Problem) -> None:
+    graded = [row for row in rows if row.status == "graded"]
     summary = {
-        "problem": problem_id,
+        "problem": {"id": problem.id, "version": problem.version, "digest": problem.digest},
         "submissions": len(rows),
-        "graded": sum(row.status == "graded" for row in rows),
+        "graded": len(graded),
+        "statuses": {status: sum(row.status == status for row in rows) for status in sorted({r.status for r in rows})},
         "mean_percent": round(sum(row.percent for row in rows) / len(rows), 2) if rows else 0.0,
         "students": [
-            {"student": r.student, "score": r.score, "max_score": r.max_score, "percent": r.percent, "status": r.status}
+            {"student": r.student, "score": r.score, "max_score": r.max_score, "percent": r.percent,
+             "status": r.status, "misconception": r.misconception}
             for r in rows
         ],
     }
@@ -97,42 +208,5 @@ def write_class_files(rows: list[BatchRow], out: Path, problem_id: str) -> None:
     write_atomically(out / "grades.csv", buffer.getvalue())
 
 
-# ------------------------------------------------------------------ worker processes
-# A worker holds its problem and expected values for its whole life: that is the point
-# of a worker, so they live in this one per-process slot rather than being recomputed.
-_worker: dict = {}
-
-
-def _worker_start(course: Course, problem_id: str, isolation: Isolation) -> None:
-    from grader.reference import expected_observations
-
-    from grader.diagnose import MisconceptionLibrary, default_cache_dir
-
-    problem = course.load(problem_id)
-    library = MisconceptionLibrary(problem, default_cache_dir())
-    _worker.update(problem=problem, expected=expected_observations(problem), isolation=isolation, library=library)
-
-
-def _worker_grade(entry: BatchEntry, out: Path) -> BatchRow:
-    """Grade one entry; a failure of the grader itself is recorded for that entry alone."""
-    from grader.grading import grade_submission
-
-    try:
-        report: Report = grade_submission(
-            _worker["problem"], entry.path, isolation=_worker["isolation"], expected=_worker["expected"],
-            library=_worker["library"],
-        )
-    except Exception as error:  # noqa: BLE001 - one broken grading must not stop the class
-        problem = _worker["problem"]
-        failure = {"status": "grader_error", "output": f"the grader failed on this file: {error!r}",
-                   "submission": {"path": str(entry.path)}, "problem": {"id": problem.id, "version": problem.version},
-                   "score": 0.0, "max_score": problem.max_score, "tests": []}
-        write_atomically(out / entry.student / "report.json", json.dumps(failure, indent=2) + "\n")
-        return BatchRow(entry.student, 0.0, problem.max_score, "grader_error")
-    write_json(report, out / entry.student / "report.json")
-    return BatchRow(entry.student, report.score, report.max_score, report.status)
-
-
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-

@@ -15,6 +15,7 @@ from grader import __version__
 
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_USAGE = 0, 1, 2
 FORMATS = ("json", "md", "junit", "gradescope")
+BATCH_FORMATS = ("json",)
 
 
 class UsageError(Exception):
@@ -60,7 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("folder", type=Path)
     batch.add_argument("--problem", required=True)
     batch.add_argument("--out", type=Path, default=Path("out"))
+    batch.add_argument("--format", default=",".join(BATCH_FORMATS),
+                       help=f"files per student, comma-separated (default: {','.join(BATCH_FORMATS)})")
     batch.add_argument("--jobs", type=int, default=None, help="parallel workers (default: all cores)")
+    batch.add_argument("--executor", choices=("local", "dask"), default="local",
+                       help="local: worker processes here; dask: a Dask cluster (the dask extra)")
+    batch.add_argument("--scheduler", metavar="ADDRESS",
+                       help="with --executor dask: a running scheduler (default: a local cluster of --jobs workers)")
+    batch.add_argument("--regrade", action="store_true",
+                       help="grade every submission again, even those whose report is still valid")
     batch.set_defaults(run=_batch)
 
     validate = commands.add_parser("validate", help="instructor: check problem specs and references")
@@ -149,23 +158,43 @@ def _formats(raw: str) -> tuple[str, ...]:
 
 def _batch(args) -> int:
     from grader.batch import default_jobs, discover, grade_batch
+    from grader.progress import Progress
 
     if not args.folder.is_dir():
         raise UsageError(f"no such folder: {args.folder}")
-    course = _course(args)
-    _problem(args, args.problem)  # a bad spec is a usage error before any work starts
+    formats = tuple(dict.fromkeys(("json", *_formats(args.format))))  # report.json is what resuming reads
+    problem = _problem(args, args.problem)  # a bad spec is a usage error before any work starts
     entries = discover(args.folder)
     if not entries:
         raise UsageError(f"no submissions (*.py, or one-file folders) in {args.folder}")
     jobs = args.jobs or default_jobs()
-    print(f"grading {len(entries)} submissions of {args.problem} with {jobs} workers", file=sys.stderr)
-    rows = grade_batch(
-        course, args.problem, entries, args.out, jobs=jobs, isolation=_isolation(args),
-        on_result=lambda row: print(f"  {row.student}: {row.score:g}/{row.max_score:g} {row.status}", file=sys.stderr),
-    )
-    graded = sum(row.status == "graded" for row in rows)
+    if jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    print(f"grading {len(entries)} submissions of {problem.id} with {jobs} workers ({args.executor})", file=sys.stderr)
+    progress = Progress(len(entries), sys.stderr, tty=sys.stderr.isatty())
+
+    def count(row, reused: bool) -> None:
+        if reused:
+            progress.skipped += 1
+        else:
+            progress.add(row.status)
+
+    try:
+        result = grade_batch(
+            problem, entries, args.out, jobs=jobs, isolation=_isolation(args), formats=formats,
+            executor=args.executor, scheduler=args.scheduler, reuse=not args.regrade, on_row=count,
+        )
+    except RuntimeError as error:  # the executor could not start (say, dask is not installed)
+        raise UsageError(str(error)) from None
+    progress.finish()
+    rows = result.rows
     mean = sum(row.percent for row in rows) / len(rows)
-    print(f"{len(rows)} submissions, {graded} graded, mean {mean:.1f}%; reports in {args.out}/")
+    broken = [row for row in rows if row.status != "graded"]
+    reused = f", {result.reused} unchanged since the last run" if result.reused else ""
+    print(f"{len(rows)} submissions: {len(rows) - len(broken)} graded, {len(broken)} could not be graded"
+          f"{reused}; mean {mean:.1f}%; reports in {args.out}/")
+    for row in broken:
+        print(f"  {row.student}: {row.status}: {row.message}")
     return EXIT_OK
 
 

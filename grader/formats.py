@@ -8,7 +8,7 @@ from pathlib import Path
 
 from grader.check import TestStatus
 from grader.files import write_atomically
-from grader.report import Report, write_json
+from grader.report import Report, render_json
 from grader.spec import Visibility
 
 FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json"}
@@ -17,16 +17,22 @@ FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "
 DETAILED_IN_GRADESCOPE = (Visibility.VISIBLE, Visibility.AFTER_PUBLISHED)
 
 
+def render_formats(report: Report, formats: tuple[str, ...]) -> dict[str, str]:
+    """The text of each format asked for, by file name."""
+    renderers = {
+        "json": render_json,
+        "md": render_markdown,
+        "junit": render_junit,
+        "gradescope": render_gradescope,
+    }
+    return {FILE_NAMES[name]: renderers[name](report) for name in formats}
+
+
 def write_formats(report: Report, out: Path, formats: tuple[str, ...]) -> list[Path]:
     written = []
-    for name in formats:
-        path = out / FILE_NAMES[name]
-        if name == "json":
-            write_json(report, path)
-        else:
-            renderer = {"md": render_markdown, "junit": render_junit, "gradescope": render_gradescope}[name]
-            write_atomically(path, renderer(report))
-        written.append(path)
+    for file_name, text in render_formats(report, formats).items():
+        write_atomically(out / file_name, text)
+        written.append(out / file_name)
     return written
 
 

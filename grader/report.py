@@ -14,7 +14,6 @@ from pathlib import Path
 from grader import __version__
 from grader.check import TestStatus, Verdict
 from grader.diagnose import Diagnosis, Finding
-from grader.files import write_atomically
 from grader.pytest_plugin import GRADER_PROPERTY
 from grader.sandbox import LoadFailure, LoadFailureKind, SubmissionRun
 from grader.spec import Limits, Problem, Visibility
@@ -196,5 +195,5 @@ def _failure_message(entry: dict) -> str:
     return ""
 
 
-def write_json(report: Report, path: Path) -> None:
-    write_atomically(path, json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
+def render_json(report: Report) -> str:
+    return json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n"

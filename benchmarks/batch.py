@@ -1,0 +1,246 @@
+"""Batch grading speed and memory, against the naive approach, measured in the same run.
+
+    python benchmarks/batch.py [--submissions 1000] [--jobs 2] [--naive-sample 40]
+
+1. Generates a class of value-basic submissions in a temporary folder: correct ones in
+   several styles, known-buggy ones (the problem's misconception variants), broken ones
+   (syntax errors, missing class, raising methods) and slow ones (a correct class whose
+   backward() rebuilds the topological order for every node: quadratic). Every file is
+   unique (a header comment), so nothing is shared by content.
+2. The naive baseline: one `pytest --json-report` process per submission, importing the file
+   into the test process, with one test function per test of the problem (the same programs,
+   expected values written into the test file), in a clean virtual environment holding only
+   pytest and pytest-json-report; run on a sample with the same number of parallel jobs and
+   scaled to the class size.
+3. `grader batch` on 100 and on all the submissions (full hidden suite, namespace isolation
+   where bubblewrap works), with a warm misconception cache; wall time, submissions per
+   second, and the peak memory of the grader's own process and of its largest worker.
+4. `grader check` on one correct and one failing file: the median of five runs.
+
+Prints its figures; asserts nothing. Targets (issue #6): 1,000 in <= 30 s, >= 15x the naive
+throughput, peak memory at 1,000 within 10% of that at 100, `grader check` <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from grader.reference import expected_observations  # noqa: E402
+from grader.spec import find_course  # noqa: E402
+
+PROBLEM = "value-basic"
+FIXTURES = REPO / "tests" / "fixtures" / "submissions" / PROBLEM
+MIX = {"correct": 0.55, "buggy": 0.30, "broken": 0.10, "slow": 0.05}
+NAIVE_VENV = REPO / "benchmarks" / ".naive-venv"
+
+SLOW_BACKWARD = '''
+    def backward(self):
+        # correct, but rebuilds the order for every node: quadratic in the graph's size
+        def order(root):
+            topo, seen = [], set()
+            def build(v):
+                if v not in seen:
+                    seen.add(v)
+                    for child in v._prev:
+                        build(child)
+                    topo.append(v)
+            build(root)
+            return topo
+        self.grad = 1
+        done = set()
+        for v in reversed(order(self)):
+            for _ in order(v):
+                pass
+            if v not in done:
+                done.add(v)
+                v._backward()
+'''
+
+
+def sources() -> dict[str, list[str]]:
+    reference = (REPO / "reference" / "value_basic.py").read_text()
+    correct = [reference] + [p.read_text() for p in sorted(FIXTURES.glob("correct_*.py"))]
+    slow_base = reference.replace(reference[reference.index("    def backward(self):"):reference.index("    def __repr__")],
+                                  SLOW_BACKWARD.lstrip("\n") + "\n")
+    return {
+        "correct": correct,
+        "buggy": [p.read_text() for p in sorted((REPO / "problems" / PROBLEM / "misconceptions").glob("*.py"))],
+        "broken": [p.read_text() for p in sorted(FIXTURES.glob("broken_*.py"))],
+        "slow": [slow_base],
+    }
+
+
+def generate_class(folder: Path, count: int, seed: int = 6) -> dict[str, int]:
+    rng = random.Random(seed)
+    pools = sources()
+    kinds = list(MIX)
+    made = {kind: 0 for kind in kinds}
+    folder.mkdir(parents=True, exist_ok=True)
+    for index in range(count):
+        kind = rng.choices(kinds, weights=[MIX[k] for k in kinds])[0]
+        text = rng.choice(pools[kind])
+        (folder / f"student{index:04d}.py").write_text(f"# student {index:04d} ({kind})\n{text}")
+        made[kind] += 1
+    return made
+
+
+# ------------------------------------------------------------------ the naive baseline
+
+def naive_test_file(path: Path) -> None:
+    """One pytest function per test of the problem, expected values from the reference."""
+    problem = find_course(REPO).load(PROBLEM)
+    expected = expected_observations(problem)
+    lines = [
+        "import importlib.util, math, os",
+        "spec = importlib.util.spec_from_file_location('submission', os.environ['SUBMISSION'])",
+        "submission = importlib.util.module_from_spec(spec)",
+        "spec.loader.exec_module(submission)",
+        "Value = submission.Value",
+        "def close(a, b):",
+        "    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)",
+    ]
+    for number, test in enumerate(problem.tests):
+        wanted = {name: (n.data.number, n.grad.number) for name, n in expected[test.name].nodes.items()
+                  if not name.startswith("_")}
+        lines += [
+            f"def test_{number}():",
+            "    nodes = {'Value': Value}",
+            f"    exec({test.program.source!r}, nodes)",
+            f"    for name, (data, grad) in {wanted!r}.items():",
+            "        assert close(nodes[name].data, data), name",
+            "        assert close(nodes[name].grad, grad), name",
+        ]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def naive_python() -> str:
+    python = NAIVE_VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(NAIVE_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "pytest", "pytest-json-report"], check=True)
+    return str(python)
+
+
+def time_naive(files: list[Path], jobs: int, work: Path) -> float:
+    python = naive_python()
+    test_file = work / "test_naive.py"
+    naive_test_file(test_file)
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work)}
+
+    def one(path: Path) -> None:
+        report = work / f"{path.stem}.json"
+        subprocess.run(
+            [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file), "--json-report",
+             f"--json-report-file={report}"],
+            cwd=work, env={**environment, "SUBMISSION": str(path)}, capture_output=True, timeout=120,
+        )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(one, files))
+    return time.perf_counter() - started
+
+
+# ------------------------------------------------------------------ grader batch
+
+MEASURE = textwrap.dedent("""
+    import json, resource, sys
+    from grader.cli import main
+    code = main(sys.argv[1:])
+    mine = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"code": code, "self_kb": mine, "children_kb": children}), file=sys.stderr)
+""")
+
+
+def time_batch(folder: Path, out: Path, jobs: int, cache: Path) -> dict:
+    environment = {**os.environ, "GRADER_CACHE_DIR": str(cache)}
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, "batch", str(folder), "--problem", PROBLEM, "--out", str(out),
+         "--jobs", str(jobs), "--regrade"],
+        cwd=REPO, env=environment, capture_output=True, text=True, timeout=3600,
+    )
+    wall = time.perf_counter() - started
+    measured = json.loads(result.stderr.strip().splitlines()[-1])
+    if measured["code"] != 0:
+        raise SystemExit(f"grader batch failed:\n{result.stderr[-3000:]}")
+    summary = json.loads((out / "summary.json").read_text())
+    return {"wall": wall, "statuses": summary["statuses"], **measured}
+
+
+def time_check(path: Path, cache: Path, runs: int = 5) -> float:
+    environment = {**os.environ, "GRADER_CACHE_DIR": str(cache)}
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "grader", "check", str(path), "--problem", PROBLEM],
+                       cwd=REPO, env=environment, capture_output=True, timeout=60)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--submissions", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--naive-sample", type=int, default=40)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="grader-bench-") as temporary:
+        work = Path(temporary)
+        made = generate_class(work / "class", args.submissions)
+        files = sorted((work / "class").glob("*.py"))
+        small = work / "class100"
+        small.mkdir()
+        for path in files[:100]:
+            (small / path.name).write_bytes(path.read_bytes())
+        print(f"class: {args.submissions} submissions of {PROBLEM}: {made}; jobs {args.jobs}; "
+              f"{os.cpu_count()} cores")
+
+        cache = work / "cache"
+        warm = time_batch(small, work / "warmup", args.jobs, cache)
+        print(f"warm-up (100, cold misconception cache): {warm['wall']:.1f} s")
+
+        sample = random.Random(1).sample(files, min(args.naive_sample, len(files)))
+        naive_work = work / "naive"
+        naive_work.mkdir()
+        naive_seconds = time_naive(sample, args.jobs, naive_work)
+        naive_rate = len(sample) / naive_seconds
+        print(f"naive: {len(sample)} sampled files in {naive_seconds:.1f} s = {naive_rate:.2f} submissions/s "
+              f"({naive_seconds / len(sample) * args.jobs:.2f} s per file per job); "
+              f"{args.submissions} would take {args.submissions / naive_rate:.0f} s")
+
+        hundred = time_batch(small, work / "out100", args.jobs, cache)
+        full = time_batch(work / "class", work / "out", args.jobs, cache)
+        for label, run, count in (("100", hundred, 100), (str(args.submissions), full, args.submissions)):
+            rate = count / run["wall"]
+            print(f"grader batch {label}: {run['wall']:.1f} s wall = {rate:.1f} submissions/s "
+                  f"({rate / naive_rate:.1f}x naive); statuses {run['statuses']}; peak RSS: grader "
+                  f"{run['self_kb'] / 1024:.0f} MB, largest worker {run['children_kb'] / 1024:.0f} MB")
+        for key, what in (("self_kb", "grader process"), ("children_kb", "largest worker")):
+            growth = 100.0 * (full[key] - hundred[key]) / hundred[key]
+            print(f"peak memory of the {what} at {args.submissions} vs 100: {growth:+.1f}%")
+
+        correct = next(path for path in files if "(correct)" in path.read_text().splitlines()[0])
+        failing = next(path for path in files if "(buggy)" in path.read_text().splitlines()[0])
+        print(f"grader check: correct file {time_check(correct, cache):.2f} s, failing file "
+              f"{time_check(failing, cache):.2f} s (median of 5, warm cache)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,220 @@
+"""Where a batch's grading happens: worker processes on this machine, or a Dask cluster.
+
+Either way a worker grades a chunk of submissions through one ``GradingSession`` (so one
+pytest session judges the whole chunk) and sends back, per submission, the text of every
+file asked for and the report.json content; the batch writes them. Workers hold their
+session in a local variable for as long as they live: no module state.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import queue
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from grader import __version__
+from grader.formats import FILE_NAMES, render_formats
+from grader.grading import GradingSession
+from grader.sandbox import Isolation
+from grader.spec import Problem
+
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True, slots=True)
+class BatchEntry:
+    student: str
+    """The submission's stem, or the student's folder name."""
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    """Everything a worker needs, picklable: the problem (with its seed already drawn), the
+    isolation and the formats to render."""
+
+    problem: Problem
+    isolation: Isolation
+    formats: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class GradedSubmission:
+    student: str
+    files: dict[str, str]
+    """File name -> text, for every format asked for."""
+    report: dict
+    """The report.json content (also among ``files``)."""
+
+
+def grade_chunk(session: GradingSession, entries: Sequence[BatchEntry], formats: tuple[str, ...]) -> list[GradedSubmission]:
+    """Grade a chunk in one go; if the grader itself fails on it, grade its entries one by one,
+    so a failure is recorded against the one submission that caused it."""
+    try:
+        reports = session.grade([entry.path for entry in entries])
+    except Exception as error:  # noqa: BLE001 - one broken grading must not stop the class
+        if len(entries) > 1:
+            return [graded for entry in entries for graded in grade_chunk(session, [entry], formats)]
+        return [grader_error(session.problem, entries[0], error, formats)]
+    graded = []
+    for entry, report in zip(entries, reports):
+        files = render_formats(report, formats)
+        graded.append(GradedSubmission(entry.student, files, json.loads(files[FILE_NAMES["json"]])))
+    return graded
+
+
+def grader_error(problem: Problem, entry: BatchEntry, error: BaseException, formats: tuple[str, ...]) -> GradedSubmission:
+    """What is recorded when the grader, not the submission, failed: a report saying so."""
+    report = {
+        "schema_version": 1,
+        "grader_version": __version__,
+        "problem": {"id": problem.id, "version": problem.version, "digest": problem.digest},
+        "submission": {"path": str(entry.path), "sha256": ""},
+        "status": "grader_error",
+        "output": f"the grader failed on this file (not the student's fault): {error!r}",
+        "score": 0.0,
+        "max_score": problem.max_score,
+        "tests": [],
+    }
+    return GradedSubmission(entry.student, {FILE_NAMES["json"]: json.dumps(report, indent=2) + "\n"}, report)
+
+
+def chunked(entries: Sequence[BatchEntry], size: int) -> list[list[BatchEntry]]:
+    return [list(entries[i : i + size]) for i in range(0, len(entries), size)]
+
+
+# ------------------------------------------------------------------ this machine
+
+
+class LocalPool:
+    """``jobs`` worker processes, each holding one GradingSession (and so one warm sandbox)
+    for its whole life. A worker that dies has its chunk graded again by a new worker once;
+    a chunk that kills a second worker is recorded as a grader error."""
+
+    def __init__(self, spec: WorkerSpec, jobs: int) -> None:
+        self.spec, self.jobs = spec, max(1, jobs)
+        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        self.context = context
+        self.tasks = context.Queue()
+        self.results = context.Queue()
+
+    def _start_worker(self):
+        worker = self.context.Process(target=_local_worker, args=(self.spec, self.tasks, self.results), daemon=True)
+        worker.start()
+        return worker
+
+    def map(self, chunks: Iterable[list[BatchEntry]]) -> Iterator[list[GradedSubmission]]:
+        """Grade every chunk; yield each chunk's results as soon as it is done."""
+        pending = dict(enumerate(chunks))
+        for key, chunk in pending.items():
+            self.tasks.put((key, chunk))
+        workers = [self._start_worker() for _ in range(min(self.jobs, len(pending)) or 1)]
+        holding: dict[int, int] = {}  # worker pid -> chunk key
+        retried: set[int] = set()
+        try:
+            while pending:
+                try:
+                    message = self.results.get(timeout=1.0)
+                except queue.Empty:
+                    workers = self._replace_dead(workers, holding, pending, retried)
+                    continue
+                kind, pid, key, payload = message
+                if kind == "started":
+                    holding[pid] = key
+                elif key in pending:
+                    holding.pop(pid, None)
+                    del pending[key]
+                    yield payload
+        finally:
+            for _ in workers:
+                self.tasks.put(None)
+            for worker in workers:
+                worker.join(timeout=10)
+                if worker.is_alive():
+                    worker.kill()
+
+    def _replace_dead(self, workers, holding, pending, retried):
+        alive = []
+        for worker in workers:
+            if worker.is_alive():
+                alive.append(worker)
+                continue
+            key = holding.pop(worker.pid, None)
+            if key is not None and key in pending:
+                if key in retried:
+                    error = RuntimeError(f"a grading worker died (exit code {worker.exitcode}) twice on this chunk")
+                    errors = [grader_error(self.spec.problem, e, error, self.spec.formats) for e in pending[key]]
+                    self.results.put(("done", 0, key, errors))
+                else:
+                    retried.add(key)
+                    self.tasks.put((key, pending[key]))
+            alive.append(self._start_worker())
+        return alive
+
+
+def _local_worker(spec: WorkerSpec, tasks, results) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    with GradingSession(spec.problem, isolation=spec.isolation) as session:
+        while (task := tasks.get()) is not None:
+            key, chunk = task
+            results.put(("started", os.getpid(), key, None))
+            results.put(("done", os.getpid(), key, grade_chunk(session, chunk, spec.formats)))
+
+
+def _die_with_parent() -> None:
+    """Linux: a worker whose batch was killed (even with SIGKILL) goes with it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+# ------------------------------------------------------------------ a Dask cluster
+
+
+class DaskPool:
+    """Chunks as tasks on a Dask cluster (``dask.distributed``, the ``dask`` extra): an
+    existing scheduler, or a LocalCluster of ``jobs`` single-threaded worker processes. Each
+    task opens its own GradingSession, so a worker needs only this package, the course files
+    and the submissions at the same paths (a shared file system); reports come back to the
+    batch, which writes them."""
+
+    def __init__(self, spec: WorkerSpec, jobs: int, scheduler: str | None = None) -> None:
+        self.spec, self.jobs, self.scheduler = spec, max(1, jobs), scheduler
+
+    def map(self, chunks: Iterable[list[BatchEntry]]) -> Iterator[list[GradedSubmission]]:
+        try:
+            from dask.distributed import Client, LocalCluster, as_completed
+        except ImportError:
+            raise RuntimeError("--executor dask needs dask.distributed: pip install 'grader[dask]'") from None
+        cluster = None
+        if self.scheduler is None:
+            # processes, one thread each: pytest sessions are not thread-safe
+            cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None, silence_logs=50)
+        client = Client(self.scheduler or cluster)
+        try:
+            futures = [client.submit(grade_chunk_in_session, self.spec, chunk, pure=False) for chunk in chunks]
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def grade_chunk_in_session(spec: WorkerSpec, entries: Sequence[BatchEntry]) -> list[GradedSubmission]:
+    """One chunk through a session of its own (a Dask task)."""
+    with GradingSession(spec.problem, isolation=spec.isolation) as session:
+        return grade_chunk(session, entries, spec.formats)
