@@ -7,11 +7,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from grader.check import TestStatus
+from grader.classroom import render_classroom
 from grader.files import write_atomically
 from grader.report import Report, write_json
 from grader.spec import Visibility
 
-FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json"}
+FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json",
+              "classroom": "classroom.json"}
 # what a student may see of a test's details in Gradescope: hidden and after-due-date tests
 # show their name and status only, whatever Gradescope later reveals
 DETAILED_IN_GRADESCOPE = (Visibility.VISIBLE, Visibility.AFTER_PUBLISHED)
@@ -21,7 +23,9 @@ def write_formats(report: Report, out: Path, formats: tuple[str, ...]) -> list[P
     written = []
     for name in formats:
         path = out / FILE_NAMES[name]
-        if name == "json":
+        if name == "classroom":
+            write_atomically(path, render_classroom(report))
+        elif name == "json":
             write_json(report, path)
         else:
             renderer = {"md": render_markdown, "junit": render_junit, "gradescope": render_gradescope}[name]
