@@ -63,6 +63,18 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--jobs", type=int, default=None, help="parallel workers (default: all cores)")
     batch.set_defaults(run=_batch)
 
+    ci = commands.add_parser("ci", help="CI: grade the submissions a pull request adds or changes")
+    ci.add_argument("paths", nargs="*", type=Path, metavar="SUBMISSION", help="files to grade (default: the pull request's)")
+    ci.add_argument("--problem", help="problem id (default: guessed per file)")
+    ci.add_argument("--base", help="base commit (default: the pull request's, from $GITHUB_EVENT_PATH)")
+    ci.add_argument("--head", help="head commit (default: the pull request's)")
+    ci.add_argument("--submissions", default="submissions", metavar="FOLDER",
+                    help="where submissions live in the repository (default: submissions)")
+    ci.add_argument("--out", type=Path, help="folder for the reports and summary.md")
+    ci.add_argument("--format", help="comma-separated formats per file in --out (default: the student-safe html,md)")
+    ci.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 below this percentage, over all files")
+    ci.set_defaults(run=_ci)
+
     validate = commands.add_parser("validate", help="instructor: check problem specs and references")
     validate.add_argument("ids", nargs="*", metavar="ID")
     validate.set_defaults(run=_validate)
@@ -166,6 +178,39 @@ def _batch(args) -> int:
     graded = sum(row.status == "graded" for row in rows)
     mean = sum(row.percent for row in rows) / len(rows)
     print(f"{len(rows)} submissions, {graded} graded, mean {mean:.1f}%; reports in {args.out}/")
+    return EXIT_OK
+
+
+def _ci(args) -> int:
+    import os
+
+    from grader.ci import CiError, CiRequest, GitHubFiles, default_formats, run_ci
+    from grader.grading import grade_submission
+
+    for path in args.paths:
+        _readable_file(path)
+    course = _course(args)
+    isolation = _isolation(args)
+    request = CiRequest(
+        paths=tuple(args.paths), problem_id=args.problem, base=args.base, head=args.head,
+        submissions_dir=args.submissions, out=args.out,
+        formats=_formats(args.format) if args.format else default_formats(),
+    )
+    try:
+        outcome = run_ci(
+            request, course=course, load_problem=lambda problem_id: _problem(args, problem_id),
+            grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
+            github=GitHubFiles.from_environment(os.environ), stdout=sys.stdout,
+        )
+    except CiError as error:
+        raise UsageError(str(error)) from None
+    return _threshold(outcome.percent, args.fail_under)
+
+
+def _threshold(percent: float, fail_under: float | None) -> int:
+    if fail_under is not None and percent < fail_under:
+        print(f"grader: score {percent:.1f}% is under --fail-under {fail_under:g}%", file=sys.stderr)
+        return EXIT_BELOW_THRESHOLD
     return EXIT_OK
 
 
