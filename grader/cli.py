@@ -75,6 +75,15 @@ def _parser() -> argparse.ArgumentParser:
     ci.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 below this percentage, over all files")
     ci.set_defaults(run=_ci)
 
+    gradescope = commands.add_parser("gradescope", help="instructor: the Gradescope autograder")
+    gradescope_commands = gradescope.add_subparsers(dest="gradescope_command", required=True, metavar="ACTION")
+    build = gradescope_commands.add_parser("build", help="write the autograder zip to upload to Gradescope")
+    build.add_argument("--problem", required=True)
+    build.add_argument("--out", type=Path, default=Path("autograder.zip"))
+    build.set_defaults(run=_gradescope_build)
+    run = gradescope_commands.add_parser("run", help="inside Gradescope (run_autograder): grade and write results.json")
+    run.set_defaults(run=_gradescope_run)
+
     validate = commands.add_parser("validate", help="instructor: check problem specs and references")
     validate.add_argument("ids", nargs="*", metavar="ID")
     validate.set_defaults(run=_validate)
@@ -211,6 +220,29 @@ def _threshold(percent: float, fail_under: float | None) -> int:
     if fail_under is not None and percent < fail_under:
         print(f"grader: score {percent:.1f}% is under --fail-under {fail_under:g}%", file=sys.stderr)
         return EXIT_BELOW_THRESHOLD
+    return EXIT_OK
+
+
+def _gradescope_build(args) -> int:
+    from grader.gradescope import build_bundle
+
+    course = _course(args)
+    result = build_bundle(course, _problem(args, args.problem), args.out, seed=args.seed)
+    seed = f"the secret seed from {result.seed_source}" if result.seed_source else "the spec's PUBLIC seed (no --seed, GRADER_SEED or GRADER_SEED_FILE)"
+    print(f"{result.path}: {result.problem_id}, {len(result.members)} files, hidden tests drawn with {seed}")
+    print("upload it as the assignment's autograder (Configure Autograder > Zip file upload)")
+    return EXIT_OK
+
+
+def _gradescope_run(args) -> int:
+    from grader.gradescope import autograder_root, run_autograder
+    from grader.grading import grade_submission
+
+    isolation = _isolation(args)
+    run_autograder(
+        autograder_root(), load_problem=lambda problem_id: _course(args).load(problem_id, seed=args.seed),
+        grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
+    )
     return EXIT_OK
 
 
