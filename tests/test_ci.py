@@ -167,3 +167,18 @@ def test_workflow_commands_are_escaped_so_a_message_cannot_start_a_command_of_it
     assert command == ("::error file=submissions/a%2Cb.py,line=3,title=value-basic%3A a%3Ab::"
                        "got 'x'%0A::add-mask::secret%0D%0A::error::100%25 fake")
     assert escape_data("50%") == "50%25" and escape_property("a:b,c%") == "a%3Ab%2Cc%25"
+
+
+def test_explicit_files_are_graded_outside_any_git_repository(tmp_path):
+    folder = tmp_path / "not-a-repo"
+    copy("alice.py", folder / "mine.py")
+    output = tmp_path / "output.txt"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    environment["GITHUB_OUTPUT"] = str(output)
+    result = subprocess.run([sys.executable, "-m", "grader", "--course", str(REPO), "ci", "mine.py", "--problem",
+                             "value-basic", "--fail-under", "100"], cwd=folder, env=environment,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "mine.py (value-basic): 21/21 graded" in result.stdout and "::error" not in result.stdout
+    outputs = read_outputs(output)
+    assert outputs["submissions"] == "1" and outputs["percent"] == "100.0"

@@ -9,6 +9,7 @@ import pytest
 
 from grader.check import Mismatch
 from grader.classroom import render_classroom, runner_output
+from grader.formats import write_formats
 from grader.spec import Visibility
 from tests.conftest import REPO, SUBMISSION_FIXTURES, grade
 
@@ -112,3 +113,12 @@ def test_expected_values_of_a_failing_hidden_test_never_reach_the_output(report)
                      base64.b64decode(runner_output([dataclasses.replace(report, tests=tests)])).decode()):
         for secret in ("secret_node", "31415.9265", "27182.818", "secret hint"):
             assert secret not in document
+
+
+def test_grade_out_writes_classroom_json_that_agrees_with_report_json(report, tmp_path):
+    write_formats(report, tmp_path, ("json", "classroom"))
+    report_json = json.loads((tmp_path / "report.json").read_text())
+    classroom = json.loads((tmp_path / "classroom.json").read_text())
+    assert sum(test["score"] for test in classroom["tests"]) == pytest.approx(report_json["score"])
+    assert classroom["max_score"] == report_json["max_score"]
+    assert len(classroom["tests"]) == len(report_json["tests"])
