@@ -20,15 +20,16 @@ from __future__ import annotations
 import ast
 import json
 import subprocess
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Callable, Mapping, Sequence, TextIO
+from typing import TextIO
 
 from grader.check import TestStatus
 from grader.classroom import runner_output
-from grader.formats import FILE_NAMES, render_markdown, write_formats
 from grader.files import write_atomically
+from grader.formats import FILE_NAMES, render_markdown, write_formats
 from grader.report import Report
 from grader.spec import Course, Problem, Visibility, guess_problem_id
 
@@ -65,7 +66,7 @@ class GitHubFiles:
     output: Path | None
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> "GitHubFiles":
+    def from_environment(cls, environ: Mapping[str, str]) -> GitHubFiles:
         def path(name: str) -> Path | None:
             return Path(environ[name]) if environ.get(name) else None
 
@@ -145,7 +146,7 @@ def run_ci(
 def repository_root(folder: Path) -> Path | None:
     """The git work tree holding ``folder``, or None outside one."""
     try:
-        result = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True, text=True, timeout=30)
+        result = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=folder, capture_output=True, text=True, timeout=30, check=False)
     except OSError:
         return None
     return Path(result.stdout.strip()).resolve() if result.returncode == 0 else None
@@ -171,7 +172,7 @@ def pull_request_revisions(event: Path | None) -> tuple[str, str]:
 def changed_files(repo: Path, base: str, head: str) -> list[Change]:
     """What ``git diff base...head`` shows: the pull request's own changes since it branched."""
     command = ["git", "diff", "--name-status", "--no-renames", "-z", f"{base}...{head}", "--"]
-    result = subprocess.run(command, cwd=repo, capture_output=True, timeout=120)
+    result = subprocess.run(command, cwd=repo, capture_output=True, timeout=120, check=False)
     if result.returncode != 0:
         reason = result.stderr.decode(errors="replace").strip().splitlines()
         raise CiError(f"git diff {base}...{head} failed ({reason[0] if reason else 'no reason given'}); "

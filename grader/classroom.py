@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 from grader.check import TestStatus
 from grader.report import Report, TestResult

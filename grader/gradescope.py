@@ -19,10 +19,10 @@ import os
 import sys
 import traceback
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
 
 import jinja2
 
