@@ -53,6 +53,8 @@ class Verdict:
     hint: str = ""
     nondeterministic: bool = False
     """Two runs in separate processes disagreed; this verdict is the worse of the two."""
+    line: int | None = None
+    """Line of the submission where the test's error was raised, when known."""
 
     @property
     def passed(self) -> bool:
@@ -69,6 +71,7 @@ class Verdict:
             ],
             "hint": self.hint,
             "nondeterministic": self.nondeterministic,
+            "line": self.line,
         }
 
     @classmethod
@@ -80,6 +83,7 @@ class Verdict:
             mismatches=tuple(Mismatch(**m) for m in raw["mismatches"]),
             hint=raw["hint"],
             nondeterministic=raw.get("nondeterministic", False),
+            line=raw.get("line"),
         )
 
 
@@ -177,7 +181,8 @@ def _raised(test: ProblemTest, observed: ProgramObservation, missing: tuple[str,
     assert error is not None
     step = test.program.steps[error.step] if error.step is not None and error.step < len(test.program.steps) else None
     at = f" at `{step.text}`" if step is not None else ""
-    return Verdict(TestStatus.ERROR, 0.0, f"raised {error.describe()}{at}", (), _error_hint(error, step, missing))
+    hint = _error_hint(error, step, missing)
+    return Verdict(TestStatus.ERROR, 0.0, f"raised {error.describe()}{at}", (), hint, line=error.line)
 
 
 def _error_hint(error, step, missing: tuple[str, ...]) -> str:

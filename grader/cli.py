@@ -14,7 +14,7 @@ from pathlib import Path
 from grader import __version__
 
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_USAGE = 0, 1, 2
-FORMATS = ("json", "md", "junit", "gradescope")
+FORMATS = ("json", "md", "junit", "gradescope", "classroom")
 BATCH_FORMATS = ("json",)
 
 
@@ -71,6 +71,27 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--regrade", action="store_true",
                        help="grade every submission again, even those whose report is still valid")
     batch.set_defaults(run=_batch)
+
+    ci = commands.add_parser("ci", help="CI: grade the submissions a pull request adds or changes")
+    ci.add_argument("paths", nargs="*", type=Path, metavar="SUBMISSION", help="files to grade (default: the pull request's)")
+    ci.add_argument("--problem", help="problem id (default: guessed per file)")
+    ci.add_argument("--base", help="base commit (default: the pull request's, from $GITHUB_EVENT_PATH)")
+    ci.add_argument("--head", help="head commit (default: the pull request's)")
+    ci.add_argument("--submissions", default="submissions", metavar="FOLDER",
+                    help="where submissions live in the repository (default: submissions)")
+    ci.add_argument("--out", type=Path, help="folder for the reports and summary.md")
+    ci.add_argument("--format", help="comma-separated formats per file in --out (default: the student-safe html,md)")
+    ci.add_argument("--fail-under", type=float, metavar="PCT", help="exit 1 below this percentage, over all files")
+    ci.set_defaults(run=_ci)
+
+    gradescope = commands.add_parser("gradescope", help="instructor: the Gradescope autograder")
+    gradescope_commands = gradescope.add_subparsers(dest="gradescope_command", required=True, metavar="ACTION")
+    build = gradescope_commands.add_parser("build", help="write the autograder zip to upload to Gradescope")
+    build.add_argument("--problem", required=True)
+    build.add_argument("--out", type=Path, default=Path("autograder.zip"))
+    build.set_defaults(run=_gradescope_build)
+    run = gradescope_commands.add_parser("run", help="inside Gradescope (run_autograder): grade and write results.json")
+    run.set_defaults(run=_gradescope_run)
 
     validate = commands.add_parser("validate", help="instructor: check problem specs and references")
     validate.add_argument("ids", nargs="*", metavar="ID")
@@ -195,6 +216,62 @@ def _batch(args) -> int:
           f"{reused}; mean {mean:.1f}%; reports in {args.out}/")
     for row in broken:
         print(f"  {row.student}: {row.status}: {row.message}")
+    return EXIT_OK
+
+
+def _ci(args) -> int:
+    import os
+
+    from grader.ci import CiError, CiRequest, GitHubFiles, default_formats, run_ci
+    from grader.grading import grade_submission
+
+    for path in args.paths:
+        _readable_file(path)
+    course = _course(args)
+    isolation = _isolation(args)
+    request = CiRequest(
+        paths=tuple(args.paths), problem_id=args.problem, base=args.base, head=args.head,
+        submissions_dir=args.submissions, out=args.out,
+        formats=_formats(args.format) if args.format else default_formats(),
+    )
+    try:
+        outcome = run_ci(
+            request, course=course, load_problem=lambda problem_id: _problem(args, problem_id),
+            grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
+            github=GitHubFiles.from_environment(os.environ), stdout=sys.stdout,
+        )
+    except CiError as error:
+        raise UsageError(str(error)) from None
+    return _threshold(outcome.percent, args.fail_under)
+
+
+def _threshold(percent: float, fail_under: float | None) -> int:
+    if fail_under is not None and percent < fail_under:
+        print(f"grader: score {percent:.1f}% is under --fail-under {fail_under:g}%", file=sys.stderr)
+        return EXIT_BELOW_THRESHOLD
+    return EXIT_OK
+
+
+def _gradescope_build(args) -> int:
+    from grader.gradescope import build_bundle
+
+    course = _course(args)
+    result = build_bundle(course, _problem(args, args.problem), args.out, seed=args.seed)
+    seed = f"the secret seed from {result.seed_source}" if result.seed_source else "the spec's PUBLIC seed (no --seed, GRADER_SEED or GRADER_SEED_FILE)"
+    print(f"{result.path}: {result.problem_id}, {len(result.members)} files, hidden tests drawn with {seed}")
+    print("upload it as the assignment's autograder (Configure Autograder > Zip file upload)")
+    return EXIT_OK
+
+
+def _gradescope_run(args) -> int:
+    from grader.gradescope import autograder_root, run_autograder
+    from grader.grading import grade_submission
+
+    isolation = _isolation(args)
+    run_autograder(
+        autograder_root(), load_problem=lambda problem_id: _course(args).load(problem_id, seed=args.seed),
+        grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
+    )
     return EXIT_OK
 
 

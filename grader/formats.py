@@ -7,11 +7,13 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from grader.check import TestStatus
+from grader.classroom import render_classroom
 from grader.files import write_atomically
 from grader.report import Report, render_json
 from grader.spec import Visibility
 
-FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json"}
+FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json",
+              "classroom": "classroom.json"}
 # what a student may see of a test's details in Gradescope: hidden and after-due-date tests
 # show their name and status only, whatever Gradescope later reveals
 DETAILED_IN_GRADESCOPE = (Visibility.VISIBLE, Visibility.AFTER_PUBLISHED)
@@ -24,6 +26,7 @@ def render_formats(report: Report, formats: tuple[str, ...]) -> dict[str, str]:
         "md": render_markdown,
         "junit": render_junit,
         "gradescope": render_gradescope,
+        "classroom": render_classroom,
     }
     return {FILE_NAMES[name]: renderers[name](report) for name in formats}
 

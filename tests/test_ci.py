@@ -1,0 +1,184 @@
+"""`grader ci` as GitHub Actions runs it: a real pull_request payload in $GITHUB_EVENT_PATH,
+$GITHUB_STEP_SUMMARY and $GITHUB_OUTPUT, on a git repository made here."""
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.ci import escape_data, escape_property, workflow_command
+from tests.conftest import FIXTURES, REPO
+
+EVENT = FIXTURES / "github" / "pull_request_opened.json"
+HIDDEN_TEST_NAMES = ("shared intermediate node", "two relus, one active and one not", "long chain",
+                     "backward called twice accumulates")
+
+
+def git(repo: Path, *args: str) -> str:
+    environment = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
+                   "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, env=environment, check=True)
+    return result.stdout.strip()
+
+
+def commit_all(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+def copy(name: str, destination: Path) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO / "submissions" / name, destination)
+
+
+def github_environment(tmp_path: Path, base: str, head: str) -> dict[str, str]:
+    event = tmp_path / "event.json"
+    event.write_text(EVENT.read_text().replace("@BASE_SHA@", base).replace("@HEAD_SHA@", head))
+    summary, output = tmp_path / "step_summary.md", tmp_path / "output.txt"
+    summary.write_text("## an earlier step's summary\n")
+    output.write_text("")
+    return {**os.environ, "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(event), "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_OUTPUT": str(output)}
+
+
+def grader_ci(repo: Path, environment: dict[str, str], *args: str, course: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", "--course", str(course), "ci", *args],
+                          cwd=repo, env=environment, capture_output=True, text=True, timeout=300)
+
+
+def read_outputs(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines())
+
+
+@pytest.fixture
+def student_repo(tmp_path):
+    """A student's repository: main has bob.py (buggy) and a copy of reference/ the template
+    shipped; the pull request's branch fixes bob.py, adds dave.py, edits the reference copy
+    and a README; meanwhile main gained zed.py, which the pull request does not touch."""
+    repo = tmp_path / "value-alice"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    copy("carol.py", repo / "submissions" / "bob.py")
+    (repo / "README.md").write_text("# Value\n")
+    shutil.copytree(REPO / "reference", repo / "reference")
+    commit_all(repo, "template")
+    git(repo, "checkout", "-q", "-b", "work")
+    copy("alice.py", repo / "submissions" / "bob.py")
+    copy("dave.py", repo / "submissions" / "dave.py")
+    (repo / "submissions" / "notes.txt").write_text("not a submission\n")
+    (repo / "README.md").write_text("# Value, done\n")
+    (repo / "reference" / "value_basic.py").write_text("raise SystemExit('the student edited the reference')\n")
+    head = commit_all(repo, "my work")
+    git(repo, "checkout", "-q", "main")
+    copy("erin.py", repo / "submissions" / "zed.py")
+    base = commit_all(repo, "main moves on")
+    git(repo, "checkout", "-q", "work")
+    return repo, base, head
+
+
+@pytest.mark.slow
+def test_ci_grades_the_pull_requests_submissions_and_tells_github(student_repo, tmp_path):
+    repo, base, head = student_repo
+    environment = github_environment(tmp_path, base, head)
+    result = grader_ci(repo, environment, "--out", str(tmp_path / "out"), "--fail-under", "90")
+
+    outputs = read_outputs(Path(environment["GITHUB_OUTPUT"]))
+    assert outputs["submissions"] == "2"  # bob.py and dave.py; not zed.py, which only main changed
+    score, max_score = float(outputs["score"]), float(outputs["max_score"])
+    assert 0 < score < max_score and float(outputs["percent"]) == pytest.approx(100 * score / max_score, abs=0.05)
+    assert result.returncode == (1 if float(outputs["percent"]) < 90 else 0), result.stderr
+    classroom = json.loads(base64.b64decode(outputs["result"]))
+    assert sum(test["score"] for test in classroom["tests"]) == pytest.approx(score)
+    assert classroom["max_score"] == pytest.approx(max_score)
+
+    summary = Path(environment["GITHUB_STEP_SUMMARY"]).read_text()
+    assert summary.startswith("## an earlier step's summary\n")  # appended, as GitHub expects
+    assert "`bob.py`" in summary and "`dave.py`" in summary and "zed.py" not in summary
+    assert (tmp_path / "out" / "summary.md").read_text() in summary
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["bob", "dave", "summary.md"]
+    assert not list((tmp_path / "out").rglob("report.json"))  # it records the hidden seed
+
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error ")]
+    assert errors and all(line.startswith("::error file=submissions/dave.py,line=") for line in errors)
+    assert "title=value-basic%3A relu at exactly zero::" in "\n".join(errors)
+    for name in HIDDEN_TEST_NAMES:
+        assert name not in result.stdout and name not in summary
+
+
+def test_a_course_inside_the_checkout_that_the_pull_request_edits_is_refused(tmp_path):
+    repo = tmp_path / "course-and-work"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    shutil.copytree(REPO / "problems", repo / "problems")
+    shutil.copytree(REPO / "reference", repo / "reference")
+    base = commit_all(repo, "course")
+    copy("carol.py", repo / "submissions" / "carol.py")
+    spec = repo / "problems" / "value-basic" / "problem.yaml"
+    spec.write_text(spec.read_text().replace("points: 1", "points: 0"))
+    head = commit_all(repo, "submission, and free points")
+    result = grader_ci(repo, github_environment(tmp_path, base, head), course=repo)
+    assert result.returncode == 2
+    assert "the pull request changes problems/value-basic/problem.yaml" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_pull_request_without_submissions_grades_nothing_and_says_so(student_repo, tmp_path):
+    repo, base, _ = student_repo
+    git(repo, "checkout", "-q", "-b", "docs", base)
+    (repo / "README.md").write_text("# Value, typo fixed\n")
+    head = commit_all(repo, "docs only")
+    environment = github_environment(tmp_path, base, head)
+    result = grader_ci(repo, environment, "--fail-under", "50")
+    assert result.returncode == 0, result.stderr
+    assert read_outputs(Path(environment["GITHUB_OUTPUT"]))["submissions"] == "0"
+    assert "No submission to grade" in Path(environment["GITHUB_STEP_SUMMARY"]).read_text()
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        ("no_event", "no files given and no pull request to read them from"),
+        ("push_event", "is not a pull_request event"),
+        ("shallow", "both commits must be in the clone (actions/checkout with fetch-depth: 0)"),
+    ],
+)
+def test_unusable_pull_request_context_exits_2_with_one_line(student_repo, tmp_path, setup, words):
+    repo, base, head = student_repo
+    environment = github_environment(tmp_path, base, "0" * 40 if setup == "shallow" else head)
+    if setup == "no_event":
+        del environment["GITHUB_EVENT_PATH"]
+    if setup == "push_event":
+        Path(environment["GITHUB_EVENT_PATH"]).write_text(json.dumps({"ref": "refs/heads/work", "before": base, "after": head}))
+    result = grader_ci(repo, environment)
+    assert result.returncode == 2
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_workflow_commands_are_escaped_so_a_message_cannot_start_a_command_of_its_own():
+    forged = "got 'x'\n::add-mask::secret\r\n::error::100% fake"
+    command = workflow_command("error", forged, file="submissions/a,b.py", line=3, title="value-basic: a:b")
+    assert "\n" not in command and "\r" not in command
+    assert command == ("::error file=submissions/a%2Cb.py,line=3,title=value-basic%3A a%3Ab::"
+                       "got 'x'%0A::add-mask::secret%0D%0A::error::100%25 fake")
+    assert escape_data("50%") == "50%25" and escape_property("a:b,c%") == "a%3Ab%2Cc%25"
+
+
+def test_explicit_files_are_graded_outside_any_git_repository(tmp_path):
+    folder = tmp_path / "not-a-repo"
+    copy("alice.py", folder / "mine.py")
+    output = tmp_path / "output.txt"
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("GITHUB_")}
+    environment["GITHUB_OUTPUT"] = str(output)
+    result = subprocess.run([sys.executable, "-m", "grader", "--course", str(REPO), "ci", "mine.py", "--problem",
+                             "value-basic", "--fail-under", "100"], cwd=folder, env=environment,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "mine.py (value-basic): 21/21 graded" in result.stdout and "::error" not in result.stdout
+    outputs = read_outputs(output)
+    assert outputs["submissions"] == "1" and outputs["percent"] == "100.0"
