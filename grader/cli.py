@@ -111,11 +111,11 @@ def _course(args):
     return course
 
 
-def _problem(args, problem_id: str):
+def _problem(args, problem_id: str, *, visible_only: bool = False):
     from grader.spec import SpecError
 
     try:
-        return _course(args).load(problem_id, seed=args.seed)
+        return _course(args).load(problem_id, seed=args.seed, visible_only=visible_only)
     except SpecError as error:
         raise UsageError(str(error)) from None
 
@@ -143,7 +143,8 @@ def _check(args) -> int:
     submission = _readable_file(args.submission)
     course = _course(args)
     problem_id = args.problem or guess_problem_id(submission, course.problem_ids())
-    report = grade_submission(_problem(args, problem_id), submission, isolation=_isolation(args), visible_only=True)
+    problem = _problem(args, problem_id, visible_only=True)
+    report = grade_submission(problem, submission, isolation=_isolation(args), visible_only=True)
     sys.stdout.write(render_check(report, Style(colour=sys.stdout.isatty())))
     return EXIT_OK
 

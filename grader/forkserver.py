@@ -19,7 +19,8 @@ Like ``interpreter.py`` this file is copied into the sandbox and imports only th
 library. Protocol on the control socket (descriptor given on the command line), one JSON
 line per message, request then reply:
 
-    {"op": "spawn", "submission": path, "tests": [i, ...]} + 3 descriptors  ->  {"pid": n}
+    {"op": "spawn", "submission": path, "tests": [i, ...], "layout_shift": n}
+        + 3 descriptors  ->  {"pid": n}
     {"op": "finish", "pid": n, "grace": seconds}  ->  {"status": wait status or null}
 
 ``finish`` waits up to ``grace`` seconds for the child to end on its own, then kills it,
@@ -28,21 +29,24 @@ kills every straggler, wipes the writable places and answers with the child's wa
 
 from __future__ import annotations
 
-import array
+import gc
 import importlib.util
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import socket
 import sys
 import time
+import traceback
 
 CHANNEL_FD = 3
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 MAX_REQUEST = 1 << 20
+SPAWN_SECONDS = 10.0
 
 
 def _prctl(option, value):
@@ -101,14 +105,45 @@ class Server:
         return json.loads(line), fds
 
     # ---------------------------------------------------------------- one run
-    def spawn(self, request, fds):
-        pid = os.fork()
-        if pid == 0:
+    def start_template(self):
+        """Fork the template every run is forked from (see ``_template``)."""
+        go_read, self.go = os.pipe()
+        self.statuses, status_write = os.pipe()
+        self.requests, theirs = socket.socketpair()
+        self.template = os.fork()
+        if self.template == 0:
             try:
-                self.become_child(request, fds)
+                self.requests.close()
+                os.close(self.go)
+                os.close(self.statuses)
+                _template(self, go_read, status_write, theirs)
             finally:
-                os._exit(70)
-        return pid
+                os._exit(0)
+        os.close(go_read)
+        os.close(status_write)
+        theirs.close()
+
+    def spawn(self, request, fds):
+        """Hand the request to the next child, have the template fork it, learn its pid."""
+        try:
+            socket.send_fds(self.requests, [json.dumps(request).encode() + b"\n"], fds)
+            os.write(self.go, b"g")
+            if not select.select([self.requests], [], [], SPAWN_SECONDS)[0]:
+                return None
+            return int(self.requests.recv(64).split(b"\n")[0])
+        except (OSError, ValueError):
+            return None
+
+    def become_child_of_template(self, requests):
+        data, fds = b"", []
+        while not data.endswith(b"\n"):
+            chunk, more, _flags, _address = socket.recv_fds(requests, 65536, 3)
+            if not chunk:
+                os._exit(71)
+            data, fds = data + chunk, fds + more
+        requests.sendall(f"{os.getpid()}\n".encode())
+        gc.enable()
+        self.become_child(json.loads(data), fds)
 
     def become_child(self, request, fds):
         os.setsid()
@@ -123,38 +158,36 @@ class Server:
         os.environ.update(self.config["environment"])
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-        run = dict(self.config["submission"], submission=request["submission"], channel_fd=CHANNEL_FD)
+        run = dict(self.config["submission"], submission=request["submission"], channel_fd=CHANNEL_FD,
+                   layout_shift=int(request.get("layout_shift", 0)))
         run["programs"] = [[i, self.programs[i]] for i in request["tests"] if 0 <= i < len(self.programs)]
         self.interpreter.run_in_this_process(run)
 
     def finish(self, pid, grace):
-        status = self.wait_for(pid, time.monotonic() + grace)
+        status = self.wait_for(grace)
         if status is None:
             _kill_group(pid)
-            status = self.wait_for(pid, time.monotonic() + 5)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            status = self.wait_for(5)
         self.kill_stragglers()
         self.wipe()
         return status
 
-    def wait_for(self, pid, deadline):
-        """The child's wait status once it has ended, or None if it outlives the deadline."""
-        pause = 0.0002
-        while True:
-            try:
-                done, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                return None
-            if done:
-                return status
-            if time.monotonic() >= deadline:
-                return None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.01)
+    def wait_for(self, seconds):
+        """The child's wait status, which the template sends once the child has ended; None
+        if it does not end in time (or the template is gone)."""
+        if not select.select([self.statuses], [], [], seconds)[0]:
+            return None
+        data = os.read(self.statuses, 4)
+        return int.from_bytes(data, "little") if len(data) == 4 else None
 
     def kill_stragglers(self):
         """Everything the run left behind, however it detached: orphans come to the server."""
         for _ in range(1000):
-            children = _children()
+            children = [pid for pid in _children() if pid != self.template]
             if not children:
                 break
             for pid in children:
@@ -170,10 +203,13 @@ class Server:
                     pass
         while True:  # reap what died without being listed
             try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    break
+                pid, _status = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
                 break
+            if pid == 0:
+                break
+            if pid == self.template:  # a run killed it: its successor is forked now
+                self.start_template()
 
     def wipe(self):
         for folder in self.wiped:
@@ -181,6 +217,26 @@ class Server:
         if self.dev_entries is not None:
             for name in set(os.listdir("/dev")) - self.dev_entries:
                 _remove("/dev/" + name)
+
+
+def _template(server, go, statuses, requests):
+    """The process every run is forked from. It is forked from the server once, before any
+    run, and does nothing but wait for a byte, fork, wait for the child and report its
+    status, freeing everything it allocated each time: so every child starts from the very
+    same heap, whatever ran before it (see interpreter.settle_memory_layout)."""
+    gc.disable()  # no collection at a moment that depends on history
+    while os.read(go, 1):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(go)
+                os.close(statuses)
+                server.become_child_of_template(requests)
+            finally:
+                os._exit(70)
+        status = os.waitpid(pid, 0)[1]
+        os.write(statuses, status.to_bytes(4, "little"))
+        del pid, status
 
 
 def _children():
@@ -257,6 +313,20 @@ def _set_limits(limits):
         resource.setrlimit(which, (value, value))
 
 
+def _warm_up():
+    """Do once, here, what the standard library does lazily the first time: otherwise the
+    first child would do it while the submission runs, and lay its objects out differently
+    from every later child (see interpreter.settle_memory_layout)."""
+    sample = {"event": "result", "test": 0, "nodes": {"a": [1.5, 2, "nan", {"other": "str", "text": "x"}]},
+              "error": {"type": "ValueError", "message": "m", "line": 1}}
+    json.loads(json.dumps(sample))
+    try:
+        raise ValueError("warm-up")
+    except ValueError as error:
+        list(traceback.walk_tb(error.__traceback__))
+        str(error)
+
+
 def main(config_path, control_fd):
     with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)
@@ -264,6 +334,9 @@ def main(config_path, control_fd):
     _prctl(PR_SET_DUMPABLE, 0)
     control = socket.socket(fileno=control_fd)
     server = Server(config, control)
+    _warm_up()
+    gc.freeze()
+    server.start_template()  # what the server holds is never collected again: a child's collections stay small
     control.sendall(b'{"ready": true}\n')
     server.serve()
 

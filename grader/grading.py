@@ -22,6 +22,10 @@ from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
 from grader.spec import Problem, Visibility
 
 
+LAYOUT_SHIFTS = 61
+"""How many different layouts a rerun may get (see ``interpreter.settle_memory_layout``)."""
+
+
 def visible_part(problem: Problem) -> Problem:
     """The problem as a student checking their work sees it: visible tests only."""
     tests = tuple(test for test in problem.tests if test.visibility is Visibility.VISIBLE)
@@ -65,10 +69,10 @@ class GradingSession:
         diagnose_failures: bool = True,
         library: MisconceptionLibrary | None = None,
     ) -> None:
-        self.withheld = 0
+        self.withheld = problem.withheld_tests
         if visible_only:
             visible = visible_part(problem)
-            self.withheld, problem = len(problem.tests) - len(visible.tests), visible
+            self.withheld, problem = self.withheld + len(problem.tests) - len(visible.tests), visible
         self.problem, self.visible_only, self.diagnose_failures = problem, visible_only, diagnose_failures
         self.expected = expected_observations(problem) if expected is None else expected
         if diagnose_failures and (library is None or library.problem.tests != problem.tests):
@@ -99,22 +103,24 @@ class GradingSession:
         return [self._report(e, record) for e, record in zip(evidence, records)]
 
     def _observe(self, path: Path) -> _Evidence:
+        source = _source(path)
+        sha256 = hashlib.sha256(source).hexdigest()
         run = self.sandbox.run(path)
-        second_run = self._second_run_of_hidden(path, run)
+        second_run = self._second_run_of_hidden(path, run, layout_shift=1 + int(sha256[:8], 16) % LAYOUT_SHIFTS)
         diagnosis = None
         if self.library is not None and run.load_failure is None:
             observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
             diagnosis = diagnose(self.problem, self.expected, observed, self.library)
         hints = {name: diagnosis.misconception.hint for name in diagnosis.explained} if diagnosis else {}
-        source = _source(path)
-        return _Evidence(path, hashlib.sha256(source).hexdigest(), run, second_run, hints, diagnosis,
-                         static_findings(source, self.problem))
+        return _Evidence(path, sha256, run, second_run, hints, diagnosis, static_findings(source, self.problem))
 
-    def _second_run_of_hidden(self, path: Path, run: SubmissionRun) -> dict[int, ProgramObservation]:
-        """Hidden programs once more, in a fresh process: a grade must not depend on luck."""
+    def _second_run_of_hidden(self, path: Path, run: SubmissionRun, layout_shift: int) -> dict[int, ProgramObservation]:
+        """Hidden programs once more, in a fresh process with the submission's objects at other
+        addresses: a grade must not depend on luck. The shift is drawn from the submission's
+        content, so the same file always gets the same two runs."""
         if not self.problem.rerun_hidden or not self.hidden or run.load_failure is not None:
             return {}
-        again = self.sandbox.run(path, self.hidden, earlier=run)
+        again = self.sandbox.run(path, self.hidden, earlier=run, layout_shift=layout_shift)
         return dict(zip(self.hidden, again.programs))
 
     def _report(self, evidence: _Evidence, record: dict) -> Report:

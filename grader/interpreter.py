@@ -21,6 +21,7 @@ defensively and judges them itself.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import math
@@ -196,8 +197,45 @@ def _flush_output():
             pass
 
 
+DRAINED_SIZE_CLASSES = range(48, 513, 16)
+"""CPython's small-object size classes (bytes) that Values, slotted or not, fall into."""
+POOL_SIZE, POOL_HEADER = 16384, 48
+"""pymalloc's pools (CPython 3.10+ on 64-bit): where the first block of a fresh pool sits."""
+
+
+def settle_memory_layout(shift):
+    """Make where the submission's objects land depend on nothing but the submission.
+
+    A forked child inherits its server's heap, free blocks and all, and those differ with
+    what the server did before. Code whose results depend on the iteration order of a set of
+    Values (an order set by their addresses) would then be graded differently depending on
+    which submission came before it. So, for each small size class, blocks are taken until
+    the next one is the first block of a fresh pool: from there on, what the submission
+    allocates is laid out the same way every time. Then ``shift`` more blocks of each class
+    move everything the submission creates to other addresses: the grader reruns hidden
+    programs so, to see whether a submission depends on set order. Returns the ballast,
+    which must stay alive."""
+    gc.collect()  # the collector's counters, inherited too, start from zero
+    ballast = [None] * (len(DRAINED_SIZE_CLASSES) * (20 * POOL_SIZE // 48 + shift))  # never a pymalloc block
+    used = 0
+    for size in DRAINED_SIZE_CLASSES:
+        for _ in range(20 * POOL_SIZE // size):
+            block = bytes(size - 40)  # 33 + len bytes: exactly this size class
+            if id(block) % POOL_SIZE == POOL_HEADER:
+                break  # freed below: the next object of this size takes this very block
+            ballast[used] = block
+            used += 1
+        del block
+    for size in DRAINED_SIZE_CLASSES:
+        for _ in range(shift):
+            ballast[used] = bytes(size - 40)
+            used += 1
+    return ballast
+
+
 def run_in_this_process(config):
     """Load the submission and run the configured programs, reporting on the channel; never returns."""
+    ballast = settle_memory_layout(config.get("layout_shift", 0))  # noqa: F841 - kept alive on purpose
     channel = os.fdopen(config["channel_fd"], "w", encoding="utf-8", buffering=1)
     send = lambda message: channel.write(json.dumps(message) + "\n")  # noqa: E731
     source_file = os.path.abspath(config["submission"])

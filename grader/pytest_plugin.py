@@ -206,6 +206,10 @@ class ProgramCheck(pytest.Item):
 
 
 PYTEST_ARGUMENTS = (
+    # only the plugins the checks need: whatever else is installed (hypothesis, xdist, ...)
+    # would cost seconds of imports in every session
+    "--disable-plugin-autoload",
+    "-p", "pytest_jsonreport.plugin",
     "-p", "no:cacheprovider",
     "-p", "no:warnings",
     # these collect garbage five times at the end of every session (0.1 s each time) or

@@ -171,10 +171,15 @@ class Sandbox:
             self._server.stop()
             self._server = None
 
-    def run(self, submission: Path, tests: Sequence[int] | None = None, earlier: SubmissionRun | None = None) -> SubmissionRun:
+    def run(
+        self, submission: Path, tests: Sequence[int] | None = None, earlier: SubmissionRun | None = None,
+        layout_shift: int = 0,
+    ) -> SubmissionRun:
         """Run the programs ``tests`` (default: all) against the submission; never raises for
         anything the submission does. Where a program's result is exactly what ``earlier``
-        (a run of all the programs) received, its observation is reused, not parsed again."""
+        (a run of all the programs) received, its observation is reused, not parsed again.
+        ``layout_shift`` moves the submission's objects to other addresses (see
+        ``interpreter.settle_memory_layout``)."""
         started = time.monotonic()
         indices = list(range(len(self.programs))) if tests is None else list(tests)
         if submission.is_symlink():
@@ -185,7 +190,7 @@ class Sandbox:
             return SubmissionRun(failure, (), tuple(observation for _ in indices), "", "", False, self.policy.isolation, 0.0)
         shutil.copyfile(submission, self.box.code / SUBMISSION_FILE)
         try:
-            session = _Session(self, indices, started + self.policy.limits.submission_seconds, earlier)
+            session = _Session(self, indices, started + self.policy.limits.submission_seconds, earlier, layout_shift)
             session.run()
         finally:
             (self.box.code / SUBMISSION_FILE).unlink(missing_ok=True)
@@ -265,7 +270,7 @@ class _Server:
         }
         (box.code / "server.json").write_text(json.dumps(config))
         ours, theirs = socket.socketpair()
-        python = [sys.executable, "-I", "-B", f"{code}/forkserver.py", f"{code}/server.json", str(theirs.fileno())]
+        python = [sys.executable, "-s", "-P", "-B", f"{code}/forkserver.py", f"{code}/server.json", str(theirs.fileno())]
         hunt = policy.isolation is Isolation.PROCESS and cgroup is None
         known = _children_of(os.getpid()) if hunt else None
         if hunt:
@@ -280,7 +285,7 @@ class _Server:
                 stderr=log,
                 pass_fds=(theirs.fileno(),),
                 start_new_session=True,
-                preexec_fn=cgroup.enter if cgroup is not None else None,
+                preexec_fn=_server_preexec(cgroup),
             )
         theirs.close()
         server = cls(process, ours, cgroup, token, known)
@@ -326,6 +331,28 @@ class _Server:
             self.cgroup.remove()
         elif self.known_children is not None:
             _kill_escaped_descendants(self.known_children, self.token)
+
+
+ADDR_NO_RANDOMIZE = 0x0040000
+
+
+def _server_preexec(cgroup: PidsCgroup | None):
+    """In the server's process before it executes: join the cgroup, and turn address-space
+    randomisation off, so that where a submission's objects land (and so the order in which
+    it iterates a set of Values) is the same in every run of the same file. Randomisation
+    defends against memory-corruption exploits, no defence against code that can already
+    run anything Python can."""
+
+    def apply() -> None:
+        if cgroup is not None:
+            cgroup.enter()
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.personality(libc.personality(0xFFFFFFFF) | ADDR_NO_RANDOMIZE)
+
+    return apply
 
 
 def _nproc_limit(limits: Limits, cgroup: PidsCgroup | None) -> int | None:
@@ -375,8 +402,10 @@ class _Child:
 class _Session:
     """One submission's run: as many child processes as crashes and timeouts require."""
 
-    def __init__(self, sandbox: Sandbox, indices: list[int], deadline: float, earlier: SubmissionRun | None = None):
+    def __init__(self, sandbox: Sandbox, indices: list[int], deadline: float, earlier: SubmissionRun | None = None,
+                 layout_shift: int = 0):
         self.sandbox, self.indices, self.deadline, self.earlier = sandbox, indices, deadline, earlier
+        self.layout_shift = layout_shift
         self.policy = sandbox.policy
         self.results: dict[int, ProgramObservation] = {}
         self.raw: dict[int, object] = {}
@@ -420,7 +449,8 @@ class _Session:
         pipes = [os.pipe() for _ in range(3)]  # result channel, stdout, stderr
         try:
             reply = server.request(
-                {"op": "spawn", "submission": f"{self.code_dir()}/{SUBMISSION_FILE}", "tests": pending},
+                {"op": "spawn", "submission": f"{self.code_dir()}/{SUBMISSION_FILE}", "tests": pending,
+                 "layout_shift": self.layout_shift},
                 REPLY_SLACK_SECONDS,
                 fds=[write for _read, write in pipes],
             )
@@ -698,6 +728,7 @@ def _belongs_to_run(pid: int, token: str) -> bool:
 def _scrubbed_environment(home: Path, token: str) -> dict[str, str]:
     return {
         "PATH": "/usr/bin:/bin",
+        "PYTHONHASHSEED": "0",
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "PYTHONIOENCODING": "utf-8",

@@ -130,6 +130,8 @@ class Problem:
     """Where the seed came from: --seed, GRADER_SEED, GRADER_SEED_FILE or the spec."""
     rerun_hidden: bool = True
     misconceptions_dir: Path | None = None
+    withheld_tests: int = 0
+    """Hidden generated tests not drawn at all (loaded for a student's check)."""
 
     @property
     def directory(self) -> Path:
@@ -163,13 +165,15 @@ class Course:
     def spec_path(self, problem_id: str) -> Path:
         return self.problems_dir / problem_id / "problem.yaml"
 
-    def load(self, problem_id: str, seed: int | None = None) -> Problem:
-        """The problem, its generated tests drawn with ``seed`` (default: resolve_seed())."""
+    def load(self, problem_id: str, seed: int | None = None, *, visible_only: bool = False) -> Problem:
+        """The problem, its generated tests drawn with ``seed`` (default: resolve_seed()).
+        ``visible_only``: a student's check, which never draws the hidden generated tests (it
+        only counts them, in ``Problem.withheld_tests``)."""
         path = self.spec_path(problem_id)
         if not path.is_file():
             known = ", ".join(self.problem_ids()) or "none"
             raise SpecError(path, None, "", f"no such problem {problem_id!r} (known: {known})")
-        return load_problem(path, self.reference_dir, seed)
+        return load_problem(path, self.reference_dir, seed, visible_only=visible_only)
 
 
 def find_course(explicit: str | os.PathLike | None = None) -> Course:
@@ -213,7 +217,7 @@ def _seed_value(text: str) -> int:
         return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
 
 
-def load_problem(path: Path, reference_dir: Path, seed: int | None = None) -> Problem:
+def load_problem(path: Path, reference_dir: Path, seed: int | None = None, *, visible_only: bool = False) -> Problem:
     """Read, validate and parse one problem.yaml."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -235,14 +239,17 @@ def load_problem(path: Path, reference_dir: Path, seed: int | None = None) -> Pr
         raise SpecError(path, lines(("id",)), "id", f"{raw['id']!r} differs from the folder name {path.parent.name!r}")
     api = _api(raw["api"])
     tests = tuple(_test(raw_test, i, api, lines) for i, raw_test in enumerate(raw["tests"]))
-    seed_source = ""
+    seed_source, withheld = "", 0
     if "generated" not in raw:
         seed = None
     else:
         seed, seed_source = resolve_seed(seed)
         if seed is None:
             seed, seed_source = raw["generated"]["seed"], "spec"
-        tests += _generated_tests(raw["generated"], api, seed)
+        groups = raw["generated"]["tests"]
+        drawn = [g for g in groups if not visible_only or g.get("visibility", "hidden") == "visible"]
+        withheld = sum(g["count"] for g in groups if g not in drawn)
+        tests += _generated_tests(drawn, api, seed)
     names = [test.name for test in tests]
     for i, name in enumerate(names):
         if name in names[:i]:
@@ -267,6 +274,7 @@ def load_problem(path: Path, reference_dir: Path, seed: int | None = None) -> Pr
         seed_source=seed_source,
         rerun_hidden=raw.get("rerun_hidden", True),
         misconceptions_dir=path.parent / raw.get("misconceptions", "misconceptions"),
+        withheld_tests=withheld,
     )
 
 
@@ -310,12 +318,12 @@ def _test(raw: dict, index: int, api: Api, lines: "_LineFinder") -> ProblemTest:
     )
 
 
-def _generated_tests(raw: dict, api: Api, seed: int) -> tuple[ProblemTest, ...]:
+def _generated_tests(groups: list[dict], api: Api, seed: int) -> tuple[ProblemTest, ...]:
     """The declared generated tests, drawn from ``seed``; named by shape and number."""
     from grader.generate import generate_program
 
     tests = []
-    for group in raw["tests"]:
+    for group in groups:
         for index in range(group["count"]):
             tests.append(
                 ProblemTest(

@@ -1,0 +1,127 @@
+"""The warm sandbox: many runs through one fork server, each as fresh as a new process.
+
+A run must leave nothing the next run can see (files, processes), and a submission's results
+must not depend on what the same server ran before it, even for code whose results depend on
+the iteration order of a set of Values (which follows memory addresses).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.grading import sandbox_policy
+from grader.observations import to_wire
+from grader.sandbox import Isolation, Sandbox
+from tests.conftest import REPO, _problem_and_expected, namespace_isolation_or_skip
+
+CORRECT = (REPO / "reference" / "value_basic.py").read_text()
+
+LEAVE_TRACES = '''
+import os, subprocess, sys
+MARK = "__MARK__"
+for folder in (".", "/tmp", "/dev/shm"):
+    try:
+        with open(os.path.join(folder, MARK), "w") as handle:
+            handle.write("left by an earlier submission")
+    except OSError:
+        pass
+# a grandchild in a session of its own, the way a submission hides a process
+subprocess.Popen([sys.executable, "-c", "import os, time; os.setsid(); time.sleep(60)", MARK],
+                 start_new_session=True)
+print("TRACES LEFT", flush=True)
+'''
+
+LOOK_FOR_TRACES = '''
+import os
+MARK = "__MARK__"
+found = [folder for folder in (".", "/tmp", "/dev/shm") if os.path.exists(os.path.join(folder, MARK))]
+processes = []
+for pid in os.listdir("/proc"):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            if MARK.encode() in handle.read():
+                processes.append(pid)
+    except OSError:
+        pass
+print("FOUND FILES", found, "FOUND PROCESSES", processes, flush=True)
+'''
+
+SET_ORDER_DEPENDENT = (REPO / "submissions" / "carol.py").read_text()
+"""Overwrites grads (=) instead of accumulating: which path wins depends on the order
+backward() visits a node's inputs, i.e. on set(_children) iteration order."""
+
+
+@pytest.fixture(params=["process", "namespace"])
+def isolation(request) -> Isolation:
+    return Isolation.PROCESS if request.param == "process" else namespace_isolation_or_skip()
+
+
+def _sandbox(isolation: Isolation) -> Sandbox:
+    problem = _problem_and_expected("value-basic")[0]
+    return Sandbox(sandbox_policy(problem, isolation), [test.to_wire() for test in problem.tests])
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_a_run_leaves_nothing_the_next_run_can_see(isolation, tmp_path):
+    mark = f"grader-trace-{secrets.token_hex(6)}"
+    earlier = _write(tmp_path, "earlier.py", LEAVE_TRACES.replace("__MARK__", mark) + CORRECT)
+    later = _write(tmp_path, "later.py", LOOK_FOR_TRACES.replace("__MARK__", mark) + CORRECT)
+    with _sandbox(isolation) as sandbox:
+        first = sandbox.run(earlier, tests=[0])
+        assert "TRACES LEFT" in first.stdout
+        second = sandbox.run(later, tests=[0])
+    if isolation is Isolation.NAMESPACE:
+        assert "FOUND FILES [] FOUND PROCESSES []" in second.stdout, second.stdout
+    else:  # /tmp and /dev/shm are the host's own at this level (the README says so): only the run's folder is its
+        for shared in ("/tmp", "/dev/shm"):
+            Path(shared, mark).unlink(missing_ok=True)
+        assert "FOUND FILES ['/tmp', '/dev/shm'] FOUND PROCESSES []" in second.stdout, second.stdout
+    time.sleep(0.2)
+    survivors = [pid for pid in os.listdir("/proc") if pid.isdigit() and _cmdline_has(pid, mark)]
+    assert not survivors, f"processes of the earlier run survive: {survivors}"
+
+
+def _cmdline_has(pid: str, mark: str) -> bool:
+    try:
+        return mark.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def _observed(run) -> str:
+    return json.dumps([to_wire(observation)["nodes"] for observation in run.programs], sort_keys=True)
+
+
+def test_results_do_not_depend_on_what_the_server_ran_before(isolation, tmp_path):
+    subject = _write(tmp_path, "subject.py", SET_ORDER_DEPENDENT)
+    others = [REPO / "submissions" / f"{name}.py" for name in ("alice", "dave", "erin", "frank")]
+    with _sandbox(isolation) as fresh:
+        alone = _observed(fresh.run(subject))
+    with _sandbox(isolation) as busy:
+        for other in others:
+            busy.run(other)
+        after_others = _observed(busy.run(subject))
+        busy.run(others[0])
+        again = _observed(busy.run(subject))
+    assert alone == after_others == again
+
+
+def test_a_shifted_layout_shows_whether_results_depend_on_set_order(isolation, tmp_path):
+    subject = _write(tmp_path, "subject.py", SET_ORDER_DEPENDENT)
+    deterministic = REPO / "submissions" / "alice.py"
+    with _sandbox(isolation) as sandbox:
+        faces = {_observed(sandbox.run(subject, layout_shift=shift)) for shift in range(6)}
+        steady = {_observed(sandbox.run(deterministic, layout_shift=shift)) for shift in range(6)}
+    assert len(faces) > 1, "shifting the layout never changed the set-order-dependent results"
+    assert len(steady) == 1
