@@ -202,11 +202,12 @@ def _differences(test: ProblemTest, expected: ProgramObservation, observed: Prog
             have = observed.nodes.get(node.name)
             if have is None:
                 yield Mismatch(node.display, field, want.field(field).describe(), "no such node")
-            elif not _readings_equal(want.field(field), have.field(field), field, test.exact_repr):
+            elif not readings_equal(want.field(field), have.field(field), field, test.exact_repr):
                 yield Mismatch(node.display, field, want.field(field).describe(), have.field(field).describe())
 
 
-def _readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool) -> bool:
+def readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool) -> bool:
+    """One field of one node judged alike, within tolerance (the renderers' graphs reuse it)."""
     if field == "repr":
         return expected.text is not None and got.text is not None and reprs_equal(expected.text, got.text, exact=exact_repr)
     if expected.is_number and got.is_number:

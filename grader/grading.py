@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Mapping
 
 from grader.diagnose import MisconceptionLibrary, default_cache_dir, diagnose, static_findings
+from grader.graph import failure_graphs
 from grader.observations import ProgramObservation
 from grader.pytest_plugin import CheckContext, run_checks
 from grader.reference import expected_observations
@@ -77,6 +78,7 @@ def grade_submission(
         withheld_tests=withheld,
         diagnosis=diagnosis,
         findings=static_findings(submission.read_bytes(), problem),
+        graphs=failure_graphs(problem.tests, expected, run.programs),
     )
 
 
