@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from grader.files import write_atomically
+from grader.html import write_html, write_index
 from grader.report import Report, write_json
 from grader.sandbox import Isolation
 from grader.spec import Course
+from grader.summary import StudentRow, error_row, student_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,8 @@ class BatchRow:
     score: float
     max_score: float
     status: str
+    summary: StudentRow | None = None
+    """What index.html shows of it."""
 
     @property
     def percent(self) -> float:
@@ -95,6 +99,7 @@ def write_class_files(rows: list[BatchRow], out: Path, problem_id: str) -> None:
     for row in rows:
         writer.writerow([row.student, f"{row.score:g}", f"{row.max_score:g}", f"{row.percent:g}", row.status])
     write_atomically(out / "grades.csv", buffer.getvalue())
+    write_index(out, problem_id, [row.summary or error_row(row.student, row.max_score, "") for row in rows])
 
 
 # ------------------------------------------------------------------ worker processes
@@ -128,9 +133,11 @@ def _worker_grade(entry: BatchEntry, out: Path) -> BatchRow:
                    "submission": {"path": str(entry.path)}, "problem": {"id": problem.id, "version": problem.version},
                    "score": 0.0, "max_score": problem.max_score, "tests": []}
         write_atomically(out / entry.student / "report.json", json.dumps(failure, indent=2) + "\n")
-        return BatchRow(entry.student, 0.0, problem.max_score, "grader_error")
+        return BatchRow(entry.student, 0.0, problem.max_score, "grader_error",
+                        error_row(entry.student, problem.max_score, failure["output"]))
     write_json(report, out / entry.student / "report.json")
-    return BatchRow(entry.student, report.score, report.max_score, report.status)
+    write_html(report, out / entry.student / "report.html")
+    return BatchRow(entry.student, report.score, report.max_score, report.status, student_row(entry.student, report))
 
 
 def default_jobs() -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 from grader import __version__
 
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_USAGE = 0, 1, 2
-FORMATS = ("json", "md", "junit", "gradescope")
+FORMATS = ("json", "html", "md", "junit", "gradescope")
 
 
 class UsageError(Exception):

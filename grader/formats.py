@@ -8,10 +8,12 @@ from pathlib import Path
 
 from grader.check import TestStatus
 from grader.files import write_atomically
+from grader.html import render_html
 from grader.report import Report, write_json
 from grader.spec import Visibility
 
-FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json"}
+FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json",
+              "html": "report.html"}
 # what a student may see of a test's details in Gradescope: hidden and after-due-date tests
 # show their name and status only, whatever Gradescope later reveals
 DETAILED_IN_GRADESCOPE = (Visibility.VISIBLE, Visibility.AFTER_PUBLISHED)
@@ -24,7 +26,7 @@ def write_formats(report: Report, out: Path, formats: tuple[str, ...]) -> list[P
         if name == "json":
             write_json(report, path)
         else:
-            renderer = {"md": render_markdown, "junit": render_junit, "gradescope": render_gradescope}[name]
+            renderer = {"md": render_markdown, "junit": render_junit, "gradescope": render_gradescope, "html": render_html}[name]
             write_atomically(path, renderer(report))
         written.append(path)
     return written
