@@ -301,24 +301,27 @@ def _edges(links: list[_Link], boxes: Mapping[str, Box], centres: Mapping[str, f
     for link in links:
         source, target = boxes[link.parent], boxes[link.child]
         out, into = leaving[link.parent], entering[link.child]
-        points = [(source.x + source.width * (out.index(link) + 1) / (len(out) + 1), source.y + source.height)]
+        x = source.x + source.width * (out.index(link) + 1) / (len(out) + 1)
+        moves = [("M", x, source.y + source.height), ("L", x, bottoms[link.top])]  # below a short box's row
         for layer in range(link.top + 1, link.bottom):
             x = centres[link.key(layer)]
-            points += [(x, tops[layer]), (x, bottoms[layer])]
-        points.append((target.x + target.width * (into.index(link) + 1) / (len(into) + 1), target.y - 1))
-        edges.append(Edge(link.parent, link.child, _path(points)))
+            moves += [("C", x, tops[layer]), ("L", x, bottoms[layer])]
+        moves.append(("C", target.x + target.width * (into.index(link) + 1) / (len(into) + 1), target.y - 1))
+        edges.append(Edge(link.parent, link.child, _path(moves)))
     return tuple(edges)
 
 
-def _path(points: list[tuple[float, float]]) -> str:
-    """SVG path data: vertical S-curves between layers, straight lines through slots."""
-    (x, y), rest = points[0], points[1:]
-    parts = [f"M{x:.1f},{y:.1f}"]
-    for i, (nx, ny) in enumerate(rest):
-        if i % 2 == 0:  # from a bottom to the next layer's top
+def _path(moves: list[tuple[str, float, float]]) -> str:
+    """SVG path data: straight lines down, and vertical S-curves across the gaps between layers."""
+    parts = []
+    x = y = 0.0
+    for kind, nx, ny in moves:
+        if kind == "C":
             bend = (ny - y) / 2
             parts.append(f"C{x:.1f},{y + bend:.1f} {nx:.1f},{ny - bend:.1f} {nx:.1f},{ny:.1f}")
-        else:  # straight through a slot
-            parts.append(f"L{nx:.1f},{ny:.1f}")
+        elif kind == "L" and ny == y:
+            continue  # a box as tall as its row: nothing to draw
+        else:
+            parts.append(f"{kind}{nx:.1f},{ny:.1f}")
         x, y = nx, ny
     return " ".join(parts)
