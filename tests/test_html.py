@@ -2,9 +2,12 @@
 off), screenshotted, and checked for what is on the screen, not for markup."""
 
 import dataclasses
+import json
 import re
 from html import unescape
 import shutil
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -219,3 +222,16 @@ def test_the_class_page_flags_broken_submissions_first_and_links_every_report(br
         page.get_by_role("link", name="Zoë O'Neil").click()
         assert page.get_by_role("heading", name=re.compile("Report for")).inner_text() == "Report for Zoë O'Neil.py"
     assert serious_accessibility_violations(browser, index) == []
+
+
+def test_grade_with_format_html_writes_a_report_a_browser_shows(browser, tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "grader", "grade", "submissions/dave.py", "--problem", "value-basic",
+         "--out", str(tmp_path), "--format", "json,html"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    with opened(browser, tmp_path / "report.html") as (page, _):
+        assert page.get_by_text(f"{report['score']:g} / {report['max_score']:g}", exact=True).is_visible()
+        assert page.locator("svg g.node.wrong").count() >= 1
