@@ -11,8 +11,8 @@ layer ordered by where their parents are, so a renderer only places boxes and cu
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from grader.check import judge, readings_equal
 from grader.observations import NodeObservation, ProgramObservation
