@@ -23,65 +23,25 @@ from grader import __version__
 from grader.diagnose import MisconceptionLibrary, default_cache_dir
 from grader.files import write_atomically
 from grader.formats import FILE_NAMES
+from grader.html import write_index
 from grader.sandbox import Isolation
 from grader.spec import Problem
+from grader.summary import StudentRow, row_from_report
 from grader.workers import BatchEntry, DaskPool, GradedSubmission, LocalPool, WorkerSpec, chunked
 
-OUTCOME_LETTERS = {"passed": "P", "failed": "F", "error": "E", "timeout": "T"}
 MAX_CHUNK = 16
 """Submissions judged by one pytest session: large enough to spread its start-up cost, small
 enough that results stream out and little is lost to a kill."""
 
 
 @dataclass(frozen=True, slots=True)
-class BatchRow:
-    """What the class files need of one student: small, so a class of thousands stays flat."""
-
-    student: str
-    score: float
-    max_score: float
-    status: str
-    message: str
-    test_names: tuple[str, ...]
-    """Shared between rows of the same problem (interned)."""
-    outcomes: str
-    """One letter per test, in ``test_names`` order: P passed, F failed, E error, T timeout."""
-    misconception: str | None
-
-    @property
-    def percent(self) -> float:
-        return round(100.0 * self.score / self.max_score, 2) if self.max_score else 0.0
-
-
-@dataclass(frozen=True, slots=True)
 class BatchResult:
-    rows: list[BatchRow]
+    rows: list[StudentRow]
+    """One per submission, in the order of the entries."""
     graded: int
     """Submissions graded in this run."""
     reused: int
     """Submissions whose earlier report was still valid."""
-
-
-class _Names(dict):
-    """Interns the tuple of test names, so rows of one problem share one."""
-
-    def intern(self, names: tuple[str, ...]) -> tuple[str, ...]:
-        return self.setdefault(names, names)
-
-
-def row_from_report(student: str, report: dict, names: _Names) -> BatchRow:
-    tests = report.get("tests", [])
-    diagnosis = report.get("diagnosis") or {}
-    return BatchRow(
-        student=student,
-        score=float(report.get("score", 0.0)),
-        max_score=float(report.get("max_score", 0.0)),
-        status=str(report.get("status", "")),
-        message=str(report.get("output", "")).strip().split("\n")[0][:300],
-        test_names=names.intern(tuple(str(t.get("name", "")) for t in tests)),
-        outcomes="".join(OUTCOME_LETTERS.get(t.get("status"), "E") for t in tests),
-        misconception=diagnosis.get("misconception"),
-    )
 
 
 def discover(folder: Path) -> list[BatchEntry]:
@@ -135,11 +95,11 @@ def grade_batch(
     executor: str = "local",
     scheduler: str | None = None,
     reuse: bool = True,
-    on_row: Callable[[BatchRow, bool], None] = lambda row, reused: None,
+    on_row: Callable[[StudentRow, bool], None] = lambda row, reused: None,
 ) -> BatchResult:
     """Grade every entry (or reuse its still-valid report), writing files as results arrive."""
-    names = _Names()
-    rows: dict[str, BatchRow] = {}
+    linked = FILE_NAMES["html"] if "html" in formats else FILE_NAMES["json"]
+    rows: dict[str, StudentRow] = {}
     todo = []
     for entry in entries:
         folder = out / entry.student
@@ -148,14 +108,14 @@ def grade_batch(
         if report is None:
             todo.append(entry)
         else:
-            rows[entry.student] = row_from_report(entry.student, report, names)
+            rows[entry.student] = row_from_report(entry.student, report, linked)
             on_row(rows[entry.student], True)
     if todo:
         _warm_misconception_cache(problem)
         spec = WorkerSpec(problem, isolation, formats)
         for graded in _grade_in_chunks(spec, todo, jobs, executor, scheduler):
             _write_submission(graded, out)
-            rows[graded.student] = row_from_report(graded.student, graded.report, names)
+            rows[graded.student] = row_from_report(graded.student, graded.report, linked)
             on_row(rows[graded.student], False)
     ordered = [rows[entry.student] for entry in entries]
     write_class_files(ordered, out, problem)
@@ -185,7 +145,8 @@ def _write_submission(graded: GradedSubmission, out: Path) -> None:
         write_atomically(folder / name, text)
 
 
-def write_class_files(rows: list[BatchRow], out: Path, problem: Problem) -> None:
+def write_class_files(rows: list[StudentRow], out: Path, problem: Problem) -> None:
+    """summary.json, grades.csv and index.html, from the rows alone."""
     graded = [row for row in rows if row.status == "graded"]
     summary = {
         "problem": {"id": problem.id, "version": problem.version, "digest": problem.digest},
@@ -195,7 +156,7 @@ def write_class_files(rows: list[BatchRow], out: Path, problem: Problem) -> None
         "mean_percent": round(sum(row.percent for row in rows) / len(rows), 2) if rows else 0.0,
         "students": [
             {"student": r.student, "score": r.score, "max_score": r.max_score, "percent": r.percent,
-             "status": r.status, "misconception": r.misconception}
+             "status": r.status, "misconception": r.misconception or None}
             for r in rows
         ],
     }
@@ -206,6 +167,7 @@ def write_class_files(rows: list[BatchRow], out: Path, problem: Problem) -> None
     for row in rows:
         writer.writerow([row.student, f"{row.score:g}", f"{row.max_score:g}", f"{row.percent:g}", row.status])
     write_atomically(out / "grades.csv", buffer.getvalue())
+    write_index(out, problem.id, rows)
 
 
 def default_jobs() -> int:

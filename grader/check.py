@@ -171,7 +171,7 @@ def observations_agree(test: ProblemTest, a: ProgramObservation, b: ProgramObser
             return False
         for field in VALUE_FIELDS:
             mine, theirs = node.field(field), other.field(field)
-            if mine != theirs and not _readings_equal(mine, theirs, field, False):
+            if mine != theirs and not readings_equal(mine, theirs, field, False):
                 return False
     return True
 
@@ -221,11 +221,12 @@ def _differences(
             have = observed.nodes.get(node.name)
             if have is None:
                 yield Mismatch(node.display, field, want.field(field).describe(), "no such node")
-            elif not _readings_equal(want.field(field), have.field(field), field, test.exact_repr):
+            elif not readings_equal(want.field(field), have.field(field), field, test.exact_repr):
                 yield Mismatch(node.display, field, want.field(field).describe(), have.field(field).describe())
 
 
-def _readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool) -> bool:
+def readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool) -> bool:
+    """One field of one node judged alike, within tolerance (the renderers' graphs reuse it)."""
     if field == "repr":
         return expected.text is not None and got.text is not None and reprs_equal(expected.text, got.text, exact=exact_repr)
     if expected.is_number and got.is_number:

@@ -14,8 +14,8 @@ from pathlib import Path
 from grader import __version__
 
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_USAGE = 0, 1, 2
-FORMATS = ("json", "md", "junit", "gradescope", "classroom")
-BATCH_FORMATS = ("json",)
+FORMATS = ("json", "html", "md", "junit", "gradescope", "classroom")
+BATCH_FORMATS = ("json", "html")
 
 
 class UsageError(Exception):
@@ -216,7 +216,7 @@ def _batch(args) -> int:
     print(f"{len(rows)} submissions: {len(rows) - len(broken)} graded, {len(broken)} could not be graded"
           f"{reused}; mean {mean:.1f}%; reports in {args.out}/")
     for row in broken:
-        print(f"  {row.student}: {row.status}: {row.message}")
+        print(f"  {row.student}: {row.status}: {row.note}")
     return EXIT_OK
 
 

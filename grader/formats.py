@@ -9,11 +9,12 @@ from pathlib import Path
 from grader.check import TestStatus
 from grader.classroom import render_classroom
 from grader.files import write_atomically
+from grader.html import render_html
 from grader.report import Report, render_json
 from grader.spec import Visibility
 
 FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json",
-              "classroom": "classroom.json"}
+              "classroom": "classroom.json", "html": "report.html"}
 # what a student may see of a test's details in Gradescope: hidden and after-due-date tests
 # show their name and status only, whatever Gradescope later reveals
 DETAILED_IN_GRADESCOPE = (Visibility.VISIBLE, Visibility.AFTER_PUBLISHED)
@@ -27,6 +28,7 @@ def render_formats(report: Report, formats: tuple[str, ...]) -> dict[str, str]:
         "junit": render_junit,
         "gradescope": render_gradescope,
         "classroom": render_classroom,
+        "html": render_html,
     }
     return {FILE_NAMES[name]: renderers[name](report) for name in formats}
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, static_findings
+from grader.graph import failure_graphs
 from grader.observations import ProgramObservation
 from grader.pytest_plugin import CheckContext, run_checks
 from grader.reference import expected_observations
@@ -142,6 +143,7 @@ class GradingSession:
             withheld_tests=self.withheld,
             diagnosis=evidence.diagnosis,
             findings=evidence.findings,
+            graphs=failure_graphs(self.problem.tests, self.expected, run.programs),
         )
 
 

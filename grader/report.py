@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 from grader import __version__
 from grader.check import TestStatus, Verdict
 from grader.diagnose import Diagnosis, Finding
+from grader.graph import TestGraph
 from grader.pytest_plugin import GRADER_PROPERTY
 from grader.sandbox import LoadFailure, LoadFailureKind, SubmissionRun
 from grader.spec import Limits, Problem, Visibility
@@ -69,6 +71,8 @@ class Report:
     """Tests not run because a student's check runs only the visible ones."""
     diagnosis: Diagnosis | None = None
     findings: tuple[Finding, ...] = ()
+    graphs: Mapping[str, TestGraph] = field(default_factory=dict)
+    """Computation graphs of failing visible tests, by test name (never of a hidden one)."""
 
     @property
     def nondeterministic_tests(self) -> list[str]:

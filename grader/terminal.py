@@ -59,7 +59,7 @@ def render_check(report: Report, style: Style) -> str:
     lines += ["", style.bold(f"{passed} of {len(shown)} visible tests pass ({total}).")]
     if hidden:
         lines.append(style.dim(f"{hidden} more tests are hidden; they are run when your work is graded."))
-    if report.stdout.strip():
+    if report.stdout.strip() and len(shown) == len(report.tests):  # prints during hidden runs would spell them out
         lines += ["", style.dim("Your code printed:"), _indent(report.stdout.strip()[-1500:], 2)]
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,189 @@
+"""The class at a glance, for ``index.html`` of ``grader batch``.
+
+A batch keeps one ``StudentRow`` per submission for up to thousands of students, so a row
+holds names, statuses and numbers only, never a Report; the class summary is computed from
+the rows alone.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+from collections import Counter
+from dataclasses import dataclass
+
+from grader.check import TestStatus
+from grader.report import Report
+
+HISTOGRAM_BUCKETS = 10
+"""Scores in bins of 10 percentage points; 100% joins the top bin."""
+MAX_NOTE = 200
+
+
+@dataclass(frozen=True, slots=True)
+class StudentRow:
+    """One submission of a batch, as the class summary needs it."""
+
+    student: str
+    status: str
+    """graded, failed_to_load, timed_out or grader_error."""
+    score: float
+    max_score: float
+    note: str = ""
+    """One line on why a submission was not graded."""
+    passed: tuple[str, ...] = ()
+    failed: tuple[str, ...] = ()
+    """Names of the tests lost in full or in part."""
+    misconception: str = ""
+    misconception_hint: str = ""
+    report_file: str = "report.html"
+    """The file the class page links to, in the student's folder."""
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.score / self.max_score, 2) if self.max_score else 0.0
+
+    @property
+    def flagged(self) -> bool:
+        """Nothing of it could be judged: it did not load, timed out, or broke the grader."""
+        return self.status != "graded"
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    low: int
+    high: int
+    count: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.low}–{self.high}%"
+
+
+@dataclass(frozen=True, slots=True)
+class PassRate:
+    test: str
+    passed: int
+    attempted: int
+
+    @property
+    def percent(self) -> float:
+        return round(100.0 * self.passed / self.attempted, 1) if self.attempted else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class MisconceptionCount:
+    name: str
+    hint: str
+    students: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClassSummary:
+    problem_id: str
+    rows: tuple[StudentRow, ...]
+    """Every submission, by student name."""
+    flagged: tuple[StudentRow, ...]
+    histogram: tuple[Bucket, ...]
+    """Graded submissions only: a file that did not load says nothing about the class."""
+    pass_rates: tuple[PassRate, ...]
+    """Hardest test first."""
+    misconceptions: tuple[MisconceptionCount, ...]
+    """Most common first."""
+
+    @property
+    def graded(self) -> int:
+        return sum(not row.flagged for row in self.rows)
+
+    @property
+    def mean_percent(self) -> float:
+        return round(statistics.fmean(row.percent for row in self.rows), 1) if self.rows else 0.0
+
+    @property
+    def median_percent(self) -> float:
+        return round(statistics.median(row.percent for row in self.rows), 1) if self.rows else 0.0
+
+
+def student_row(student: str, report: Report) -> StudentRow:
+    """The little a class summary keeps of one graded Report."""
+    diagnosis = report.diagnosis
+    return StudentRow(
+        student=student,
+        status=report.status,
+        score=report.score,
+        max_score=report.max_score,
+        note=_one_line(report.message),
+        passed=tuple(t.name for t in report.tests if t.status is TestStatus.PASSED),
+        failed=tuple(t.name for t in report.tests if t.status is not TestStatus.PASSED),
+        misconception=diagnosis.misconception.name if diagnosis else "",
+        misconception_hint=diagnosis.misconception.hint if diagnosis else "",
+    )
+
+
+def row_from_report(student: str, report: dict, report_file: str = "report.html") -> StudentRow:
+    """The same, from a report.json's content: what a batch has of a submission it graded just
+    now or in an earlier run. Test names are interned: a class's rows share them."""
+    tests = report.get("tests") or []
+    diagnosis = report.get("diagnosis") or {}
+    status = str(report.get("status", ""))
+    return StudentRow(
+        student=student,
+        status=status,
+        score=float(report.get("score", 0.0)),
+        max_score=float(report.get("max_score", 0.0)),
+        note=_one_line(str(report.get("output", ""))),
+        passed=tuple(sys.intern(str(t.get("name", ""))) for t in tests if t.get("status") == "passed"),
+        failed=tuple(sys.intern(str(t.get("name", ""))) for t in tests if t.get("status") != "passed"),
+        misconception=sys.intern(str(diagnosis.get("misconception") or "")),
+        misconception_hint=sys.intern(str(diagnosis.get("hint") or "")),
+        report_file="report.json" if status == "grader_error" else report_file,
+    )
+
+
+def error_row(student: str, max_score: float, note: str) -> StudentRow:
+    """A submission the grader itself failed on: only report.json exists for it."""
+    return StudentRow(student, "grader_error", 0.0, max_score, _one_line(note), report_file="report.json")
+
+
+def class_summary(problem_id: str, rows: list[StudentRow]) -> ClassSummary:
+    ordered = tuple(sorted(rows, key=lambda row: row.student))
+    return ClassSummary(
+        problem_id=problem_id,
+        rows=ordered,
+        flagged=tuple(row for row in ordered if row.flagged),
+        histogram=histogram(row.percent for row in ordered if not row.flagged),
+        pass_rates=pass_rates(ordered),
+        misconceptions=misconception_counts(ordered),
+    )
+
+
+def histogram(percents) -> tuple[Bucket, ...]:
+    width = 100 // HISTOGRAM_BUCKETS
+    counts = Counter(min(int(p // width), HISTOGRAM_BUCKETS - 1) for p in percents)
+    return tuple(Bucket(i * width, (i + 1) * width, counts[i]) for i in range(HISTOGRAM_BUCKETS))
+
+
+def pass_rates(rows: tuple[StudentRow, ...]) -> tuple[PassRate, ...]:
+    """Per test, over the graded submissions; hardest first, then by name."""
+    passed: Counter[str] = Counter()
+    attempted: Counter[str] = Counter()
+    for row in rows:
+        if row.flagged:
+            continue
+        passed.update(row.passed)
+        attempted.update(row.passed)
+        attempted.update(row.failed)
+    rates = [PassRate(name, passed[name], attempted[name]) for name in attempted]
+    return tuple(sorted(rates, key=lambda rate: (rate.percent, rate.test)))
+
+
+def misconception_counts(rows: tuple[StudentRow, ...]) -> tuple[MisconceptionCount, ...]:
+    counts = Counter(row.misconception for row in rows if row.misconception)
+    hints = {row.misconception: row.misconception_hint for row in rows if row.misconception}
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(MisconceptionCount(name, hints[name], count) for name, count in ranked)
+
+
+def _one_line(text: str) -> str:
+    line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return line if len(line) <= MAX_NOTE else line[: MAX_NOTE - 1] + "…"
