@@ -46,9 +46,9 @@ def render_gradescope(report: Report) -> str:
     tests = []
     for number, test in enumerate(report.tests, 1):
         detailed = test.visibility in DETAILED_IN_GRADESCOPE
-        output = test.student_output if detailed else ("" if test.status is TestStatus.PASSED else f"Test {test.status.value}.")
-        if detailed and test.student_hint and test.status is not TestStatus.PASSED:
-            output += f"\nHint: {test.student_hint}"
+        output = test.details if detailed else ("" if test.status is TestStatus.PASSED else f"Test {test.status.value}.")
+        if detailed and test.hint and test.status is not TestStatus.PASSED:
+            output += f"\nHint: {test.hint}"
         tests.append({
             "name": test.name,
             "number": str(number),

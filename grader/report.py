@@ -38,19 +38,33 @@ class TestResult:
     __test__ = False
 
     @property
+    def details_withheld(self) -> bool:
+        """Only a visible test shows its details now: a hidden one never does, and one visible
+        after the due date (or once grades are published) not yet, in any format the grader
+        writes for students (Gradescope alone reveals those itself, at the right time)."""
+        return self.visibility is not Visibility.VISIBLE
+
+    @property
     def student_output(self) -> str:
         """What the student may see of this test."""
-        if self.visibility is Visibility.HIDDEN:
+        if self.details_withheld:
             return "" if self.status is TestStatus.PASSED else f"Hidden test {self.status.value}."
+        return self.details
+
+    @property
+    def student_hint(self) -> str:
+        return "" if self.details_withheld else self.hint
+
+    @property
+    def details(self) -> str:
+        """What went wrong, whatever the visibility: for platforms that enforce it themselves."""
         if self.verdict is None:
             return self.message
         return render_verdict(self.verdict)
 
     @property
-    def student_hint(self) -> str:
-        if self.visibility is Visibility.HIDDEN or self.verdict is None:
-            return ""
-        return self.verdict.hint
+    def hint(self) -> str:
+        return self.verdict.hint if self.verdict is not None else ""
 
 
 @dataclass(frozen=True, slots=True)

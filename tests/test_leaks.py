@@ -7,12 +7,14 @@ while hidden programs ran.
 """
 
 import dataclasses
+import json
 import re
 from html import unescape
 
 import pytest
 
 from grader.check import Mismatch
+from grader.classroom import render_classroom
 from grader.formats import render_gradescope, render_junit, render_markdown
 from grader.graph import build_graph
 from grader.html import render_html
@@ -28,9 +30,11 @@ AFTER_DUE = "shared intermediate node"
 WITHHELD = {
     "html": (Visibility.HIDDEN, Visibility.AFTER_DUE_DATE),
     "gradescope": (Visibility.HIDDEN, Visibility.AFTER_DUE_DATE),
-    "markdown": (Visibility.HIDDEN,),
-    "terminal": (Visibility.HIDDEN,),
-    "junit": (Visibility.HIDDEN,),
+    "markdown": (Visibility.HIDDEN, Visibility.AFTER_DUE_DATE),
+    "terminal": (Visibility.HIDDEN, Visibility.AFTER_DUE_DATE),
+    "junit": (Visibility.HIDDEN, Visibility.AFTER_DUE_DATE),
+    "classroom": (Visibility.HIDDEN, Visibility.AFTER_DUE_DATE),
+    "report.json": (Visibility.HIDDEN, Visibility.AFTER_DUE_DATE),
 }
 RENDERERS = {
     "html": lambda report: unescape(render_html(report)),  # as a person reads it, entities decoded
@@ -38,6 +42,10 @@ RENDERERS = {
     "markdown": render_markdown,
     "terminal": lambda report: render_check(report, Style(colour=False)),
     "junit": render_junit,
+    "classroom": render_classroom,
+    # report.json's tests[].output is "what the student may see" (DESIGN.md); only the
+    # captured output, an instructor's field, may hold anything the submission printed
+    "report.json": lambda report: json.dumps({**report.to_json(), "captured": None}),
 }
 
 
