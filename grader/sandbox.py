@@ -223,6 +223,10 @@ class _Box:
 
 
 SUBMISSION_FILE = "submission.py"
+PYTHON_FLAGS = ("-s", "-B", *(("-P",) if sys.version_info >= (3, 11) else ()))
+"""No user site-packages, no bytecode written, no script folder on sys.path (3.11+). Not -I:
+that would also ignore PYTHONHASHSEED, which the sandbox fixes (its environment is scrubbed,
+so no other PYTHON* variable reaches it)."""
 SERVER_START_SECONDS = 20.0
 EXIT_GRACE_SECONDS = 2.0
 """How long a child whose result channel closed may take to exit before it is killed."""
@@ -270,7 +274,7 @@ class _Server:
         }
         (box.code / "server.json").write_text(json.dumps(config))
         ours, theirs = socket.socketpair()
-        python = [sys.executable, "-s", "-P", "-B", f"{code}/forkserver.py", f"{code}/server.json", str(theirs.fileno())]
+        python = [sys.executable, *PYTHON_FLAGS, f"{code}/forkserver.py", f"{code}/server.json", str(theirs.fileno())]
         hunt = policy.isolation is Isolation.PROCESS and cgroup is None
         known = _children_of(os.getpid()) if hunt else None
         if hunt:
@@ -726,6 +730,10 @@ def _belongs_to_run(pid: int, token: str) -> bool:
 
 
 def _scrubbed_environment(home: Path, token: str) -> dict[str, str]:
+    """All the sandbox's processes see. The hash seed is fixed so that a submission iterating
+    a set of strings does so in the same order in every run (a regrade must give the same
+    grade); randomised hashing defends servers against crafted input, not against code that
+    can already loop forever."""
     return {
         "PATH": "/usr/bin:/bin",
         "PYTHONHASHSEED": "0",
