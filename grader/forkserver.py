@@ -166,11 +166,7 @@ class Server:
     def finish(self, pid, grace):
         status = self.wait_for(grace)
         if status is None:
-            _kill_group(pid)
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _kill(pid)
             status = self.wait_for(5)
         self.kill_stragglers()
         self.wipe()
@@ -191,11 +187,7 @@ class Server:
             if not children:
                 break
             for pid in children:
-                _kill_group(pid)
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                _kill(pid)
             for pid in children:
                 try:
                     os.waitpid(pid, 0)
@@ -259,11 +251,13 @@ def _children():
     return found
 
 
-def _kill_group(pid):
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def _kill(pid):
+    """The process and its process group (a run is the leader of its own session)."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def _empty(folder):
