@@ -73,6 +73,14 @@ class Server:
 
     # ---------------------------------------------------------------- requests
     def serve(self):
+        try:
+            self._serve()
+        finally:
+            # the grader is gone (killed, even with SIGKILL, its socket closes) or this server
+            # failed: no run it started may outlive it, least of all one stuck in a loop
+            self.kill_stragglers()
+
+    def _serve(self):
         while True:
             request, fds = self.receive()
             if request is None:
