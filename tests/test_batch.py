@@ -249,6 +249,16 @@ def test_discover_takes_files_and_one_file_folders_and_says_what_it_skips(tmp_pa
     }
 
 
+def test_a_folder_with_nothing_to_grade_is_a_usage_error_saying_why(tmp_path):
+    folder = make_class(tmp_path / "class", {"two/a.py": SAMPLES / "alice.py", "two/b.py": SAMPLES / "bob.py"})
+    result = subprocess.run(batch_command(folder, tmp_path / "out"), cwd=REPO, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stderr == (f"grader: no submissions (*.py, or one-file folders) in {folder}; two: a folder with "
+                             "2 .py files (a.py, b.py): a student's folder must hold exactly one\n")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_batch_grades_files_and_folders_names_what_it_skipped_and_the_class_files_agree(tmp_path):
     folder = make_class(tmp_path / "class", {
