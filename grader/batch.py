@@ -15,6 +15,7 @@ import io
 import json
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -44,17 +45,60 @@ class BatchResult:
     """Submissions whose earlier report was still valid."""
 
 
-def discover(folder: Path) -> list[BatchEntry]:
-    """``*.py`` files, and folders holding exactly one ``.py`` file (``alice/value.py``)."""
-    entries = []
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Something in the class folder that is not graded, and why (the user is told)."""
+
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    entries: list[BatchEntry]
+    skipped: list[Skipped]
+
+
+NOT_SUBMISSIONS = {"__pycache__"}
+"""Left alone without a word, like hidden entries (``.git``)."""
+
+
+def discover(folder: Path) -> Discovery:
+    """``*.py`` files (a symbolic link too: grading it says why it is not graded), and folders
+    holding exactly one ``.py`` file (``alice/value.py``); anything else is skipped, with a reason."""
+    entries, skipped = [], []
     for path in sorted(folder.iterdir()):
-        if path.is_file() and path.suffix == ".py":
+        if path.name.startswith(".") or path.name in NOT_SUBMISSIONS:
+            continue
+        if path.suffix == ".py" and (path.is_symlink() or path.is_file()):
             entries.append(BatchEntry(path.stem, path))
-        elif path.is_dir() and not path.name.startswith("."):
-            files = sorted(path.glob("*.py"))
+        elif path.is_dir() and not path.is_symlink():
+            files = sorted(p for p in path.iterdir() if p.suffix == ".py" and (p.is_symlink() or p.is_file()))
             if len(files) == 1:
                 entries.append(BatchEntry(path.name, files[0]))
-    return entries
+            else:
+                skipped.append(Skipped(path, _why_not_a_submission_folder(files)))
+        else:
+            skipped.append(Skipped(path, "a symbolic link to a folder" if path.is_dir() else "not a .py file"))
+    return _without_name_clashes(entries, skipped)
+
+
+def _without_name_clashes(entries: list[BatchEntry], skipped: list[Skipped]) -> Discovery:
+    """``alice.py`` and ``alice/value.py`` would share ``OUT/alice/``: neither is graded."""
+    count = Counter(entry.student for entry in entries)
+    clashing = [entry for entry in entries if count[entry.student] > 1]
+    for entry in clashing:
+        reason = f"{count[entry.student]} submissions are named {entry.student!r}: rename all but one"
+        skipped.append(Skipped(entry.path, reason))
+    unique = [entry for entry in entries if count[entry.student] == 1]
+    return Discovery(unique, sorted(skipped, key=lambda item: item.path))
+
+
+def _why_not_a_submission_folder(files: list[Path]) -> str:
+    if not files:
+        return "a folder with no .py file"
+    names = ", ".join(path.name for path in files[:5]) + (", ..." if len(files) > 5 else "")
+    return f"a folder with {len(files)} .py files ({names}): a student's folder must hold exactly one"
 
 
 def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: tuple[str, ...]) -> dict | None:

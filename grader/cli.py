@@ -186,13 +186,17 @@ def _batch(args) -> int:
         raise UsageError(f"no such folder: {args.folder}")
     formats = tuple(dict.fromkeys(("json", *_formats(args.format))))  # report.json is what resuming reads
     problem = _problem(args, args.problem)  # a bad spec is a usage error before any work starts
-    entries = discover(args.folder)
+    found = discover(args.folder)
+    entries = found.entries
     if not entries:
-        raise UsageError(f"no submissions (*.py, or one-file folders) in {args.folder}")
+        why = "".join(f"; {item.path.name}: {item.reason}" for item in found.skipped[:3])
+        raise UsageError(f"no submissions (*.py, or one-file folders) in {args.folder}{why}")
     jobs = args.jobs or default_jobs()
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
-    print(f"grading {len(entries)} submissions of {problem.id} with {jobs} workers ({args.executor})", file=sys.stderr)
+    skipping = f", skipping {len(found.skipped)} that are not (listed at the end)" if found.skipped else ""
+    print(f"grading {len(entries)} submissions of {problem.id} with {jobs} workers ({args.executor}){skipping}",
+          file=sys.stderr)
     progress = Progress(len(entries), sys.stderr, tty=sys.stderr.isatty())
 
     def count(row, reused: bool) -> None:
@@ -217,6 +221,10 @@ def _batch(args) -> int:
           f"{reused}; mean {mean:.1f}%; reports in {args.out}/")
     for row in broken:
         print(f"  {row.student}: {row.status}: {row.note}")
+    if found.skipped:
+        print(f"{len(found.skipped)} skipped, not being submissions:")
+    for item in found.skipped:
+        print(f"  {item.path}: {item.reason}")
     return EXIT_OK
 
 

@@ -39,7 +39,6 @@ import shutil
 import signal
 import socket
 import sys
-import time
 import traceback
 
 CHANNEL_FD = 3
@@ -74,9 +73,24 @@ class Server:
         self.wiped = config["wipe"]
         self.dev_entries = set(os.listdir("/dev")) if config.get("wipe_dev") else None
         self.buffer = b""
+        self.template = None
+        self.current = None
+        """The run under way, if any."""
 
     # ---------------------------------------------------------------- requests
     def serve(self):
+        try:
+            self._serve()
+        finally:
+            # the grader is gone (killed, even with SIGKILL, its socket closes) or this server
+            # failed: no run it started may outlive it, least of all one stuck in a loop
+            for pid in (self.current, self.template):
+                if pid is not None:
+                    _kill(pid)
+            self.template = None
+            self.kill_stragglers()
+
+    def _serve(self):
         while True:
             request, fds = self.receive()
             if request is None:
@@ -130,7 +144,8 @@ class Server:
             os.write(self.go, b"g")
             if not select.select([self.requests], [], [], SPAWN_SECONDS)[0]:
                 return None
-            return int(self.requests.recv(64).split(b"\n")[0])
+            self.current = int(self.requests.recv(64).split(b"\n")[0])
+            return self.current
         except (OSError, ValueError):
             return None
 
@@ -168,6 +183,7 @@ class Server:
         if status is None:
             _kill(pid)
             status = self.wait_for(5)
+        self.current = None
         self.kill_stragglers()
         self.wipe()
         return status

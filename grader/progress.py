@@ -34,7 +34,7 @@ class Progress:
         if self.tty:
             self.stream.write("\r\033[K" + self.line(now))
             self.stream.flush()
-        elif now - self.last_plain >= PLAIN_EVERY_SECONDS:
+        elif now - self.last_plain >= PLAIN_EVERY_SECONDS and self.done < self.total:  # finish() says the last
             self.last_plain = now
             self.stream.write(self.line(now) + "\n")
             self.stream.flush()

@@ -17,7 +17,7 @@ from grader.check import TestStatus, Verdict
 from grader.diagnose import Diagnosis, Finding
 from grader.graph import TestGraph
 from grader.pytest_plugin import GRADER_PROPERTY
-from grader.sandbox import LoadFailure, LoadFailureKind, SubmissionRun
+from grader.sandbox import LoadFailure, LoadFailureKind
 from grader.spec import Limits, Problem, Visibility
 
 SCHEMA_VERSION = 1

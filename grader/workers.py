@@ -92,70 +92,84 @@ def chunked(entries: Sequence[BatchEntry], size: int) -> list[list[BatchEntry]]:
 # ------------------------------------------------------------------ this machine
 
 
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    tasks: object
+    """This worker's own queue: the pool always knows which chunk each worker holds."""
+    holding: int | None = None
+
+
 class LocalPool:
     """``jobs`` worker processes, each holding one GradingSession (and so one warm sandbox)
-    for its whole life. A worker that dies has its chunk graded again by a new worker once;
-    a chunk that kills a second worker is recorded as a grader error."""
+    for its whole life and one chunk at a time. A worker that dies has its chunk graded again
+    by a new worker once; a chunk that kills a second worker is recorded as a grader error."""
 
     def __init__(self, spec: WorkerSpec, jobs: int) -> None:
         self.spec, self.jobs = spec, max(1, jobs)
-        context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        self.context = context
-        self.tasks = context.Queue()
-        self.results = context.Queue()
+        self.context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+        self.results = self.context.Queue()
 
-    def _start_worker(self):
-        worker = self.context.Process(target=_local_worker, args=(self.spec, self.tasks, self.results), daemon=True)
-        worker.start()
-        return worker
+    def _start_worker(self) -> _Worker:
+        tasks = self.context.Queue()
+        process = self.context.Process(target=_local_worker, args=(self.spec, tasks, self.results), daemon=True)
+        process.start()
+        return _Worker(process, tasks)
 
     def map(self, chunks: Iterable[list[BatchEntry]]) -> Iterator[list[GradedSubmission]]:
         """Grade every chunk; yield each chunk's results as soon as it is done."""
         pending = dict(enumerate(chunks))
-        for key, chunk in pending.items():
-            self.tasks.put((key, chunk))
-        workers = [self._start_worker() for _ in range(min(self.jobs, len(pending)) or 1)]
-        holding: dict[int, int] = {}  # worker pid -> chunk key
+        waiting = list(pending)
         retried: set[int] = set()
+        workers = [self._start_worker() for _ in range(min(self.jobs, len(pending)) or 1)]
+        for worker in workers:
+            self._assign(worker, waiting, pending)
         try:
             while pending:
                 try:
-                    message = self.results.get(timeout=1.0)
+                    pid, key, payload = self.results.get(timeout=1.0)
                 except queue.Empty:
-                    workers = self._replace_dead(workers, holding, pending, retried)
+                    workers = [self._replace_if_dead(w, waiting, pending, retried) for w in workers]
                     continue
-                kind, pid, key, payload = message
-                if kind == "started":
-                    holding[pid] = key
-                elif key in pending:
-                    holding.pop(pid, None)
+                for worker in workers:
+                    if worker.process.pid == pid and worker.holding == key:
+                        worker.holding = None
+                        self._assign(worker, waiting, pending)
+                if key in pending:
                     del pending[key]
                     yield payload
         finally:
-            for _ in workers:
-                self.tasks.put(None)
             for worker in workers:
-                worker.join(timeout=10)
-                if worker.is_alive():
-                    worker.kill()
+                worker.tasks.put(None)
+            for worker in workers:
+                worker.process.join(timeout=10)
+                if worker.process.is_alive():
+                    worker.process.kill()
 
-    def _replace_dead(self, workers, holding, pending, retried):
-        alive = []
-        for worker in workers:
-            if worker.is_alive():
-                alive.append(worker)
-                continue
-            key = holding.pop(worker.pid, None)
-            if key is not None and key in pending:
-                if key in retried:
-                    error = RuntimeError(f"a grading worker died (exit code {worker.exitcode}) twice on this chunk")
-                    errors = [grader_error(self.spec.problem, e, error, self.spec.formats) for e in pending[key]]
-                    self.results.put(("done", 0, key, errors))
-                else:
-                    retried.add(key)
-                    self.tasks.put((key, pending[key]))
-            alive.append(self._start_worker())
-        return alive
+    @staticmethod
+    def _assign(worker: _Worker, waiting: list[int], pending: dict) -> None:
+        while waiting:
+            key = waiting.pop(0)
+            if key in pending:
+                worker.holding = key
+                worker.tasks.put((key, pending[key]))
+                return
+
+    def _replace_if_dead(self, worker: _Worker, waiting: list[int], pending: dict, retried: set[int]) -> _Worker:
+        if worker.process.is_alive():
+            return worker
+        key = worker.holding
+        if key is not None and key in pending:
+            if key in retried:
+                error = RuntimeError(f"a grading worker died (exit code {worker.process.exitcode}) twice on this chunk")
+                errors = [grader_error(self.spec.problem, entry, error, self.spec.formats) for entry in pending[key]]
+                self.results.put((None, key, errors))
+            else:
+                retried.add(key)
+                waiting.insert(0, key)
+        replacement = self._start_worker()
+        self._assign(replacement, waiting, pending)
+        return replacement
 
 
 def _local_worker(spec: WorkerSpec, tasks, results) -> None:
@@ -164,8 +178,7 @@ def _local_worker(spec: WorkerSpec, tasks, results) -> None:
     with GradingSession(spec.problem, isolation=spec.isolation) as session:
         while (task := tasks.get()) is not None:
             key, chunk = task
-            results.put(("started", os.getpid(), key, None))
-            results.put(("done", os.getpid(), key, grade_chunk(session, chunk, spec.formats)))
+            results.put((os.getpid(), key, grade_chunk(session, chunk, spec.formats)))
 
 
 def _die_with_parent() -> None:

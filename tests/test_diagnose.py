@@ -4,7 +4,6 @@ nondeterministic submissions, partial credit, and reproducible seeds."""
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
