@@ -81,7 +81,9 @@ class GradingSession:
         self.library = library
         programs = [test.to_wire() for test in problem.tests]
         self.sandbox = Sandbox(sandbox_policy(problem, isolation), programs)
-        self.hidden = [i for i, test in enumerate(problem.tests) if test.visibility is not Visibility.VISIBLE]
+        # rerun where a second layout can show anything: hidden programs with a shared node
+        self.rerun = [i for i, test in enumerate(problem.tests)
+                      if test.visibility is not Visibility.VISIBLE and test.program.has_shared_nodes]
 
     def __enter__(self) -> "GradingSession":
         return self
@@ -117,12 +119,13 @@ class GradingSession:
 
     def _second_run_of_hidden(self, path: Path, run: SubmissionRun, layout_shift: int) -> dict[int, ProgramObservation]:
         """Hidden programs once more, in a fresh process with the submission's objects at other
-        addresses: a grade must not depend on luck. The shift is drawn from the submission's
-        content, so the same file always gets the same two runs."""
-        if not self.problem.rerun_hidden or not self.hidden or run.load_failure is not None:
+        addresses: a grade must not depend on luck. Only programs where some node is used
+        twice: elsewhere the order of backward() cannot change a gradient. The shift is drawn
+        from the submission's content, so the same file always gets the same two runs."""
+        if not self.problem.rerun_hidden or not self.rerun or run.load_failure is not None:
             return {}
-        again = self.sandbox.run(path, self.hidden, earlier=run, layout_shift=layout_shift)
-        return dict(zip(self.hidden, again.programs))
+        again = self.sandbox.run(path, self.rerun, earlier=run, layout_shift=layout_shift)
+        return dict(zip(self.rerun, again.programs))
 
     def _report(self, evidence: _Evidence, record: dict) -> Report:
         run = evidence.run

@@ -91,10 +91,22 @@ def observe(node, with_repr=True):
     data and grad: a plain number (NaN and infinities as "nan", "inf", "-inf"), or a dict
     ``{"other": type, "text": repr}`` for anything that is not a number, or ``{"error": ...}``.
     repr: the text, or ``{"error": ...}``."""
+    try:  # the common case, two plain numbers, without a call per field
+        data, grad = node.data, node.grad
+        if type(data) in _PLAIN and type(grad) in _PLAIN and abs(data) < 2**63 and abs(grad) < 2**63:
+            seen = [_float(data) if type(data) is float else data, _float(grad) if type(grad) is float else grad]
+            if with_repr:
+                seen.append(_observe_text(node))
+            return seen
+    except BaseException:  # noqa: BLE001 - observed field by field below, errors and all
+        pass
     seen = [_observe_number(node, "data"), _observe_number(node, "grad")]
     if with_repr:
         seen.append(_observe_text(node))
     return seen
+
+
+_PLAIN = (int, float)
 
 
 def _observe_number(node, name):
@@ -216,10 +228,10 @@ def settle_memory_layout(shift):
     programs so, to see whether a submission depends on set order. Returns the ballast,
     which must stay alive."""
     gc.collect()  # the collector's counters, inherited too, start from zero
-    ballast = [None] * (len(DRAINED_SIZE_CLASSES) * (20 * POOL_SIZE // 48 + shift))  # never a pymalloc block
+    ballast = [None] * (len(DRAINED_SIZE_CLASSES) * (2 * POOL_SIZE // 48 + shift))  # never a pymalloc block
     used = 0
     for size in DRAINED_SIZE_CLASSES:
-        for _ in range(20 * POOL_SIZE // size):
+        for _ in range(2 * POOL_SIZE // size):
             block = bytes(size - 40)  # 33 + len bytes: exactly this size class
             if id(block) % POOL_SIZE == POOL_HEADER:
                 break  # freed below: the next object of this size takes this very block

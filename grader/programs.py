@@ -112,6 +112,13 @@ class TestProgram:
         return next(node for node in self.nodes if node.name == name)
 
     @property
+    def has_shared_nodes(self) -> bool:
+        """Some node is an operand more than once (``a + a``, a diamond): only then can the
+        order in which backward() visits nodes change any gradient."""
+        uses = [parent for node in self.nodes for parent in node.parents]
+        return len(uses) != len(set(uses))
+
+    @property
     def operations(self) -> frozenset[str]:
         return frozenset(step.op for step in self.steps if step.kind is not StepKind.LEAF)
 

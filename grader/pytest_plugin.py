@@ -156,45 +156,64 @@ class ProblemFile(pytest.File):
         self.contexts = contexts
 
     def collect(self):
+        """One check per hand-written test, and one per group of generated tests (pytest's
+        cost per item would otherwise dominate grading); every test keeps its own verdict."""
         for submission, context in enumerate(self.contexts):
-            for index, test in enumerate(context.problem.tests):
-                name = test.name if len(self.contexts) == 1 else f"{test.name} [{_submission_id(submission)}]"
-                yield ProgramCheck.from_parent(
-                    self, name=name, test=test, index=index, context=context, submission=submission
-                )
+            for name, tests in _checks(context.problem.tests):
+                if len(self.contexts) > 1:
+                    name = f"{name} [{_submission_id(submission)}]"
+                yield ProgramCheck.from_parent(self, name=name, tests=tests, context=context, submission=submission)
+
+
+def _checks(tests: Sequence[ProblemTest]) -> list[tuple[str, tuple[tuple[int, ProblemTest], ...]]]:
+    checks: list[tuple[str, tuple[tuple[int, ProblemTest], ...]]] = []
+    for index, test in enumerate(tests):
+        if test.group and checks and checks[-1][1][-1][1].group == test.group:
+            name, members = checks[-1]
+            checks[-1] = (name, (*members, (index, test)))
+        else:
+            checks.append((test.group or test.name, ((index, test),)))
+    return checks
 
 
 class ProgramCheck(pytest.Item):
-    """One test of problem.yaml: judge the observations of its program."""
+    """Tests of problem.yaml (one, or a group of generated ones): judge their programs'
+    observations, leaving one verdict per test."""
 
-    def __init__(self, *, test: ProblemTest, index: int, context: CheckContext, submission: int, **kwargs) -> None:
+    def __init__(self, *, tests: tuple[tuple[int, ProblemTest], ...], context: CheckContext, submission: int,
+                 **kwargs) -> None:
         super().__init__(**kwargs)
-        self.test, self.index, self.context, self.submission = test, index, context, submission
+        self.tests, self.context, self.submission = tests, context, submission
 
     def runtest(self) -> None:
+        failed = [verdict for index, test in self.tests if not (verdict := self.judge(index, test)).passed]
+        if failed:
+            raise CheckFailed(failed[0] if len(self.tests) == 1 else replace(
+                failed[0], summary=f"{len(failed)} of {len(self.tests)} failed; first: {failed[0].summary}"))
+
+    def judge(self, index: int, test: ProblemTest) -> Verdict:
         verdict = judge_twice(
-            self.test,
-            self.context.expected[self.test.name],
-            self.context.run.programs[self.index],
-            self.context.second_run.get(self.index),
+            test,
+            self.context.expected[test.name],
+            self.context.run.programs[index],
+            self.context.second_run.get(index),
             self.context.run.missing_attributes,
         )
-        if not verdict.passed and self.test.name in self.context.hints:
-            verdict = replace(verdict, hint=self.context.hints[self.test.name])
+        if not verdict.passed and test.name in self.context.hints:
+            verdict = replace(verdict, hint=self.context.hints[test.name])
         self.user_properties.append(
             (
                 GRADER_PROPERTY,
                 {
                     "submission": self.submission,
-                    "name": self.test.name,
-                    "points": self.test.points,
-                    "visibility": self.test.visibility.value,
+                    "name": test.name,
+                    "points": test.points,
+                    "visibility": test.visibility.value,
                     "verdict": verdict.to_dict(),
                 },
             )
         )
-        if not verdict.passed:
-            raise CheckFailed(verdict)
+        return verdict
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, CheckFailed):
@@ -202,7 +221,8 @@ class ProgramCheck(pytest.Item):
         return super().repr_failure(excinfo, style)
 
     def reportinfo(self):
-        return self.path, self.test.line, f"{self.context.problem.id}: {self.test.name}"
+        first = self.tests[0][1]
+        return self.path, first.line, f"{self.context.problem.id}: {self.name}"
 
 
 PYTEST_ARGUMENTS = (

@@ -171,34 +171,29 @@ def submission_status(load_failure: LoadFailure | None) -> str:
 
 
 def results_from_json_report(json_report: dict, problem: Problem) -> tuple[TestResult, ...]:
-    """pytest-json-report's record -> one TestResult per collected check."""
+    """pytest-json-report's record -> one TestResult per test (a check may judge several)."""
     results = []
     for entry in json_report.get("tests", []):
-        properties = _grader_properties(entry)
-        if properties is None:
-            continue
-        verdict = Verdict.from_dict(properties["verdict"]) if "verdict" in properties else None
-        status = verdict.status if verdict else _status_of_outcome(entry["outcome"])
-        fraction = verdict.fraction if verdict else float(status is TestStatus.PASSED)
-        results.append(
-            TestResult(
-                name=properties["name"],
-                score=properties["points"] * fraction,
-                max_score=properties["points"],
-                status=status,
-                visibility=Visibility(properties["visibility"]),
-                verdict=verdict,
-                message="" if verdict else _failure_message(entry),
+        for properties in _grader_properties(entry):
+            verdict = Verdict.from_dict(properties["verdict"]) if "verdict" in properties else None
+            status = verdict.status if verdict else _status_of_outcome(entry["outcome"])
+            fraction = verdict.fraction if verdict else float(status is TestStatus.PASSED)
+            results.append(
+                TestResult(
+                    name=properties["name"],
+                    score=properties["points"] * fraction,
+                    max_score=properties["points"],
+                    status=status,
+                    visibility=Visibility(properties["visibility"]),
+                    verdict=verdict,
+                    message="" if verdict else _failure_message(entry),
+                )
             )
-        )
     return tuple(results)
 
 
-def _grader_properties(entry: dict) -> dict | None:
-    for prop in entry.get("user_properties", []):
-        if GRADER_PROPERTY in prop:
-            return prop[GRADER_PROPERTY]
-    return None
+def _grader_properties(entry: dict) -> list[dict]:
+    return [prop[GRADER_PROPERTY] for prop in entry.get("user_properties", []) if GRADER_PROPERTY in prop]
 
 
 def _status_of_outcome(outcome: str) -> TestStatus:
