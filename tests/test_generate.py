@@ -61,7 +61,7 @@ def _root_value(value_class, steps, leaf: str, delta: float) -> float:
     ]
     nodes, error = interpreter.run_program(value_class, shifted)
     assert error is None
-    return nodes[root]["data"]["number"]
+    return nodes[root][0]  # [data, grad, repr]: a plain number for a right reference
 
 
 @pytest.mark.parametrize("problem_id", PROBLEM_IDS)
