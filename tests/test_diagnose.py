@@ -129,14 +129,24 @@ def test_a_secret_seed_changes_the_hidden_graphs_and_is_recorded(tmp_path):
 
 
 def test_a_damaged_cache_entry_is_recomputed_not_a_crash(tmp_path):
+    import dataclasses
+    import shutil
+
     from grader.diagnose import MisconceptionLibrary
 
     problem = _problem_and_expected("value-basic")[0]
-    misconception = MisconceptionLibrary(problem, tmp_path).misconceptions[0]
-    first = MisconceptionLibrary(problem, tmp_path).faces(misconception, problem.tests)
-    for entry in tmp_path.glob("*.json"):
+    # a library of one variant: a miss computes every variant of the library, and one shows the point
+    folder, cache = tmp_path / "misconceptions", tmp_path / "cache"
+    folder.mkdir()
+    shutil.copy(sorted(problem.misconceptions_dir.glob("*.py"))[0], folder)
+    problem = dataclasses.replace(problem, misconceptions_dir=folder)
+    misconception = MisconceptionLibrary(problem, cache).misconceptions[0]
+    first = MisconceptionLibrary(problem, cache).faces(misconception, problem.tests)
+    entries = list(cache.glob("*.json"))
+    assert entries
+    for entry in entries:
         entry.write_text('["not", "observations"]')
-    again = MisconceptionLibrary(problem, tmp_path).faces(misconception, problem.tests)
+    again = MisconceptionLibrary(problem, cache).faces(misconception, problem.tests)
     assert len(again) == len(first) == len(problem.tests) and all(len(runs) == 2 for runs in again.values())
     assert again == first
 
