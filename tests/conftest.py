@@ -9,11 +9,13 @@ graded (the session's contract, and what ``grader batch`` relies on).
 from __future__ import annotations
 
 import os
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
+from grader.cli import main
 from grader.diagnose import MisconceptionLibrary, default_cache_dir
 from grader.grading import GradingSession
 from grader.reference import expected_observations
@@ -79,9 +81,27 @@ def grade(problem_id: str, submission: Path, isolation: Isolation = Isolation.PR
     return _session(problem_id, isolation).grade([submission])[0]
 
 
-def grade_all(problem_id: str, submissions: list[Path], isolation: Isolation = Isolation.PROCESS) -> dict[Path, Report]:
-    """Grade many files of one problem, judged by one pytest session (as a batch worker does)."""
-    return dict(zip(submissions, _session(problem_id, isolation).grade(submissions)))
+@pytest.fixture
+def grader_in_process(capsys, monkeypatch):
+    """The command line in this process: ``main(argv)`` run from the repository root with
+    ``env`` added to the environment; its exit code and output as a CompletedProcess. What a
+    subprocess ``python -m grader`` proves too, without starting Python and importing the
+    grader (and every installed pytest plugin) again; tests/test_cli.py keeps real ones."""
+    monkeypatch.chdir(REPO)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        with monkeypatch.context() as this_call:
+            for name, value in (env or {}).items():
+                this_call.setenv(name, value)
+            try:
+                code = main(list(args))
+            except SystemExit as stopped:  # argparse's own usage errors
+                code = stopped.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["grader", *args], code, out, err)
+
+    return run
 
 
 def namespace_isolation_or_skip() -> Isolation:
