@@ -1,15 +1,23 @@
-"""Shared fixtures: the course in this repository, graded in-process through the real sandbox."""
+"""Shared fixtures: the course in this repository, graded in-process through the real sandbox.
+
+Grading goes through one ``GradingSession`` per problem and isolation level for the whole run
+(of each xdist worker): one warm sandbox forks a fresh process per submission, as ``grader
+batch`` does, instead of a new sandbox per file. Reports do not depend on what else a session
+graded (the session's contract, and what ``grader batch`` relies on).
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
 
+from grader.cli import main
 from grader.diagnose import MisconceptionLibrary, default_cache_dir
-from grader.grading import grade_submission
+from grader.grading import GradingSession
 from grader.reference import expected_observations
 from grader.report import Report
 from grader.sandbox import Isolation, detect_isolation
@@ -48,10 +56,52 @@ def _library(problem_id: str) -> MisconceptionLibrary:
     return MisconceptionLibrary(_problem_and_expected(problem_id)[0], default_cache_dir())
 
 
+_SESSIONS: dict[tuple[str, Isolation], GradingSession] = {}
+
+
+def _session(problem_id: str, isolation: Isolation) -> GradingSession:
+    key = (problem_id, isolation)
+    if key not in _SESSIONS:
+        problem, expected = _problem_and_expected(problem_id)
+        _SESSIONS[key] = GradingSession(problem, isolation=isolation, expected=expected, library=_library(problem_id))
+    return _SESSIONS[key]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_grading_sessions():
+    """Stops the shared sessions' sandboxes when the run ends."""
+    yield
+    while _SESSIONS:
+        _SESSIONS.popitem()[1].close()
+
+
 def grade(problem_id: str, submission: Path, isolation: Isolation = Isolation.PROCESS) -> Report:
-    """Grade one file in-process, reusing the problem, its expected values and its misconceptions."""
-    problem, expected = _problem_and_expected(problem_id)
-    return grade_submission(problem, submission, isolation=isolation, expected=expected, library=_library(problem_id))
+    """Grade one file in-process, reusing the problem, its expected values, its misconceptions
+    and a warm sandbox."""
+    return _session(problem_id, isolation).grade([submission])[0]
+
+
+@pytest.fixture
+def grader_in_process(capsys, monkeypatch):
+    """The command line in this process: ``main(argv)`` run from the repository root with
+    ``env`` added to the environment; its exit code and output as a CompletedProcess. What a
+    subprocess ``python -m grader`` proves too, without starting Python and importing the
+    grader (and every installed pytest plugin) again; tests/test_cli.py keeps real ones."""
+    monkeypatch.chdir(REPO)
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        with monkeypatch.context() as this_call:
+            for name, value in (env or {}).items():
+                this_call.setenv(name, value)
+            try:
+                code = main(list(args))
+            except SystemExit as stopped:  # argparse's own usage errors
+                code = stopped.code
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(["grader", *args], code, out, err)
+
+    return run
 
 
 def namespace_isolation_or_skip() -> Isolation:

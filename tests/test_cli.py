@@ -1,4 +1,8 @@
-"""The command line as users and their scripts rely on it: output, files, exit codes."""
+"""The command line as users and their scripts rely on it: output, files, exit codes.
+
+The tests that use ``grader`` start a real ``python -m grader``; the others call the same
+``main(argv)`` in this process (``grader_in_process``), which proves the same output and exit
+code without paying for a new Python each time."""
 
 import csv
 import json
@@ -39,15 +43,15 @@ def test_check_tells_a_student_which_node_is_wrong_and_hides_hidden_tests():
     assert "\033[" not in result.stdout  # piped: no colours
 
 
-def test_check_on_a_file_that_does_not_import_is_kind_and_exits_0():
-    result = grader("check", "submissions/grace.py")
+def test_check_on_a_file_that_does_not_import_is_kind_and_exits_0(grader_in_process):
+    result = grader_in_process("check", "submissions/grace.py")
     assert result.returncode == 0
     assert "SyntaxError on line 34" in result.stdout and "Traceback" not in result.stdout + result.stderr
 
 
-def test_check_guesses_the_problem_from_the_file():
+def test_check_guesses_the_problem_from_the_file(grader_in_process):
     path = REPO / "tests/fixtures/submissions/value-tanh/correct_seed.py"
-    result = grader("check", str(path))
+    result = grader_in_process("check", str(path))
     assert result.returncode == 0 and "(value-tanh)" in result.stdout
 
 
@@ -70,8 +74,8 @@ def test_grade_writes_report_json_per_the_contract(tmp_path):
     assert "relu at exactly zero" in markdown and "shared intermediate node" not in markdown
 
 
-def test_grade_without_out_prints_the_report_json():
-    result = grader("grade", "reference/value_tanh.py", "--problem", "value-tanh")
+def test_grade_without_out_prints_the_report_json(grader_in_process):
+    result = grader_in_process("grade", "reference/value_tanh.py", "--problem", "value-tanh")
     report = json.loads(result.stdout)
     assert result.returncode == 0 and report["score"] == report["max_score"] > 0
 
@@ -83,8 +87,8 @@ def test_fail_under_sets_the_exit_code(submission, code):
     assert ("under --fail-under" in result.stderr) is (code == 1)
 
 
-def test_a_broken_submission_is_graded_not_an_error_of_the_grader():
-    result = grader("grade", "submissions/grace.py", "--problem", "value-basic")
+def test_a_broken_submission_is_graded_not_an_error_of_the_grader(grader_in_process):
+    result = grader_in_process("grade", "submissions/grace.py", "--problem", "value-basic")
     assert result.returncode == 0
     assert json.loads(result.stdout)["status"] == "failed_to_load"
 
@@ -98,8 +102,8 @@ def test_a_broken_submission_is_graded_not_an_error_of_the_grader():
         (("batch", "nowhere", "--problem", "value-basic"), "no such folder: nowhere"),
     ],
 )
-def test_unusable_input_exits_2_with_one_line(args, words):
-    result = grader(*args)
+def test_unusable_input_exits_2_with_one_line(grader_in_process, args, words):
+    result = grader_in_process(*args)
     assert result.returncode == 2
     assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
@@ -118,24 +122,24 @@ def test_validate_passes_all_three_problems():
     assert result.stdout.count("killed (100%)") == 3
 
 
-def test_validate_rejects_the_seed_001_printed_example_showing_both_outputs(tmp_path):
+def test_validate_rejects_the_seed_001_printed_example_showing_both_outputs(grader_in_process, tmp_path):
     course = scratch_course(tmp_path)
     spec = course / "problems/value-basic/problem.yaml"
     text = spec.read_text()
     start = text.index('  output: "') + len('  output: "')
     spec.write_text(text[:start] + SEED_001_PRINTED + text[text.index('"', start):])
-    result = grader("--course", str(course), "validate", "value-basic")
+    result = grader_in_process("--course", str(course), "validate", "value-basic")
     assert result.returncode == 1
     assert "value-basic: INVALID" in result.stdout
     assert f"the spec says:       {SEED_001_PRINTED}" in result.stdout
     assert "the reference prints: Value(data=2, grad=0) Value(data=-3, grad=0)" in result.stdout
 
 
-def test_a_bad_spec_is_a_usage_error_naming_file_and_line(tmp_path):
+def test_a_bad_spec_is_a_usage_error_naming_file_and_line(grader_in_process, tmp_path):
     course = scratch_course(tmp_path)
     spec = course / "problems/value-tanh/problem.yaml"
     spec.write_text(spec.read_text().replace("      t = x.tanh()\n", "      t = x.relu()\n"))
-    result = grader("--course", str(course), "grade", "reference/value_tanh.py", "--problem", "value-tanh")
+    result = grader_in_process("--course", str(course), "grade", "reference/value_tanh.py", "--problem", "value-tanh")
     assert result.returncode == 2
     assert f"{spec}:" in result.stderr and "tests[1].program" in result.stderr and "`relu`" in result.stderr
 

@@ -2,8 +2,7 @@
 nondeterministic submissions, partial credit, and reproducible seeds."""
 
 import json
-import subprocess
-import sys
+import shutil
 
 import pytest
 
@@ -105,37 +104,53 @@ def test_data_right_but_grads_wrong_earns_the_declared_part_of_a_generated_test(
     assert hand_written and all(t.score == 0 for t in hand_written)
 
 
-def run_cli(*args, env_extra=None):
-    import os
-
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=REPO, capture_output=True, text=True, env=env, timeout=300)
-
-
-def test_a_secret_seed_changes_the_hidden_graphs_and_is_recorded(tmp_path):
+def test_a_secret_seed_changes_the_hidden_graphs_and_is_recorded(grader_in_process, monkeypatch, tmp_path):
+    for name in ("GRADER_SEED", "GRADER_SEED_FILE"):
+        monkeypatch.delenv(name, raising=False)
     secret = tmp_path / "seed.txt"
     secret.write_text("correct horse battery staple\n")
-    with_file = json.loads(run_cli("grade", "submissions/dave.py", "--problem", "value-basic",
-                                   env_extra={"GRADER_SEED_FILE": str(secret)}).stdout)
-    with_flag = json.loads(run_cli("--seed", "99", "grade", "submissions/dave.py", "--problem", "value-basic").stdout)
-    public = json.loads(run_cli("grade", "submissions/dave.py", "--problem", "value-basic").stdout)
+    # the course without its misconception library: every new seed would otherwise run all 17
+    # variants twice to diagnose dave, which is not what this test is about
+    course = tmp_path / "course"
+    shutil.copytree(REPO / "problems", course / "problems", ignore=shutil.ignore_patterns("misconceptions"))
+    shutil.copytree(REPO / "reference", course / "reference")
+
+    def report(*options, env=None):
+        result = grader_in_process("--course", str(course), *options, "grade", "submissions/dave.py",
+                                   "--problem", "value-basic", env=env)
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    with_file = report(env={"GRADER_SEED_FILE": str(secret)})
+    with_flag = report("--seed", "99")
+    public = report()
     assert public["problem"]["seed"] == 2026 and public["problem"]["seed_source"] == "spec"
     assert with_flag["problem"]["seed"] == 99 and with_flag["problem"]["seed_source"] == "--seed"
     assert with_file["problem"]["seed_source"] == "GRADER_SEED_FILE"
     assert len({public["problem"]["digest"], with_flag["problem"]["digest"], with_file["problem"]["digest"]}) == 3
-    again = json.loads(run_cli("--seed", "99", "grade", "submissions/dave.py", "--problem", "value-basic").stdout)
+    again = report("--seed", "99")
     assert [t["score"] for t in again["tests"]] == [t["score"] for t in with_flag["tests"]]
 
 
 def test_a_damaged_cache_entry_is_recomputed_not_a_crash(tmp_path):
+    import dataclasses
+    import shutil
+
     from grader.diagnose import MisconceptionLibrary
 
     problem = _problem_and_expected("value-basic")[0]
-    misconception = MisconceptionLibrary(problem, tmp_path).misconceptions[0]
-    first = MisconceptionLibrary(problem, tmp_path).faces(misconception, problem.tests)
-    for entry in tmp_path.glob("*.json"):
+    # a library of one variant: a miss computes every variant of the library, and one shows the point
+    folder, cache = tmp_path / "misconceptions", tmp_path / "cache"
+    folder.mkdir()
+    shutil.copy(sorted(problem.misconceptions_dir.glob("*.py"))[0], folder)
+    problem = dataclasses.replace(problem, misconceptions_dir=folder)
+    misconception = MisconceptionLibrary(problem, cache).misconceptions[0]
+    first = MisconceptionLibrary(problem, cache).faces(misconception, problem.tests)
+    entries = list(cache.glob("*.json"))
+    assert entries
+    for entry in entries:
         entry.write_text('["not", "observations"]')
-    again = MisconceptionLibrary(problem, tmp_path).faces(misconception, problem.tests)
+    again = MisconceptionLibrary(problem, cache).faces(misconception, problem.tests)
     assert len(again) == len(first) == len(problem.tests) and all(len(runs) == 2 for runs in again.values())
     assert again == first
 

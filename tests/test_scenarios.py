@@ -1,5 +1,8 @@
 """Every scenario submission, graded through the real sandbox: correct styles get full
-marks, each classic bug loses points, broken files are graded with a clear message."""
+marks, each classic bug loses points, broken files are graded with a clear message.
+
+``grade`` (tests/conftest.py) grades each file in a fresh process forked by one warm sandbox
+per problem, as ``grader batch`` does."""
 
 from pathlib import Path
 
