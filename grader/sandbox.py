@@ -409,6 +409,7 @@ class _Session:
     def __init__(self, sandbox: Sandbox, indices: list[int], deadline: float, earlier: SubmissionRun | None = None,
                  layout_shift: int = 0):
         self.sandbox, self.indices, self.deadline, self.earlier = sandbox, indices, deadline, earlier
+        self.wanted = set(indices)
         self.layout_shift = layout_shift
         self.policy = sandbox.policy
         self.results: dict[int, ProgramObservation] = {}
@@ -435,6 +436,10 @@ class _Session:
 
     def pending(self) -> list[int]:
         return [i for i in self.indices if i not in self.results]
+
+    def is_pending(self, index: object) -> bool:
+        """Without building the list: a run reports on each of its programs."""
+        return index in self.wanted and index not in self.results
 
     def fill_pending(self, observation: ProgramObservation) -> None:
         for index in self.pending():
@@ -526,7 +531,7 @@ class _Session:
             state.current = message.get("test")
             state.test_deadline = time.monotonic() + self.policy.limits.test_seconds
         elif event == "result" and state.loaded and message.get("test") == state.current:
-            if state.current in self.pending():
+            if self.is_pending(state.current):
                 self.record(state.current, (message.get("nodes"), message.get("error")))
             state.current = None
         elif event == "done" and state.loaded:
@@ -549,7 +554,7 @@ class _Session:
                 f"importing the submission did not finish within {seconds:g} s "
                 "(is there a loop or a long computation at the top level?)",
             )
-        elif current in self.pending():
+        elif self.is_pending(current):
             detail = (
                 f"this test did not finish within {limits.test_seconds:g} s (an infinite loop?)"
                 if test_limit
@@ -564,7 +569,7 @@ class _Session:
             self.load_failure = LoadFailure(
                 LoadFailureKind.CRASHED, None, f"the submission's process {how} while it was being imported"
             )
-        elif current in self.pending():
+        elif self.is_pending(current):
             self.results[current] = ProgramObservation(
                 RunStatus.CRASHED, detail=f"the submission's process {how} during this test"
             )

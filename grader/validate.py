@@ -55,19 +55,17 @@ def _misconceptions_killed(problem: Problem, isolation: Isolation, notes: list[s
     """Every known-buggy variant must lose points; report the kill rate and what the
     visible tests alone would catch."""
     from grader.diagnose import load_misconceptions
-    from grader.grading import grade_submission
+    from grader.grading import GradingSession
     from grader.spec import Visibility
 
     misconceptions = load_misconceptions(problem)
     if not misconceptions:
         notes.append("misconceptions: none in the problem's misconceptions/ folder")
         return []
-    expected = expected_observations(problem)
+    with GradingSession(problem, isolation=isolation, diagnose_failures=False) as session:
+        reports = session.grade([misconception.path for misconception in misconceptions])
     survivors, caught_by_visible = [], 0
-    for misconception in misconceptions:
-        report = grade_submission(
-            problem, misconception.path, isolation=isolation, expected=expected, diagnose_failures=False
-        )
+    for misconception, report in zip(misconceptions, reports):
         lost = [t for t in report.tests if t.score < t.max_score]
         if not lost:
             survivors.append(misconception.name)
