@@ -202,7 +202,7 @@ def test_the_class_page_flags_broken_submissions_first_and_links_every_report(br
     for name, source in (("alice", "alice"), ("grace", "grace"), ("Zoë O'Neil", "carol")):
         shutil.copy(REPO / "submissions" / f"{source}.py", folder / f"{name}.py")
     out = tmp_path / "out"
-    rows = grade_batch(course.load("value-basic"), discover(folder), out, jobs=2, isolation=Isolation.PROCESS,
+    rows = grade_batch(course.load("value-basic"), discover(folder).entries, out, jobs=2, isolation=Isolation.PROCESS,
                        formats=("json", "html")).rows
     assert {row.status for row in rows} == {"graded", "failed_to_load"}
     index = out / "index.html"
