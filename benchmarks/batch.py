@@ -199,7 +199,7 @@ def time_batch(folder: Path, out: Path, jobs: int, cache: Path) -> dict:
     errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: nothing can block on it
     started = time.perf_counter()
     process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=errors, text=True)
-    own_command = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+    own_command = "\0".join(command).encode() + b"\0"  # what /proc shows once it has executed
     workers_kb = 0
     while process.poll() is None:
         for pid in _descendants(process.pid):
