@@ -131,10 +131,6 @@ def render_html(report: Report) -> str:
     return environment().get_template("report.html.j2").render(page=report_page(report), grader_version=__version__)
 
 
-def write_html(report: Report, path: Path) -> None:
-    write_atomically(path, render_html(report))
-
-
 def write_index(out: Path, problem_id: str, rows: list[StudentRow]) -> None:
     """``index.html`` of a batch, next to its students' folders."""
     write_atomically(out / "index.html", render_index(class_summary(problem_id, rows)))

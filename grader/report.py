@@ -6,7 +6,6 @@ status and nothing of its program or expected values.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -158,10 +157,6 @@ def render_verdict(verdict: Verdict) -> str:
     if len(verdict.mismatches) > len(shown):
         lines.append(f"... and {len(verdict.mismatches) - len(shown)} more")
     return "\n".join(lines)
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def submission_status(load_failure: LoadFailure | None) -> str:

@@ -128,14 +128,6 @@ def _bwrap_works() -> bool:
             return False
 
 
-def run_submission(
-    submission: Path, programs: Sequence[list[dict]], policy: SandboxPolicy
-) -> SubmissionRun:
-    """Run every program against one submission in a sandbox of its own."""
-    with Sandbox(policy, programs) as sandbox:
-        return sandbox.run(submission)
-
-
 class SandboxUnavailable(RuntimeError):
     """The sandbox's server could not be started at all (a broken installation, not a submission)."""
 

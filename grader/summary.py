@@ -12,8 +12,6 @@ import sys
 from collections import Counter
 from dataclasses import dataclass
 
-from grader.check import TestStatus
-from grader.report import Report
 
 HISTOGRAM_BUCKETS = 10
 """Scores in bins of 10 percentage points; 100% joins the top bin."""
@@ -104,22 +102,6 @@ class ClassSummary:
         return round(statistics.median(row.percent for row in self.rows), 1) if self.rows else 0.0
 
 
-def student_row(student: str, report: Report) -> StudentRow:
-    """The little a class summary keeps of one graded Report."""
-    diagnosis = report.diagnosis
-    return StudentRow(
-        student=student,
-        status=report.status,
-        score=report.score,
-        max_score=report.max_score,
-        note=_one_line(report.message),
-        passed=tuple(t.name for t in report.tests if t.status is TestStatus.PASSED),
-        failed=tuple(t.name for t in report.tests if t.status is not TestStatus.PASSED),
-        misconception=diagnosis.misconception.name if diagnosis else "",
-        misconception_hint=diagnosis.misconception.hint if diagnosis else "",
-    )
-
-
 def row_from_report(student: str, report: dict, report_file: str = "report.html") -> StudentRow:
     """The same, from a report.json's content: what a batch has of a submission it graded just
     now or in an earlier run. Test names are interned: a class's rows share them."""
@@ -138,11 +120,6 @@ def row_from_report(student: str, report: dict, report_file: str = "report.html"
         misconception_hint=sys.intern(str(diagnosis.get("hint") or "")),
         report_file="report.json" if status == "grader_error" else report_file,
     )
-
-
-def error_row(student: str, max_score: float, note: str) -> StudentRow:
-    """A submission the grader itself failed on: only report.json exists for it."""
-    return StudentRow(student, "grader_error", 0.0, max_score, _one_line(note), report_file="report.json")
 
 
 def class_summary(problem_id: str, rows: list[StudentRow]) -> ClassSummary:
