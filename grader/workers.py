@@ -14,7 +14,7 @@ import os
 import queue
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -61,7 +61,7 @@ def grade_chunk(session: GradingSession, entries: Sequence[BatchEntry], formats:
     except Exception as error:  # noqa: BLE001 - one broken grading must not stop the class
         if len(entries) > 1:
             return [graded for entry in entries for graded in grade_chunk(session, [entry], formats)]
-        return [grader_error(session.problem, entries[0], error, formats)]
+        return [grader_error(session.problem, entries[0], error, formats, session.sandbox.policy.isolation)]
     graded = []
     for entry, report in zip(entries, reports):
         files = render_formats(report, formats)
@@ -69,8 +69,11 @@ def grade_chunk(session: GradingSession, entries: Sequence[BatchEntry], formats:
     return graded
 
 
-def grader_error(problem: Problem, entry: BatchEntry, error: BaseException, formats: tuple[str, ...]) -> GradedSubmission:
-    """What is recorded when the grader, not the submission, failed: a report saying so."""
+def grader_error(
+    problem: Problem, entry: BatchEntry, error: BaseException, formats: tuple[str, ...], isolation: Isolation
+) -> GradedSubmission:
+    """What is recorded when the grader, not the submission, failed: a report saying so, with
+    the fields every report.json has (scripts reading a gradebook need not special-case it)."""
     report = {
         "schema_version": 1,
         "grader_version": __version__,
@@ -81,6 +84,8 @@ def grader_error(problem: Problem, entry: BatchEntry, error: BaseException, form
         "score": 0.0,
         "max_score": problem.max_score,
         "tests": [],
+        "isolation": {"level": isolation.value, "limits": asdict(problem.limits)},
+        "duration_s": 0.0,
     }
     return GradedSubmission(entry.student, {FILE_NAMES["json"]: json.dumps(report, indent=2) + "\n"}, report)
 
@@ -162,7 +167,8 @@ class LocalPool:
         if key is not None and key in pending:
             if key in retried:
                 error = RuntimeError(f"a grading worker died (exit code {worker.process.exitcode}) twice on this chunk")
-                errors = [grader_error(self.spec.problem, entry, error, self.spec.formats) for entry in pending[key]]
+                errors = [grader_error(self.spec.problem, entry, error, self.spec.formats, self.spec.isolation)
+                          for entry in pending[key]]
                 self.results.put((None, key, errors))
             else:
                 retried.add(key)

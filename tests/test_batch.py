@@ -555,6 +555,9 @@ def test_a_grader_failure_is_recorded_against_its_one_submission(tmp_path, gradi
     assert dave["status"] == "grader_error" and dave["score"] == 0 and dave["max_score"] == 21
     assert "not the student's fault" in dave["output"] and "the grader broke here" in dave["output"]
     assert json.loads(graded[1].files["report.json"]) == dave
+    # the fields every report has, so a gradebook script needs no special case
+    assert set(alice) - {"captured", "diagnosis", "findings", "nondeterministic_tests", "withheld_tests"} <= set(dave)
+    assert dave["isolation"]["level"] == "process" and dave["duration_s"] == 0.0
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes inherit the patch by fork")
