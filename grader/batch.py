@@ -10,7 +10,6 @@ and grader version are unchanged, so a batch killed with SIGKILL resumes where i
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -22,7 +21,7 @@ from typing import Callable, Iterator
 
 from grader import __version__
 from grader.diagnose import MisconceptionLibrary, default_cache_dir
-from grader.files import write_atomically
+from grader.files import content_digest, read_submission, write_atomically
 from grader.formats import FILE_NAMES
 from grader.html import write_index
 from grader.sandbox import Isolation
@@ -106,7 +105,7 @@ def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: 
     same grader, and every file asked for present."""
     try:
         report = json.loads((folder / FILE_NAMES["json"]).read_text(encoding="utf-8"))
-        content = hashlib.sha256(entry.path.read_bytes()).hexdigest()
+        content = content_digest(read_submission(entry.path))
     except (OSError, ValueError):
         return None
     same = (

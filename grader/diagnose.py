@@ -24,7 +24,7 @@ from typing import Mapping, Sequence
 from grader import __version__
 from grader.check import judge, observations_agree
 from grader.observations import ProgramObservation, from_wire, to_wire
-from grader.files import write_atomically
+from grader.files import read_submission, write_atomically
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy
 from grader.spec import Problem, ProblemTest
 
@@ -99,7 +99,8 @@ def variant_observations(
         )
         with Sandbox(policy, programs) as sandbox:
             for misconception, cached in missing:
-                runs = [list(sandbox.run(misconception.path).programs) for _ in range(VARIANT_RUNS)]
+                source = read_submission(misconception.path)
+                runs = [list(sandbox.run(source).programs) for _ in range(VARIANT_RUNS)]
                 if cached is not None:
                     write_atomically(cached, json.dumps([[to_wire(o) for o in run] for run in runs]))
                 found[misconception.name] = runs

@@ -1,7 +1,10 @@
-"""Writing files so that a reader, or a rerun after a crash, never sees half of one."""
+"""Files in and out: a submission read once, as submitted; reports written so that a reader,
+or a rerun after a crash, never sees half of one."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -18,3 +21,22 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def read_submission(path: Path) -> bytes | None:
+    """A submission's bytes, read once and without following a symbolic link: None for a link
+    (it could point at the reference or another student's file). Everything the grader does
+    with a submission (run it, hash it, read it for findings) uses these same bytes."""
+    try:
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return None
+        raise
+    with os.fdopen(handle, "rb") as stream:
+        return stream.read()
+
+
+def content_digest(source: bytes | None) -> str:
+    """What a report records of the content it graded (empty for a refused link)."""
+    return hashlib.sha256(source).hexdigest() if source is not None else ""

@@ -8,13 +8,13 @@ worker pays for them once; ``grade_submission`` is one file through a session of
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, static_findings
 from grader.graph import failure_graphs
+from grader.files import content_digest, read_submission
 from grader.observations import ProgramObservation
 from grader.pytest_plugin import CheckContext, run_checks
 from grader.reference import expected_observations
@@ -106,25 +106,26 @@ class GradingSession:
         return [self._report(e, record) for e, record in zip(evidence, records)]
 
     def _observe(self, path: Path) -> _Evidence:
-        source = _source(path)
-        sha256 = hashlib.sha256(source).hexdigest()
-        run = self.sandbox.run(path)
-        second_run = self._second_run_of_hidden(path, run, layout_shift=1 + int(sha256[:8], 16) % LAYOUT_SHIFTS)
+        source = read_submission(path)  # once: what runs is what is hashed and read for findings
+        sha256 = content_digest(source)
+        run = self.sandbox.run(source)
+        second_run = self._second_run_of_hidden(source, run, layout_shift=1 + int(sha256[:8] or "0", 16) % LAYOUT_SHIFTS)
         diagnosis = None
         if self.library is not None and run.load_failure is None:
             observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
             diagnosis = diagnose(self.problem, self.expected, observed, self.library)
         hints = {name: diagnosis.misconception.hint for name in diagnosis.explained} if diagnosis else {}
-        return _Evidence(path, sha256, run, second_run, hints, diagnosis, static_findings(source, self.problem))
+        findings = static_findings(source, self.problem) if source is not None else ()
+        return _Evidence(path, sha256, run, second_run, hints, diagnosis, findings)
 
-    def _second_run_of_hidden(self, path: Path, run: SubmissionRun, layout_shift: int) -> dict[int, ProgramObservation]:
+    def _second_run_of_hidden(self, source: bytes | None, run: SubmissionRun, layout_shift: int) -> dict[int, ProgramObservation]:
         """Hidden programs once more, in a fresh process with the submission's objects at other
         addresses: a grade must not depend on luck. Only programs where some node is used
         twice: elsewhere the order of backward() cannot change a gradient. The shift is drawn
         from the submission's content, so the same file always gets the same two runs."""
         if not self.problem.rerun_hidden or not self.rerun or run.load_failure is not None:
             return {}
-        again = self.sandbox.run(path, self.rerun, earlier=run, layout_shift=layout_shift)
+        again = self.sandbox.run(source, self.rerun, earlier=run, layout_shift=layout_shift)
         return dict(zip(self.rerun, again.programs))
 
     def _report(self, evidence: _Evidence, record: dict) -> Report:
@@ -148,13 +149,6 @@ class GradingSession:
             findings=evidence.findings,
             graphs=failure_graphs(self.problem.tests, self.expected, run.programs),
         )
-
-
-def _source(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError:
-        return b""
 
 
 def grade_submission(

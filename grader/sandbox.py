@@ -164,23 +164,23 @@ class Sandbox:
             self._server = None
 
     def run(
-        self, submission: Path, tests: Sequence[int] | None = None, earlier: SubmissionRun | None = None,
+        self, source: bytes | None, tests: Sequence[int] | None = None, earlier: SubmissionRun | None = None,
         layout_shift: int = 0,
     ) -> SubmissionRun:
-        """Run the programs ``tests`` (default: all) against the submission; never raises for
-        anything the submission does. Where a program's result is exactly what ``earlier``
-        (a run of all the programs) received, its observation is reused, not parsed again.
-        ``layout_shift`` moves the submission's objects to other addresses (see
+        """Run the programs ``tests`` (default: all) against a submission's bytes (as
+        ``files.read_submission`` read them; None for a symbolic link, which is refused); never
+        raises for anything the submission does. Where a program's result is exactly what
+        ``earlier`` (a run of all the programs) received, its observation is reused, not parsed
+        again. ``layout_shift`` moves the submission's objects to other addresses (see
         ``interpreter.settle_memory_layout``)."""
         started = time.monotonic()
         indices = list(range(len(self.programs))) if tests is None else list(tests)
-        if submission.is_symlink():
-            # a link could point at the reference or another student's file: grade only what was submitted
+        if source is None:
             failure = LoadFailure(LoadFailureKind.IMPORT_ERROR, None,
                                   "the submission is a symbolic link, not a file: submit the file itself")
             observation = ProgramObservation(RunStatus.NOT_RUN, detail=failure.detail)
             return SubmissionRun(failure, (), tuple(observation for _ in indices), "", "", False, self.policy.isolation, 0.0)
-        shutil.copyfile(submission, self.box.code / SUBMISSION_FILE)
+        (self.box.code / SUBMISSION_FILE).write_bytes(source)
         try:
             session = _Session(self, indices, started + self.policy.limits.submission_seconds, earlier, layout_shift)
             session.run()

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from grader import interpreter
 from grader.check import judge
+from grader.files import read_submission
 from grader.generate import MAX_CHAIN_DEPTH, SHAPES, generate_program
 from grader.observations import RunStatus
 from grader.observations import parse_program as parse_observation
@@ -131,7 +132,7 @@ def test_correct_solutions_in_every_style_never_lose_a_point_across_100_seeds(pr
         for solution in solutions:
             # a result exactly the first solution's is not parsed again: the sandbox hands back
             # the first run's observation, whose verdict (judge is a pure function) is known
-            run = sandbox.run(solution, earlier=first)
+            run = sandbox.run(read_submission(solution), earlier=first)
             passed = [
                 first_passed[i] if first is not None and got is first.programs[i] else judge(test, want, got).passed
                 for i, (test, want, got) in enumerate(zip(tests, expected, run.programs))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from grader.files import read_submission
 from grader.grading import sandbox_policy
 from grader.observations import to_wire
 from grader.sandbox import Isolation, Sandbox
@@ -78,9 +79,9 @@ def test_a_run_leaves_nothing_the_next_run_can_see(isolation, tmp_path):
     earlier = _write(tmp_path, "earlier.py", LEAVE_TRACES.replace("__MARK__", mark) + CORRECT)
     later = _write(tmp_path, "later.py", LOOK_FOR_TRACES.replace("__MARK__", mark) + CORRECT)
     with _sandbox(isolation) as sandbox:
-        first = sandbox.run(earlier, tests=[0])
+        first = sandbox.run(read_submission(earlier), tests=[0])
         assert "TRACES LEFT" in first.stdout
-        second = sandbox.run(later, tests=[0])
+        second = sandbox.run(read_submission(later), tests=[0])
     if isolation is Isolation.NAMESPACE:
         assert "FOUND FILES [] FOUND PROCESSES []" in second.stdout, second.stdout
     else:  # /tmp and /dev/shm are the host's own at this level (the README says so): only the run's folder is its
@@ -107,13 +108,13 @@ def test_results_do_not_depend_on_what_the_server_ran_before(isolation, tmp_path
     subject = _write(tmp_path, "subject.py", SET_ORDER_DEPENDENT)
     others = [REPO / "submissions" / f"{name}.py" for name in ("alice", "dave", "erin", "frank")]
     with _sandbox(isolation) as fresh:
-        alone = _observed(fresh.run(subject))
+        alone = _observed(fresh.run(read_submission(subject)))
     with _sandbox(isolation) as busy:
         for other in others:
-            busy.run(other)
-        after_others = _observed(busy.run(subject))
-        busy.run(others[0])
-        again = _observed(busy.run(subject))
+            busy.run(read_submission(other))
+        after_others = _observed(busy.run(read_submission(subject)))
+        busy.run(read_submission(others[0]))
+        again = _observed(busy.run(read_submission(subject)))
     assert alone == after_others == again
 
 
@@ -121,7 +122,7 @@ def test_a_shifted_layout_shows_whether_results_depend_on_set_order(isolation, t
     subject = _write(tmp_path, "subject.py", SET_ORDER_DEPENDENT)
     deterministic = REPO / "submissions" / "alice.py"
     with _sandbox(isolation) as sandbox:
-        faces = {_observed(sandbox.run(subject, layout_shift=shift)) for shift in range(6)}
-        steady = {_observed(sandbox.run(deterministic, layout_shift=shift)) for shift in range(6)}
+        faces = {_observed(sandbox.run(read_submission(subject), layout_shift=shift)) for shift in range(6)}
+        steady = {_observed(sandbox.run(read_submission(deterministic), layout_shift=shift)) for shift in range(6)}
     assert len(faces) > 1, "shifting the layout never changed the set-order-dependent results"
     assert len(steady) == 1

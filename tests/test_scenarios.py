@@ -141,3 +141,8 @@ def test_a_submission_that_links_to_the_reference_gets_nothing_from_it(tmp_path)
     report = grade("value-basic", link)
     assert (report.status, report.score) == ("failed_to_load", 0)
     assert "symbolic link" in report.message
+    # nor is the target hashed or read for findings in the grader: nothing of it is in the report
+    import hashlib
+
+    target = hashlib.sha256((REPO / "reference" / "value_basic.py").read_bytes()).hexdigest()
+    assert report.submission_sha256 != target and report.findings == ()
