@@ -119,9 +119,12 @@ def run_ci(
     """Find the submissions, grade each one, and report to GitHub."""
     repo = repository_root(Path.cwd())
     submissions = request.paths or pull_request_submissions(request, course, repo, github)
-    reports = []
+    reports, problems = [], {}
     for path in submissions:
-        problem = load_problem(request.problem_id or guess_problem_id(path, course.problem_ids()))
+        problem_id = request.problem_id or guess_problem_id(path, course.problem_ids())
+        if problem_id not in problems:  # a spec is validated and its hidden graphs drawn once
+            problems[problem_id] = load_problem(problem_id)
+        problem = problems[problem_id]
         report = grade(problem, path)
         reports.append(report)
         print(f"{_shown_path(path, repo)} ({problem.id}): {report.score:g}/{report.max_score:g} {report.status}", file=stdout)

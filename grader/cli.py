@@ -7,7 +7,6 @@ Exit codes: 0 graded (whatever the score); 1 --fail-under not met, or a problem 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -152,6 +151,7 @@ def _check(args) -> int:
 def _grade(args) -> int:
     from grader.formats import write_formats
     from grader.grading import grade_submission
+    from grader.report import render_json
     from grader.terminal import Style, render_grade
 
     submission = _readable_file(args.submission)
@@ -162,12 +162,8 @@ def _grade(args) -> int:
         write_formats(report, args.out, formats)
         sys.stdout.write(render_grade(report, Style(colour=sys.stdout.isatty())))
     else:
-        sys.stdout.write(json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n")
-    percent = 100.0 * report.score / report.max_score if report.max_score else 100.0
-    if args.fail_under is not None and percent < args.fail_under:
-        print(f"grader: score {percent:.1f}% is under --fail-under {args.fail_under:g}%", file=sys.stderr)
-        return EXIT_BELOW_THRESHOLD
-    return EXIT_OK
+        sys.stdout.write(render_json(report))
+    return _threshold(report.percent, args.fail_under)
 
 
 def _formats(raw: str) -> tuple[str, ...]:

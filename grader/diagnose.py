@@ -133,6 +133,9 @@ class MisconceptionLibrary:
     problem: Problem
     cache_dir: Path | None
     _faces: dict = field(default_factory=dict)
+    """(misconception, test names) -> what each run of it showed, by test name."""
+    _right: dict = field(default_factory=dict)
+    """(misconception, test names) -> the tests it gets right."""
     _misconceptions: tuple[Misconception, ...] | None = None
 
     @property
@@ -155,13 +158,13 @@ class MisconceptionLibrary:
         self, misconception: Misconception, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]
     ) -> frozenset[str]:
         """The tests on which some run of the variant agrees with the reference."""
-        key = (misconception.name, tuple(test.name for test in tests), "right")
-        if key not in self._faces:
+        key = (misconception.name, tuple(test.name for test in tests))
+        if key not in self._right:
             faces = self.faces(misconception, tests)
-            self._faces[key] = frozenset(
+            self._right[key] = frozenset(
                 t.name for t in tests if any(observations_agree(t, face, expected[t.name]) for face in faces[t.name])
             )
-        return self._faces[key]
+        return self._right[key]
 
 
 def default_cache_dir() -> Path:

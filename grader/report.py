@@ -99,6 +99,11 @@ class Report:
     def max_score(self) -> float:
         return round(sum(test.max_score for test in self.tests), 6)
 
+    @property
+    def percent(self) -> float:
+        """Of the points there were (100 where there were none: nothing was lost)."""
+        return 100.0 * self.score / self.max_score if self.max_score else 100.0
+
     def to_json(self) -> dict:
         return {
             "schema_version": SCHEMA_VERSION,
