@@ -68,10 +68,11 @@ def load_misconceptions(problem: Problem) -> tuple[Misconception, ...]:
 
 
 MAX_SOURCE_BYTES = 1024 * 1024
-CACHE_FORMAT = 3
-VARIANT_RUNS = 2
-"""Each variant runs in this many separate processes: a bug that depends on set order (no
-visited set, say) shows different faces, and a submission matching any of them is explained."""
+CACHE_FORMAT = 4
+VARIANT_SHIFTS = (1, 2, 3)
+"""Each variant runs its programs once with the canonical layout, then once more after each of
+these shifts (``Sandbox.run(again=...)``): a bug that depends on set order (no visited set,
+say) shows different faces, and a submission matching any of them is explained."""
 
 
 def variant_observations(
@@ -100,11 +101,18 @@ def variant_observations(
         with Sandbox(policy, programs) as sandbox:
             for misconception, cached in missing:
                 source = read_submission(misconception.path)
-                runs = [list(sandbox.run(source).programs) for _ in range(VARIANT_RUNS)]
+                runs = _faces_of_variant(sandbox, source, len(programs))
                 if cached is not None:
                     write_atomically(cached, json.dumps([[to_wire(o) for o in run] for run in runs]))
                 found[misconception.name] = runs
     return found
+
+
+def _faces_of_variant(sandbox: Sandbox, source: bytes | None, count: int) -> list[list[ProgramObservation]]:
+    """The canonical first pass, then each shifted second pass."""
+    every = range(count)
+    runs = [sandbox.run(source, again=every, again_shift=shift) for shift in VARIANT_SHIFTS]
+    return [list(runs[0].programs)] + [[run.again[i] for i in every] for run in runs]
 
 
 def _cache_path(cache_dir: Path | None, misconception: Misconception, programs: list) -> Path | None:

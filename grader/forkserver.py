@@ -19,7 +19,7 @@ Like ``interpreter.py`` this file is copied into the sandbox and imports only th
 library. Protocol on the control socket (descriptor given on the command line), one JSON
 line per message, request then reply:
 
-    {"op": "spawn", "submission": path, "tests": [i, ...], "layout_shift": n}
+    {"op": "spawn", "submission": path, "tests": [i, ...], "again": [i, ...], "again_shift": n}
         + 3 descriptors  ->  {"pid": n}
     {"op": "finish", "pid": n, "grace": seconds}  ->  {"status": wait status or null}
 
@@ -174,9 +174,13 @@ class Server:
         sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
         run = dict(self.config["submission"], submission=request["submission"], channel_fd=CHANNEL_FD,
-                   layout_shift=int(request.get("layout_shift", 0)))
-        run["programs"] = [[i, self.programs[i]] for i in request["tests"] if 0 <= i < len(self.programs)]
+                   again_shift=int(request.get("again_shift", 1)))
+        run["programs"] = self.selected(request.get("tests", []))
+        run["again"] = self.selected(request.get("again", []))
         self.interpreter.run_in_this_process(run)
+
+    def selected(self, indices):
+        return [[i, self.programs[i]] for i in indices if 0 <= i < len(self.programs)]
 
     def finish(self, pid, grace):
         status = self.wait_for(grace)

@@ -24,7 +24,7 @@ from grader.spec import Problem, Visibility
 
 
 LAYOUT_SHIFTS = 61
-"""How many different layouts a rerun may get (see ``interpreter.settle_memory_layout``)."""
+"""How many different layouts the second pass may get (see ``interpreter.shift_memory_layout``)."""
 
 
 def visible_part(problem: Problem) -> Problem:
@@ -50,7 +50,6 @@ class _Evidence:
     path: Path
     sha256: str
     run: SubmissionRun
-    second_run: Mapping[int, ProgramObservation]
     hints: Mapping[str, str]
     diagnosis: Diagnosis | None
     findings: tuple[Finding, ...]
@@ -81,9 +80,10 @@ class GradingSession:
         self.library = library
         programs = [test.to_wire() for test in problem.tests]
         self.sandbox = Sandbox(sandbox_policy(problem, isolation), programs)
-        # rerun where a second layout can show anything: hidden programs with a shared node
-        self.rerun = [i for i, test in enumerate(problem.tests)
-                      if test.visibility is not Visibility.VISIBLE and test.program.has_shared_nodes]
+        # run again where a second layout can show anything: hidden programs with a shared node
+        self.again = [i for i, test in enumerate(problem.tests)
+                      if problem.rerun_hidden and test.visibility is not Visibility.VISIBLE
+                      and test.program.has_shared_nodes]
 
     def __enter__(self) -> "GradingSession":
         return self
@@ -99,7 +99,7 @@ class GradingSession:
         submission does."""
         evidence = [self._observe(path) for path in submissions]
         contexts = [
-            CheckContext(self.problem, self.expected, e.run, self.visible_only, e.second_run, e.hints)
+            CheckContext(self.problem, self.expected, e.run, self.visible_only, e.hints)
             for e in evidence
         ]
         records = run_checks(contexts)
@@ -108,25 +108,17 @@ class GradingSession:
     def _observe(self, path: Path) -> _Evidence:
         source = read_submission(path)  # once: what runs is what is hashed and read for findings
         sha256 = content_digest(source)
-        run = self.sandbox.run(source)
-        second_run = self._second_run_of_hidden(source, run, layout_shift=1 + int(sha256[:8] or "0", 16) % LAYOUT_SHIFTS)
+        # the second pass: hidden programs once more, the submission's objects at other
+        # addresses, so that a grade does not depend on luck; the shift is drawn from the
+        # content, so the same file always gets the same two passes
+        run = self.sandbox.run(source, again=self.again, again_shift=1 + int(sha256[:8] or "0", 16) % LAYOUT_SHIFTS)
         diagnosis = None
         if self.library is not None and run.load_failure is None:
             observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
             diagnosis = diagnose(self.problem, self.expected, observed, self.library)
         hints = {name: diagnosis.misconception.hint for name in diagnosis.explained} if diagnosis else {}
         findings = static_findings(source, self.problem) if source is not None else ()
-        return _Evidence(path, sha256, run, second_run, hints, diagnosis, findings)
-
-    def _second_run_of_hidden(self, source: bytes | None, run: SubmissionRun, layout_shift: int) -> dict[int, ProgramObservation]:
-        """Hidden programs once more, in a fresh process with the submission's objects at other
-        addresses: a grade must not depend on luck. Only programs where some node is used
-        twice: elsewhere the order of backward() cannot change a gradient. The shift is drawn
-        from the submission's content, so the same file always gets the same two runs."""
-        if not self.problem.rerun_hidden or not self.rerun or run.load_failure is not None:
-            return {}
-        again = self.sandbox.run(source, self.rerun, earlier=run, layout_shift=layout_shift)
-        return dict(zip(self.rerun, again.programs))
+        return _Evidence(path, sha256, run, hints, diagnosis, findings)
 
     def _report(self, evidence: _Evidence, record: dict) -> Report:
         run = evidence.run

@@ -13,7 +13,15 @@ config), never to stdout or stderr, which belong to the submission::
     {"event": "load_error", "error": {...}}           it did not import
     {"event": "start", "test": i}                     program i is about to run
     {"event": "result", "test": i, "nodes": {...}, "error": {...} | null}
+    {"event": "start", "test": i, "again": true}      the second pass (below) runs program i
+    {"event": "result", "test": i, "again": true, "nodes": ..., "error": ...}
+    {"event": "result", "test": i, "again": true, "same": true}
+                                                      ... exactly what the first pass sent
     {"event": "done"}
+
+The second pass runs some programs once more in the same process, after moving where new
+objects land (``shift_memory_layout``): a submission whose results depend on the iteration
+order of a set of Values shows it there.
 
 Everything in these messages is plain numbers and strings; the grader parses them
 defensively and judges them itself.
@@ -215,7 +223,7 @@ POOL_SIZE, POOL_HEADER = 16384, 48
 """pymalloc's pools (CPython 3.10+ on 64-bit): where the first block of a fresh pool sits."""
 
 
-def settle_memory_layout(shift):
+def settle_memory_layout():
     """Make where the submission's objects land depend on nothing but the submission.
 
     A forked child inherits its server's heap, free blocks and all, and those differ with
@@ -223,12 +231,10 @@ def settle_memory_layout(shift):
     Values (an order set by their addresses) would then be graded differently depending on
     which submission came before it. So, for each small size class, blocks are taken until
     the next one is the first block of a fresh pool: from there on, what the submission
-    allocates is laid out the same way every time. Then ``shift`` more blocks of each class
-    move everything the submission creates to other addresses: the grader reruns hidden
-    programs so, to see whether a submission depends on set order. Returns the ballast,
-    which must stay alive."""
+    allocates is laid out the same way every time. Returns the ballast, which must stay
+    alive."""
     gc.collect()  # the collector's counters, inherited too, start from zero
-    ballast = [None] * (len(DRAINED_SIZE_CLASSES) * (2 * POOL_SIZE // 48 + shift))  # never a pymalloc block
+    ballast = [None] * (len(DRAINED_SIZE_CLASSES) * 2 * POOL_SIZE // 48)  # never a pymalloc block
     used = 0
     for size in DRAINED_SIZE_CLASSES:
         for _ in range(2 * POOL_SIZE // size):
@@ -238,6 +244,16 @@ def settle_memory_layout(shift):
             ballast[used] = block
             used += 1
         del block
+    return ballast
+
+
+def shift_memory_layout(shift):
+    """Move everything created from now on to other addresses: ``shift`` blocks of every
+    small size class are taken. The second pass does this before it runs programs again, to
+    see whether their results depend on set order. Returns the ballast, which must stay
+    alive."""
+    ballast = [None] * (len(DRAINED_SIZE_CLASSES) * shift)  # allocated before any block is taken
+    used = 0
     for size in DRAINED_SIZE_CLASSES:
         for _ in range(shift):
             ballast[used] = bytes(size - 40)
@@ -246,8 +262,9 @@ def settle_memory_layout(shift):
 
 
 def run_in_this_process(config):
-    """Load the submission and run the configured programs, reporting on the channel; never returns."""
-    ballast = settle_memory_layout(config.get("layout_shift", 0))  # noqa: F841 - kept alive on purpose
+    """Load the submission and run the configured programs, then the second pass, reporting
+    on the channel; never returns."""
+    ballast = settle_memory_layout()  # noqa: F841 - kept alive on purpose
     channel = os.fdopen(config["channel_fd"], "w", encoding="utf-8", buffering=1)
     send = lambda message: channel.write(json.dumps(message) + "\n")  # noqa: E731
     source_file = os.path.abspath(config["submission"])
@@ -271,10 +288,24 @@ def run_in_this_process(config):
         os._exit(0)
     missing = [name for name in config["required_attributes"] if not hasattr(value_class, name)]
     send({"event": "loaded", "missing": missing})
+    again = config.get("again", [])
+    kept = {index for index, _steps in again}
+    first = {}
     for index, steps in config["programs"]:
         send({"event": "start", "test": index})
         nodes, error = run_program(value_class, steps, source_file)
         send({"event": "result", "test": index, "nodes": nodes, "error": error})
+        if index in kept:
+            first[index] = (nodes, error)
+    if again:
+        shifted = shift_memory_layout(config.get("again_shift", 1))  # noqa: F841 - kept alive on purpose
+        for index, steps in again:
+            send({"event": "start", "test": index, "again": True})
+            nodes, error = run_program(value_class, steps, source_file)
+            if index in first and first.pop(index) == (nodes, error):
+                send({"event": "result", "test": index, "again": True, "same": True})
+            else:
+                send({"event": "result", "test": index, "again": True, "nodes": nodes, "error": error})
     _flush_output()
     send({"event": "done"})
     channel.flush()

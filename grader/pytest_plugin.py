@@ -44,8 +44,6 @@ class CheckContext:
     run: SubmissionRun
     visible_only: bool = False
     """A student's check: instructor checks not marked visible are left out."""
-    second_run: Mapping[int, ProgramObservation] = field(default_factory=dict)
-    """Observations of a second, separate run, by test index (the hidden tests)."""
     hints: Mapping[str, str] = field(default_factory=dict)
     """A diagnosed misconception's hint, by the name of each test it explains."""
 
@@ -196,7 +194,7 @@ class ProgramCheck(pytest.Item):
             test,
             self.context.expected[test.name],
             self.context.run.programs[index],
-            self.context.second_run.get(index),
+            self.context.run.again.get(index),
             self.context.run.missing_attributes,
         )
         if not verdict.passed and test.name in self.context.hints:

@@ -95,9 +95,12 @@ class SubmissionRun:
     output_truncated: bool
     isolation: Isolation
     duration_s: float
+    again: Mapping[int, ProgramObservation] = field(default_factory=dict)
+    """The second pass (``Sandbox.run(again=...)``), by test index: what the programs run
+    once more, with the submission's objects at other addresses, observed."""
     raw_results: Mapping[int, object] = field(default_factory=dict, compare=False, repr=False)
-    """Each program's result as received, by test index: lets a rerun that sent exactly the
-    same reuse these observations instead of parsing them again."""
+    """Each program's result as received, by test index: lets a later run that sent exactly
+    the same reuse these observations instead of parsing them again."""
 
 
 def detect_isolation(mode: str = "auto") -> Isolation:
@@ -164,15 +167,18 @@ class Sandbox:
             self._server = None
 
     def run(
-        self, source: bytes | None, tests: Sequence[int] | None = None, earlier: SubmissionRun | None = None,
-        layout_shift: int = 0,
+        self, source: bytes | None, tests: Sequence[int] | None = None, *, again: Sequence[int] = (),
+        again_shift: int = 1, earlier: SubmissionRun | None = None,
     ) -> SubmissionRun:
         """Run the programs ``tests`` (default: all) against a submission's bytes (as
         ``files.read_submission`` read them; None for a symbolic link, which is refused); never
-        raises for anything the submission does. Where a program's result is exactly what
-        ``earlier`` (a run of all the programs) received, its observation is reused, not parsed
-        again. ``layout_shift`` moves the submission's objects to other addresses (see
-        ``interpreter.settle_memory_layout``)."""
+        raises for anything the submission does.
+
+        Then, in the same process, a second pass runs the programs ``again`` once more, after
+        moving where the submission's objects land by ``again_shift`` blocks of each size
+        (``interpreter.shift_memory_layout``): results that depend on set order differ there.
+        Where a program's result is exactly what ``earlier`` (a run of all the programs)
+        received, its observation is reused, not parsed again."""
         started = time.monotonic()
         indices = list(range(len(self.programs))) if tests is None else list(tests)
         if source is None:
@@ -182,19 +188,21 @@ class Sandbox:
             return SubmissionRun(failure, (), tuple(observation for _ in indices), "", "", False, self.policy.isolation, 0.0)
         (self.box.code / SUBMISSION_FILE).write_bytes(source)
         try:
-            session = _Session(self, indices, started + self.policy.limits.submission_seconds, earlier, layout_shift)
+            session = _Session(self, indices, list(again), again_shift,
+                               started + self.policy.limits.submission_seconds, earlier)
             session.run()
         finally:
             (self.box.code / SUBMISSION_FILE).unlink(missing_ok=True)
         return SubmissionRun(
             load_failure=session.load_failure,
             missing_attributes=session.missing,
-            programs=tuple(session.results[i] for i in indices),
+            programs=tuple(session.results[(i, False)] for i in indices),
             stdout=session.stdout.text(),
             stderr=session.stderr.text(),
             output_truncated=session.stdout.truncated or session.stderr.truncated,
             isolation=self.policy.isolation,
             duration_s=round(time.monotonic() - started, 4),
+            again={i: session.results[(i, True)] for i in again},
             raw_results=session.raw,
         )
 
@@ -395,16 +403,21 @@ class _Child:
         return self.status
 
 
+_Key = tuple[int, bool]
+"""A program's place in a run: its test index, and whether it is the second pass's."""
+
+
 class _Session:
     """One submission's run: as many child processes as crashes and timeouts require."""
 
-    def __init__(self, sandbox: Sandbox, indices: list[int], deadline: float, earlier: SubmissionRun | None = None,
-                 layout_shift: int = 0):
-        self.sandbox, self.indices, self.deadline, self.earlier = sandbox, indices, deadline, earlier
-        self.wanted = set(indices)
-        self.layout_shift = layout_shift
+    def __init__(self, sandbox: Sandbox, indices: list[int], again: list[int], again_shift: int, deadline: float,
+                 earlier: SubmissionRun | None = None):
+        self.sandbox, self.deadline, self.earlier = sandbox, deadline, earlier
+        self.keys: list[_Key] = [(i, False) for i in indices] + [(i, True) for i in again]
+        self.wanted = set(self.keys)
+        self.again_shift = again_shift
         self.policy = sandbox.policy
-        self.results: dict[int, ProgramObservation] = {}
+        self.results: dict[_Key, ProgramObservation] = {}
         self.raw: dict[int, object] = {}
         self.load_failure: LoadFailure | None = None
         self.missing: tuple[str, ...] = ()
@@ -426,16 +439,16 @@ class _Session:
         if self.load_failure is not None:
             self.fill_pending(ProgramObservation(RunStatus.NOT_RUN, detail=self.load_failure.detail))
 
-    def pending(self) -> list[int]:
-        return [i for i in self.indices if i not in self.results]
+    def pending(self) -> list[_Key]:
+        return [key for key in self.keys if key not in self.results]
 
-    def is_pending(self, index: object) -> bool:
+    def is_pending(self, key: object) -> bool:
         """Without building the list: a run reports on each of its programs."""
-        return index in self.wanted and index not in self.results
+        return key in self.wanted and key not in self.results
 
     def fill_pending(self, observation: ProgramObservation) -> None:
-        for index in self.pending():
-            self.results[index] = observation
+        for key in self.pending():
+            self.results[key] = observation
 
     def out_of_time(self) -> ProgramObservation:
         seconds = self.policy.limits.submission_seconds
@@ -443,15 +456,16 @@ class _Session:
             RunStatus.NOT_RUN, detail=f"not run: the submission used up its {seconds:g} s in total"
         )
 
-    def attempt(self, pending: list[int]) -> bool:
+    def attempt(self, pending: list[_Key]) -> bool:
         """One forked child over the pending programs. Returns whether anything was decided."""
         before = len(self.results)
         server = self.sandbox.server()
         pipes = [os.pipe() for _ in range(3)]  # result channel, stdout, stderr
         try:
             reply = server.request(
-                {"op": "spawn", "submission": f"{self.code_dir()}/{SUBMISSION_FILE}", "tests": pending,
-                 "layout_shift": self.layout_shift},
+                {"op": "spawn", "submission": f"{self.code_dir()}/{SUBMISSION_FILE}",
+                 "tests": [i for i, again in pending if not again], "again": [i for i, again in pending if again],
+                 "again_shift": self.again_shift},
                 REPLY_SLACK_SECONDS,
                 fds=[write for _read, write in pipes],
             )
@@ -519,25 +533,35 @@ class _Session:
         elif event == "load_error" and not state.loaded:
             self.load_failure = _load_failure(parse_error(message.get("error")))
             state.finished = True
-        elif event == "start" and state.loaded:
-            state.current = message.get("test")
+        elif event == "start" and state.loaded and type(message.get("test")) is int:
+            state.current = (message.get("test"), message.get("again") is True)
             state.test_deadline = time.monotonic() + self.policy.limits.test_seconds
-        elif event == "result" and state.loaded and message.get("test") == state.current:
+        elif event == "result" and state.loaded and (message.get("test"), message.get("again") is True) == state.current:
             if self.is_pending(state.current):
-                self.record(state.current, (message.get("nodes"), message.get("error")))
+                self.record(state.current, message)
             state.current = None
         elif event == "done" and state.loaded:
             state.finished = True
 
-    def record(self, index: int, raw: tuple) -> None:
-        earlier = self.earlier
+    def record(self, key: _Key, message: dict) -> None:
+        index, again = key
+        if again and message.get("same") is True:
+            # the child ran this program twice and saw the same both times; it can only claim
+            # this about its own first pass, which this session then holds
+            first = self.results.get((index, False))
+            self.results[key] = first if first is not None else ProgramObservation(
+                RunStatus.NOT_RUN, detail="the second pass had nothing to compare with")
+            return
+        raw = (message.get("nodes"), message.get("error"))
+        earlier = None if again else self.earlier
         if earlier is not None and index in earlier.raw_results and earlier.raw_results[index] == raw:
-            self.results[index] = earlier.programs[index]
+            self.results[key] = earlier.programs[index]
         else:
-            self.results[index] = parse_program(*raw)
-        self.raw[index] = raw
+            self.results[key] = parse_program(*raw)
+        if not again:
+            self.raw[index] = raw
 
-    def on_timeout(self, loaded: bool, current: int | None, test_limit: bool) -> None:
+    def on_timeout(self, loaded: bool, current: _Key | None, test_limit: bool) -> None:
         limits = self.policy.limits
         if not loaded:
             seconds = min(limits.test_seconds, limits.submission_seconds)
@@ -554,7 +578,7 @@ class _Session:
             )
             self.results[current] = ProgramObservation(RunStatus.TIMED_OUT, detail=detail)
 
-    def on_exit(self, child: _Child, loaded: bool, current: int | None) -> None:
+    def on_exit(self, child: _Child, loaded: bool, current: _Key | None) -> None:
         status = child.end(grace=EXIT_GRACE_SECONDS)
         how = _describe_exit(None if status is None else os.waitstatus_to_exitcode(status))
         if not loaded:
@@ -571,7 +595,7 @@ class _Session:
 class _AttemptState:
     test_deadline: float
     loaded: bool = False
-    current: int | None = None
+    current: _Key | None = None
     finished: bool = False
     drain_deadline: float | None = None
 

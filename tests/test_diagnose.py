@@ -70,21 +70,25 @@ def test_findings_and_diagnosis_reach_report_json(tmp_path):
     assert any("out.backward" in f["message"] for f in data["findings"])
 
 
-FLIP_FLOP = '''
-import os
-_MARK = "__MARK__"
-_SECOND = os.path.exists(_MARK)
-open(_MARK, "a").close()
-''' + REFERENCE.replace("self.grad += out.grad\n            other.grad += out.grad",
-                        "self.grad += out.grad\n            other.grad += out.grad * (2 if _SECOND and other is self else 1)")
+WEARS_OUT = '''
+_BACKWARD_CALLS = [0]
+''' + REFERENCE.replace(
+    "        self.grad = 1\n",
+    "        self.grad = 1\n        _BACKWARD_CALLS[0] += 1\n",
+).replace(
+    "self.grad += out.grad\n            other.grad += out.grad",
+    "self.grad += out.grad\n            other.grad += out.grad * (2 if _BACKWARD_CALLS[0] > __AFTER__ else 1)",
+)
+"""Right until it has run backward() once per test, wrong after: state carried between calls."""
 
 
-def test_a_submission_that_differs_between_runs_is_graded_on_the_worse_run_and_flagged(tmp_path):
-    """It answers right in its first process and wrong afterwards: the hidden tests run twice
-    in separate processes, and the worse run counts."""
-    path = tmp_path / "flip_flop.py"
-    path.write_text(FLIP_FLOP.replace("__MARK__", str(tmp_path / "ran-once")))
+def test_a_submission_that_differs_between_passes_is_graded_on_the_worse_one_and_flagged(tmp_path):
+    """It answers right in the first pass over the programs and wrong when the hidden ones run
+    a second time: the worse pass counts, and the tests are flagged."""
     problem, expected = _problem_and_expected("value-basic")
+    path = tmp_path / "wears_out.py"
+    path.write_text(WEARS_OUT.replace("__AFTER__", str(len(problem.tests))))
+    assert "_BACKWARD_CALLS[0] += 1" in path.read_text() and " * (2 if _BACKWARD_CALLS" in path.read_text()
     report = grade_submission(problem, path, isolation=Isolation.PROCESS, expected=expected)
     flagged = report.nondeterministic_tests
     assert flagged, "no test was flagged"
@@ -92,6 +96,7 @@ def test_a_submission_that_differs_between_runs_is_graded_on_the_worse_run_and_f
     for name in flagged:
         assert by_name[name].score < by_name[name].max_score
         assert by_name[name].visibility.value == "hidden"
+    assert all(by_name[t.name].status.value == "passed" for t in problem.tests if t.visibility.value == "visible")
     assert report.to_json()["nondeterministic_tests"] == flagged
 
 
@@ -136,7 +141,7 @@ def test_a_damaged_cache_entry_is_recomputed_not_a_crash(tmp_path):
     import dataclasses
     import shutil
 
-    from grader.diagnose import MisconceptionLibrary
+    from grader.diagnose import VARIANT_SHIFTS, MisconceptionLibrary
 
     problem = _problem_and_expected("value-basic")[0]
     # a library of one variant: a miss computes every variant of the library, and one shows the point
@@ -151,7 +156,7 @@ def test_a_damaged_cache_entry_is_recomputed_not_a_crash(tmp_path):
     for entry in entries:
         entry.write_text('["not", "observations"]')
     again = MisconceptionLibrary(problem, cache).faces(misconception, problem.tests)
-    assert len(again) == len(first) == len(problem.tests) and all(len(runs) == 2 for runs in again.values())
+    assert len(again) == len(first) == len(problem.tests) and all(len(runs) == 1 + len(VARIANT_SHIFTS) for runs in again.values())
     assert again == first
 
 
