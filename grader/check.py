@@ -52,7 +52,8 @@ class Verdict:
     mismatches: tuple[Mismatch, ...] = ()
     hint: str = ""
     nondeterministic: bool = False
-    """Two runs in separate processes disagreed; this verdict is the worse of the two."""
+    """The test's two passes (the second with the objects at other addresses) disagreed;
+    this verdict is the worse of the two."""
     line: int | None = None
     """Line of the submission where the test's error was raised, when known."""
 
@@ -143,10 +144,10 @@ def judge_twice(
     second: ProgramObservation | None,
     missing_attributes: tuple[str, ...] = (),
 ) -> Verdict:
-    """Judge a test run in two processes: where both runs observed something and the
-    observations disagree, the worse one counts and the verdict says so, so that a regrade can
-    never flip the grade. A second run that observed nothing (it timed out or could not start,
-    say on a loaded machine) is no evidence of nondeterminism and changes nothing."""
+    """Judge a test run in two passes: where both observed something and the observations
+    disagree, the worse one counts and the verdict says so, so that a regrade can never flip
+    the grade. A second pass that observed nothing (it timed out, say on a loaded machine) is
+    no evidence of nondeterminism and changes nothing."""
     verdict = judge(test, expected, first, missing_attributes)
     observed_something = (RunStatus.COMPLETED, RunStatus.RAISED)
     if second is None or second.status not in observed_something or first.status not in observed_something:

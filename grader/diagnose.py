@@ -68,28 +68,35 @@ def load_misconceptions(problem: Problem) -> tuple[Misconception, ...]:
 
 
 MAX_SOURCE_BYTES = 1024 * 1024
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 VARIANT_SHIFTS = (1, 2, 3)
 """Each variant runs its programs once with the canonical layout, then once more after each of
 these shifts (``Sandbox.run(again=...)``): a bug that depends on set order (no visited set,
 say) shows different faces, and a submission matching any of them is explained."""
 
 
+Faces = list[list[ProgramObservation]]
+"""A variant's distinct observations of each test's program, by test index."""
+
+
 def variant_observations(
     problem: Problem, misconceptions: Sequence[Misconception], tests: Sequence[ProblemTest], cache_dir: Path | None
-) -> dict[str, list[list[ProgramObservation]]]:
-    """What each buggy variant shows on each test's program, once per run, by variant name.
-    Cached on disk by content; whatever is not cached runs through one warm sandbox."""
+) -> dict[str, Faces]:
+    """What each buggy variant shows on each test's program (its distinct faces), by variant
+    name. Cached on disk by content; whatever is not cached runs through one warm sandbox.
+    A face that several variants (or runs) share is one object: most variants agree on most
+    tests, and a batch worker holds the library for its whole life."""
     programs = [test.to_wire() for test in tests]
-    found: dict[str, list[list[ProgramObservation]]] = {}
+    interned: dict[str, ProgramObservation] = {}
+    found: dict[str, Faces] = {}
     missing = []
     for misconception in misconceptions:
         cached = _cache_path(cache_dir, misconception, programs)
-        runs = _read_cache(cached)
-        if runs is None:
+        faces = _read_cache(cached, len(programs), interned)
+        if faces is None:
             missing.append((misconception, cached))
         else:
-            found[misconception.name] = runs
+            found[misconception.name] = faces
     if missing:
         policy = SandboxPolicy(
             limits=replace(problem.limits, **VARIANT_LIMITS),
@@ -100,19 +107,37 @@ def variant_observations(
         )
         with Sandbox(policy, programs) as sandbox:
             for misconception, cached in missing:
-                source = read_submission(misconception.path)
-                runs = _faces_of_variant(sandbox, source, len(programs))
+                wires = _faces_of_variant(sandbox, read_submission(misconception.path), len(programs))
                 if cached is not None:
-                    write_atomically(cached, json.dumps([[to_wire(o) for o in run] for run in runs]))
-                found[misconception.name] = runs
+                    write_atomically(cached, json.dumps(wires))
+                found[misconception.name] = [[_interned(wire, interned) for wire in test] for test in wires]
     return found
 
 
-def _faces_of_variant(sandbox: Sandbox, source: bytes | None, count: int) -> list[list[ProgramObservation]]:
-    """The canonical first pass, then each shifted second pass."""
+def _faces_of_variant(sandbox: Sandbox, source: bytes | None, count: int) -> list[list[dict]]:
+    """The canonical first pass, then each shifted second pass: the distinct ones per test,
+    as wire data."""
     every = range(count)
     runs = [sandbox.run(source, again=every, again_shift=shift) for shift in VARIANT_SHIFTS]
-    return [list(runs[0].programs)] + [[run.again[i] for i in every] for run in runs]
+    faces: list[list[dict]] = []
+    for i in every:
+        distinct: dict[str, dict] = {}
+        for observation in (runs[0].programs[i], *(run.again[i] for run in runs)):
+            wire = to_wire(observation)
+            distinct.setdefault(_wire_key(wire), wire)
+        faces.append(list(distinct.values()))
+    return faces
+
+
+def _wire_key(wire: dict) -> str:
+    return json.dumps(wire, sort_keys=True)
+
+
+def _interned(wire: dict, interned: dict[str, ProgramObservation]) -> ProgramObservation:
+    key = _wire_key(wire)
+    if key not in interned:
+        interned[key] = from_wire(wire)
+    return interned[key]
 
 
 def _cache_path(cache_dir: Path | None, misconception: Misconception, programs: list) -> Path | None:
@@ -124,11 +149,14 @@ def _cache_path(cache_dir: Path | None, misconception: Misconception, programs: 
     return cache_dir / f"{key}.json"
 
 
-def _read_cache(path: Path | None) -> list[list[ProgramObservation]] | None:
+def _read_cache(path: Path | None, count: int, interned: dict[str, ProgramObservation]) -> Faces | None:
     if path is None or not path.is_file():
         return None
     try:
-        return [[from_wire(raw) for raw in run] for run in json.loads(path.read_text())]
+        wires = json.loads(path.read_text())
+        if not isinstance(wires, list) or len(wires) != count:
+            return None
+        return [[_interned(wire, interned) for wire in test] for test in wires]
     except (ValueError, KeyError, TypeError, AttributeError):
         return None  # a damaged or foreign cache entry is recomputed
 
@@ -141,7 +169,7 @@ class MisconceptionLibrary:
     problem: Problem
     cache_dir: Path | None
     _faces: dict = field(default_factory=dict)
-    """(misconception, test names) -> what each run of it showed, by test name."""
+    """(misconception, test names) -> its distinct faces, by test name."""
     _right: dict = field(default_factory=dict)
     """(misconception, test names) -> the tests it gets right."""
     _misconceptions: tuple[Misconception, ...] | None = None
@@ -153,13 +181,13 @@ class MisconceptionLibrary:
         return self._misconceptions
 
     def faces(self, misconception: Misconception, tests: Sequence[ProblemTest]) -> dict[str, list[ProgramObservation]]:
-        """What the variant showed on each test, once per recorded run, by test name."""
+        """What the variant showed on each test (each distinct face of it), by test name."""
         key = (misconception.name, tuple(test.name for test in tests))
         if key not in self._faces:
             # one miss computes every variant: they share one warm sandbox
             every = variant_observations(self.problem, self.misconceptions, tests, self.cache_dir)
-            for name, runs in every.items():
-                self._faces[(name, key[1])] = {t.name: [run[i] for run in runs] for i, t in enumerate(tests)}
+            for name, faces in every.items():
+                self._faces[(name, key[1])] = {t.name: faces[i] for i, t in enumerate(tests)}
         return self._faces[key]
 
     def right_answers(

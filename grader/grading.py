@@ -85,6 +85,14 @@ class GradingSession:
                       if problem.rerun_hidden and test.visibility is not Visibility.VISIBLE
                       and test.program.has_shared_nodes]
 
+    def load_library(self) -> None:
+        """Load every misconception's faces now (from the cache, or by running the variants)
+        rather than when the first failing submission needs them: a long-lived session can
+        then set aside everything it will hold for good."""
+        if self.library is not None:
+            for misconception in self.library.misconceptions:
+                self.library.right_answers(misconception, self.problem.tests, self.expected)
+
     def __enter__(self) -> "GradingSession":
         return self
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -154,34 +155,31 @@ class ProblemFile(pytest.File):
         self.contexts = contexts
 
     def collect(self):
-        """One check per hand-written test, and one per group of generated tests (pytest's
-        cost per item would otherwise dominate grading); every test keeps its own verdict."""
+        """One check per submission over all the tests of problem.yaml: pytest's cost per item
+        (about 1 ms) would otherwise outweigh the judging. Every test keeps its own verdict."""
         for submission, context in enumerate(self.contexts):
-            for name, tests in _checks(context.problem.tests):
-                if len(self.contexts) > 1:
-                    name = f"{name} [{_submission_id(submission)}]"
-                yield ProgramCheck.from_parent(self, name=name, tests=tests, context=context, submission=submission)
-
-
-def _checks(tests: Sequence[ProblemTest]) -> list[tuple[str, tuple[tuple[int, ProblemTest], ...]]]:
-    checks: list[tuple[str, tuple[tuple[int, ProblemTest], ...]]] = []
-    for index, test in enumerate(tests):
-        if test.group and checks and checks[-1][1][-1][1].group == test.group:
-            name, members = checks[-1]
-            checks[-1] = (name, (*members, (index, test)))
-        else:
-            checks.append((test.group or test.name, ((index, test),)))
-    return checks
+            name = context.problem.id
+            if len(self.contexts) > 1:
+                name = f"{name} [{_submission_id(submission)}]"
+            tests = tuple(enumerate(context.problem.tests))
+            yield ProgramCheck.from_parent(self, name=name, tests=tests, contexts=self.contexts, submission=submission)
 
 
 class ProgramCheck(pytest.Item):
-    """Tests of problem.yaml (one, or a group of generated ones): judge their programs'
-    observations, leaving one verdict per test."""
+    """The tests of problem.yaml, for one submission: judge their programs' observations,
+    leaving one verdict per test."""
 
-    def __init__(self, *, tests: tuple[tuple[int, ProblemTest], ...], context: CheckContext, submission: int,
+    def __init__(self, *, tests: tuple[tuple[int, ProblemTest], ...], contexts: list[CheckContext], submission: int,
                  **kwargs) -> None:
         super().__init__(**kwargs)
-        self.tests, self.context, self.submission = tests, context, submission
+        self.tests, self.contexts, self.submission = tests, contexts, submission
+
+    @property
+    def context(self) -> CheckContext:
+        """Looked up in the session's list, which is emptied when the session ends: pytest's
+        objects form cycles, and must not keep a chunk's observations alive until the
+        collector gets to them."""
+        return self.contexts[self.submission]
 
     def runtest(self) -> None:
         failed = [verdict for index, test in self.tests if not (verdict := self.judge(index, test)).passed]
@@ -261,8 +259,12 @@ def run_checks(contexts: Sequence[CheckContext]) -> list[dict]:
         *PYTEST_ARGUMENTS,
     ]
     quiet = io.StringIO()  # pytest's terminal output is of no use to anyone here
-    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
-        pytest.main(args, plugins=[GraderPlugin(contexts), recorder])
+    plugin = GraderPlugin(contexts)
+    try:
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet), _last_failure_kept():
+            pytest.main(args, plugins=[plugin, recorder])
+    finally:
+        plugin.contexts.clear()
     if recorder.report is None:
         raise RuntimeError(f"the checks of {contexts[0].problem.id} did not run:\n{quiet.getvalue()[-2000:]}")
     records: list[dict] = [{"tests": []} for _ in contexts]
@@ -271,6 +273,23 @@ def run_checks(contexts: Sequence[CheckContext]) -> list[dict]:
         if submission is not None and 0 <= submission < len(records):
             records[submission]["tests"].append(entry)
     return records
+
+
+@contextlib.contextmanager
+def _last_failure_kept():
+    """pytest leaves a failing check's exception in ``sys.last_traceback`` (for debuggers),
+    which would hold the whole session, and the observations it judged, until the next
+    failure: put back what was there."""
+    names = ("last_type", "last_value", "last_traceback", "last_exc")
+    saved = {name: getattr(sys, name) for name in names if hasattr(sys, name)}
+    try:
+        yield
+    finally:
+        for name in names:
+            if name in saved:
+                setattr(sys, name, saved[name])
+            elif hasattr(sys, name):
+                delattr(sys, name)
 
 
 def _submission_of(entry: dict) -> int | None:

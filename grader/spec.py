@@ -102,8 +102,6 @@ class ProblemTest:
     partial: float = 0.0
     """Share of the points earned when all data is right but some grad is wrong."""
     generated: bool = False
-    group: str = ""
-    """For a generated test, its group ("generated shared"): one check judges a whole group."""
 
     def to_wire(self) -> dict:
         """What the submission's process gets of this test: the program's steps, and whether
@@ -339,7 +337,6 @@ def _generated_tests(groups: list[dict], api: Api, seed: int) -> tuple[ProblemTe
                     line=None,
                     partial=float(group.get("partial", 0.0)),
                     generated=True,
-                    group=f"generated {group['shape']}",
                 )
             )
     return tuple(tests)

@@ -8,6 +8,7 @@ session in a local variable for as long as they live: no module state.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -182,9 +183,20 @@ def _local_worker(spec: WorkerSpec, tasks, results) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     with GradingSession(spec.problem, isolation=spec.isolation) as session:
+        session.load_library()
+        _set_aside_what_lives_on()
         while (task := tasks.get()) is not None:
             key, chunk = task
             results.put((os.getpid(), key, grade_chunk(session, chunk, spec.formats)))
+
+
+def _set_aside_what_lives_on() -> None:
+    """What is alive now lives as long as the worker: the problem, the expected values and
+    the misconception library, some 400,000 objects. Frozen, they are never traversed again
+    by the collector's full passes, which the observations of a chunk set off every few
+    submissions (measured: 8 ms of collection per submission before, 3 ms after)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _die_with_parent() -> None:
