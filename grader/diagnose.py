@@ -19,10 +19,10 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Collection, Mapping, Sequence
 
 from grader import __version__
-from grader.check import judge, observations_agree
+from grader.check import observations_agree
 from grader.observations import ProgramObservation, from_wire, to_wire
 from grader.files import read_submission, write_atomically
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy
@@ -172,6 +172,8 @@ class MisconceptionLibrary:
     """(misconception, test names) -> its distinct faces, by test name."""
     _right: dict = field(default_factory=dict)
     """(misconception, test names) -> the tests it gets right."""
+    _wrong: dict = field(default_factory=dict)
+    """(misconception, test names) -> its faces that disagree with the reference, by test name."""
     _misconceptions: tuple[Misconception, ...] | None = None
 
     @property
@@ -193,14 +195,30 @@ class MisconceptionLibrary:
     def right_answers(
         self, misconception: Misconception, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]
     ) -> frozenset[str]:
-        """The tests on which some run of the variant agrees with the reference."""
+        """The tests on which some face of the variant agrees with the reference."""
+        self._compare_with_reference(misconception, tests, expected)
+        return self._right[(misconception.name, tuple(test.name for test in tests))]
+
+    def wrong_faces(
+        self, misconception: Misconception, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]
+    ) -> dict[str, list[ProgramObservation]]:
+        """The variant's faces that disagree with the reference, by test name: only these can
+        reproduce a wrong answer."""
+        self._compare_with_reference(misconception, tests, expected)
+        return self._wrong[(misconception.name, tuple(test.name for test in tests))]
+
+    def _compare_with_reference(
+        self, misconception: Misconception, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]
+    ) -> None:
         key = (misconception.name, tuple(test.name for test in tests))
-        if key not in self._right:
-            faces = self.faces(misconception, tests)
-            self._right[key] = frozenset(
-                t.name for t in tests if any(observations_agree(t, face, expected[t.name]) for face in faces[t.name])
-            )
-        return self._right[key]
+        if key in self._right:
+            return
+        faces = self.faces(misconception, tests)
+        agrees = {t.name: [observations_agree(t, face, expected[t.name]) for face in faces[t.name]] for t in tests}
+        self._right[key] = frozenset(name for name, agreeing in agrees.items() if any(agreeing))
+        self._wrong[key] = {
+            t.name: [face for face, agreeing in zip(faces[t.name], agrees[t.name]) if not agreeing] for t in tests
+        }
 
 
 def default_cache_dir() -> Path:
@@ -215,24 +233,26 @@ def diagnose(
     expected: Mapping[str, ProgramObservation],
     observed: Mapping[str, ProgramObservation],
     library: MisconceptionLibrary,
+    failed: Collection[str],
 ) -> Diagnosis | None:
-    """The known misconception that reproduces the most of the submission's failures."""
+    """The known misconception that reproduces the most of the submission's failures
+    (``failed``: the names of the tests the checks failed)."""
     tests = problem.tests
-    failing = [t for t in tests if not judge(t, expected[t.name], observed[t.name]).passed]
-    comparable = [t for t in failing if observed[t.name].status.value in ("completed", "raised")]
+    comparable = [t for t in tests if t.name in failed and observed[t.name].status.value in ("completed", "raised")]
     if not comparable:
         return None
     # where the submission agrees with the reference, it agrees with a variant exactly when
-    # that variant does: known once per library, so only the other tests are compared here
+    # that variant does: known once per library, so only the other tests are compared here,
+    # and only with the variant's faces that disagree with the reference too
     right = {t.name for t in tests if observations_agree(t, expected[t.name], observed[t.name])}
     best, best_agreement = None, -1
     for misconception in library.misconceptions:
-        faces = library.faces(misconception, tests)
         variant_right = library.right_answers(misconception, tests, expected)
+        wrong_faces = library.wrong_faces(misconception, tests, expected)
         agreeing = {
             t.name for t in tests
             if (t.name in variant_right if t.name in right
-                else any(observations_agree(t, face, observed[t.name]) for face in faces[t.name]))
+                else any(observations_agree(t, face, observed[t.name]) for face in wrong_faces[t.name]))
         }
         explained = frozenset(t.name for t in comparable if t.name in agreeing)
         # rank by agreement on every test, passing ones too: two bugs that fail the same

@@ -18,7 +18,7 @@ from grader.files import content_digest, read_submission
 from grader.observations import ProgramObservation
 from grader.pytest_plugin import CheckContext, run_checks
 from grader.reference import expected_observations
-from grader.report import Report, results_from_json_report, submission_status
+from grader.report import Report, TestResult, results_from_json_report, submission_status, with_hint
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
 from grader.spec import Problem, Visibility
 
@@ -50,8 +50,6 @@ class _Evidence:
     path: Path
     sha256: str
     run: SubmissionRun
-    hints: Mapping[str, str]
-    diagnosis: Diagnosis | None
     findings: tuple[Finding, ...]
 
 
@@ -106,12 +104,8 @@ class GradingSession:
         """Grade each file; one pytest session judges them all. Never raises for anything a
         submission does."""
         evidence = [self._observe(path) for path in submissions]
-        contexts = [
-            CheckContext(self.problem, self.expected, e.run, self.visible_only, e.hints)
-            for e in evidence
-        ]
-        records = run_checks(contexts)
-        return [self._report(e, record) for e, record in zip(evidence, records)]
+        records = run_checks([CheckContext(self.problem, self.expected, e.run, self.visible_only) for e in evidence])
+        return [self._report(e, results_from_json_report(record, self.problem)) for e, record in zip(evidence, records)]
 
     def _observe(self, path: Path) -> _Evidence:
         source = read_submission(path)  # once: what runs is what is hashed and read for findings
@@ -120,24 +114,32 @@ class GradingSession:
         # addresses, so that a grade does not depend on luck; the shift is drawn from the
         # content, so the same file always gets the same two passes
         run = self.sandbox.run(source, again=self.again, again_shift=1 + int(sha256[:8] or "0", 16) % LAYOUT_SHIFTS)
-        diagnosis = None
-        if self.library is not None and run.load_failure is None:
-            observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
-            diagnosis = diagnose(self.problem, self.expected, observed, self.library)
-        hints = {name: diagnosis.misconception.hint for name in diagnosis.explained} if diagnosis else {}
         findings = static_findings(source, self.problem) if source is not None else ()
-        return _Evidence(path, sha256, run, hints, diagnosis, findings)
+        return _Evidence(path, sha256, run, findings)
 
-    def _report(self, evidence: _Evidence, record: dict) -> Report:
+    def _diagnose(self, run: SubmissionRun, results: Sequence[TestResult]) -> Diagnosis | None:
+        """The known misconception behind the failures the checks found, if any."""
+        if self.library is None or run.load_failure is not None:
+            return None
+        failed = {result.name for result in results if result.verdict is not None and not result.verdict.passed}
+        if not failed:
+            return None
+        observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
+        return diagnose(self.problem, self.expected, observed, self.library, failed)
+
+    def _report(self, evidence: _Evidence, results: tuple[TestResult, ...]) -> Report:
         run = evidence.run
         load_failure = run.load_failure
+        diagnosis = self._diagnose(run, results)
+        if diagnosis is not None:
+            results = with_hint(results, diagnosis.explained, diagnosis.misconception.hint)
         return Report(
             problem=self.problem,
             submission_path=evidence.path,
             submission_sha256=evidence.sha256,
             status=submission_status(load_failure),
             message=load_failure.detail if load_failure else "",
-            tests=results_from_json_report(record, self.problem),
+            tests=results,
             isolation=run.isolation.value,
             limits=self.problem.limits,
             duration_s=run.duration_s,
@@ -145,9 +147,10 @@ class GradingSession:
             stderr=run.stderr,
             output_truncated=run.output_truncated,
             withheld_tests=self.withheld,
-            diagnosis=evidence.diagnosis,
+            diagnosis=diagnosis,
             findings=evidence.findings,
-            graphs=failure_graphs(self.problem.tests, self.expected, run.programs),
+            graphs=failure_graphs(self.problem.tests, self.expected, run.programs,
+                                  {r.name for r in results if r.verdict is not None and r.verdict.mismatches}),
         )
 
 

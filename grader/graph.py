@@ -11,10 +11,10 @@ layer ordered by where their parents are, so a renderer only places boxes and cu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from grader.check import judge, readings_equal
+from grader.check import readings_equal
 from grader.observations import NodeObservation, ProgramObservation
 from grader.programs import Node, StepKind
 from grader.spec import ProblemTest, Visibility
@@ -122,16 +122,16 @@ def failure_graphs(
     tests: Sequence[ProblemTest],
     expected: Mapping[str, ProgramObservation],
     observed: Sequence[ProgramObservation],
+    wrong_values: Collection[str],
 ) -> dict[str, TestGraph]:
-    """A graph for each visible test whose values the verdict calls wrong, by test name;
-    never one for a hidden test. ``observed`` is aligned with ``tests``."""
-    graphs = {}
-    for test, seen in zip(tests, observed):
-        if test.visibility is not Visibility.VISIBLE:
-            continue
-        if judge(test, expected[test.name], seen).mismatches:
-            graphs[test.name] = build_graph(test, expected[test.name], seen)
-    return graphs
+    """A graph for each visible test whose values the verdict calls wrong (``wrong_values``,
+    test names), by test name; never one for a hidden test. ``observed`` is aligned with
+    ``tests``."""
+    return {
+        test.name: build_graph(test, expected[test.name], seen)
+        for test, seen in zip(tests, observed)
+        if test.visibility is Visibility.VISIBLE and test.name in wrong_values
+    }
 
 
 def build_graph(test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation) -> TestGraph:

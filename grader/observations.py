@@ -7,9 +7,10 @@ Anything malformed becomes an explicit "unreadable" reading, never an exception.
 
 from __future__ import annotations
 
+import collections.abc
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Mapping
 
@@ -88,6 +89,49 @@ class ProgramObservation:
     """For timeouts and crashes: what happened, in words."""
 
 
+class _NodesOnDemand(collections.abc.Mapping):
+    """A result's nodes, read from the wire (as they arrived, see ``interpreter.observe``) the
+    first time anyone looks. The wire is kept: two equal wires are the same nodes, which tells
+    most right answers apart without reading a node, and most answers are right."""
+
+    __slots__ = ("wire", "_nodes")
+
+    def __init__(self, wire: Any) -> None:
+        self.wire, self._nodes = wire, None
+
+    def _read(self) -> dict[str, NodeObservation]:
+        if self._nodes is None:
+            self._nodes = _parse_nodes(self.wire)
+        return self._nodes
+
+    def __getitem__(self, name: str) -> NodeObservation:
+        return self._read()[name]
+
+    def __iter__(self):
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def keys(self):
+        return self._read().keys()
+
+    def items(self):
+        return self._read().items()
+
+    def values(self):
+        return self._read().values()
+
+    def get(self, name, default=None):
+        return self._read().get(name, default)
+
+    def __eq__(self, other: object) -> bool:
+        return self._read() == (other._read() if isinstance(other, _NodesOnDemand) else other)
+
+    def __repr__(self) -> str:
+        return repr(self._read())
+
+
 UNREADABLE = Reading(error=RaisedError("Unreadable", "the submission sent something unreadable"))
 NOT_OBSERVED = Reading()
 """A repr the grader did not ask for: only tests that check repr observe it."""
@@ -110,7 +154,14 @@ def parse_error(raw: Any) -> RaisedError | None:
 
 
 def parse_program(raw_nodes: Any, raw_error: Any) -> ProgramObservation:
-    """A program's result message (see ``interpreter.observe``) -> ProgramObservation."""
+    """A program's result message (see ``interpreter.observe``) -> ProgramObservation. The
+    nodes are read when first looked at; the wire is kept for comparisons."""
+    error = parse_error(raw_error)
+    status = RunStatus.RAISED if error is not None else RunStatus.COMPLETED
+    return ProgramObservation(status=status, nodes=_NodesOnDemand(raw_nodes), error=error)
+
+
+def _parse_nodes(raw_nodes: Any) -> dict[str, NodeObservation]:
     nodes: dict[str, NodeObservation] = {}
     if isinstance(raw_nodes, dict):
         for name, raw in list(raw_nodes.items())[:MAX_NODES]:
@@ -120,9 +171,18 @@ def parse_program(raw_nodes: Any, raw_error: Any) -> ProgramObservation:
                     grad=_number_reading(raw[1]),
                     repr=_text_reading(raw[2]) if len(raw) == 3 else NOT_OBSERVED,
                 )
-    error = parse_error(raw_error)
-    status = RunStatus.RAISED if error is not None else RunStatus.COMPLETED
-    return ProgramObservation(status=status, nodes=nodes, error=error)
+    return nodes
+
+
+def nodes_wire(nodes: Mapping[str, NodeObservation]) -> Any:
+    """The nodes as they arrived, or None for nodes made any other way."""
+    return nodes.wire if isinstance(nodes, _NodesOnDemand) else None
+
+
+def same_wire(a: ProgramObservation, b: ProgramObservation) -> bool:
+    """Both arrived as the very same result (so they are the same observation)."""
+    wire = nodes_wire(a.nodes)
+    return wire is not None and a.status is b.status and a.error == b.error and wire == nodes_wire(b.nodes)
 
 
 _SPECIAL_FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -132,6 +192,8 @@ def _number_reading(raw: Any) -> Reading:
     kind = type(raw)
     if kind is int or kind is float:
         return Reading(number=raw)
+    if kind is bool:  # never sent (observe sends ints), but equal to 0 and 1 on the wire
+        return Reading(number=int(raw))
     if kind is str:
         return Reading(number=_SPECIAL_FLOATS[raw]) if raw in _SPECIAL_FLOATS else UNREADABLE
     if kind is dict and "other" in raw:
@@ -194,7 +256,7 @@ def to_wire(observation: ProgramObservation) -> dict:
 
 def from_wire(raw: dict) -> ProgramObservation:
     parsed = parse_program(raw.get("nodes"), raw.get("error"))
-    return ProgramObservation(RunStatus(raw["status"]), parsed.nodes, parsed.error, raw.get("detail", ""))
+    return replace(parsed, status=RunStatus(raw["status"]), detail=raw.get("detail", ""))
 
 
 def _error_wire(error: RaisedError) -> dict:

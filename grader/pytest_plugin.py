@@ -22,7 +22,7 @@ import contextlib
 import io
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -45,8 +45,6 @@ class CheckContext:
     run: SubmissionRun
     visible_only: bool = False
     """A student's check: instructor checks not marked visible are left out."""
-    hints: Mapping[str, str] = field(default_factory=dict)
-    """A diagnosed misconception's hint, by the name of each test it explains."""
 
     @property
     def observed(self) -> dict[str, ProgramObservation]:
@@ -195,8 +193,6 @@ class ProgramCheck(pytest.Item):
             self.context.run.again.get(index),
             self.context.run.missing_attributes,
         )
-        if not verdict.passed and test.name in self.context.hints:
-            verdict = replace(verdict, hint=self.context.hints[test.name])
         self.user_properties.append(
             (
                 GRADER_PROPERTY,
@@ -234,6 +230,14 @@ PYTEST_ARGUMENTS = (
     "-p", "no:threadexception",
     "-p", "no:faulthandler",
     "-p", "no:logging",
+    # nor do they need these; registering a plugin costs about 1 ms per session
+    "-p", "no:debugging",
+    "-p", "no:doctest",
+    "-p", "no:junitxml",
+    "-p", "no:pastebin",
+    "-p", "no:setuponly",
+    "-p", "no:setupplan",
+    "-p", "no:stepwise",
     "-qq",
     "--tb=no",  # failures are rendered from verdicts, not tracebacks
     "--capture=no",  # the session's output goes nowhere anyway

@@ -7,9 +7,9 @@ status and nothing of its program or expected values.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Collection, Mapping
 
 from grader import __version__
 from grader.check import TestStatus, Verdict
@@ -190,6 +190,15 @@ def results_from_json_report(json_report: dict, problem: Problem) -> tuple[TestR
                 )
             )
     return tuple(results)
+
+
+def with_hint(results: tuple[TestResult, ...], tests: Collection[str], hint: str) -> tuple[TestResult, ...]:
+    """The results, with ``hint`` (a diagnosed misconception's) on the failed ones of ``tests``."""
+    return tuple(
+        replace(result, verdict=replace(result.verdict, hint=hint))
+        if result.name in tests and result.verdict is not None and not result.verdict.passed else result
+        for result in results
+    )
 
 
 def _grader_properties(entry: dict) -> list[dict]:

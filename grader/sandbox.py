@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from grader.cgroups import PidsCgroup, create_pids_cgroup
-from grader.observations import ProgramObservation, RaisedError, RunStatus, parse_error, parse_program
+from grader.observations import ProgramObservation, RaisedError, RunStatus, parse_error, parse_program, same_wire
 from grader.spec import Limits
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -98,9 +98,6 @@ class SubmissionRun:
     again: Mapping[int, ProgramObservation] = field(default_factory=dict)
     """The second pass (``Sandbox.run(again=...)``), by test index: what the programs run
     once more, with the submission's objects at other addresses, observed."""
-    raw_results: Mapping[int, object] = field(default_factory=dict, compare=False, repr=False)
-    """Each program's result as received, by test index: lets a later run that sent exactly
-    the same reuse these observations instead of parsing them again."""
 
 
 def detect_isolation(mode: str = "auto") -> Isolation:
@@ -203,7 +200,6 @@ class Sandbox:
             isolation=self.policy.isolation,
             duration_s=round(time.monotonic() - started, 4),
             again={i: session.results[(i, True)] for i in again},
-            raw_results=session.raw,
         )
 
 
@@ -418,7 +414,6 @@ class _Session:
         self.again_shift = again_shift
         self.policy = sandbox.policy
         self.results: dict[_Key, ProgramObservation] = {}
-        self.raw: dict[int, object] = {}
         self.load_failure: LoadFailure | None = None
         self.missing: tuple[str, ...] = ()
         cap = self.policy.limits.output_kb * 1024
@@ -552,14 +547,9 @@ class _Session:
             self.results[key] = first if first is not None else ProgramObservation(
                 RunStatus.NOT_RUN, detail="the second pass had nothing to compare with")
             return
-        raw = (message.get("nodes"), message.get("error"))
-        earlier = None if again else self.earlier
-        if earlier is not None and index in earlier.raw_results and earlier.raw_results[index] == raw:
-            self.results[key] = earlier.programs[index]
-        else:
-            self.results[key] = parse_program(*raw)
-        if not again:
-            self.raw[index] = raw
+        observation = parse_program(message.get("nodes"), message.get("error"))
+        earlier = self.earlier.programs[index] if self.earlier is not None and not again else None
+        self.results[key] = earlier if earlier is not None and same_wire(earlier, observation) else observation
 
     def on_timeout(self, loaded: bool, current: _Key | None, test_limit: bool) -> None:
         limits = self.policy.limits

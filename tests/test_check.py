@@ -114,3 +114,47 @@ def test_a_second_run_that_observed_nothing_does_not_count_as_nondeterminism():
     assert judge_twice(test, right, right, starved).passed
     flagged = judge_twice(test, right, right, wrong)
     assert not flagged.passed and flagged.nondeterministic and "worse run counts" in flagged.summary
+
+
+# ---------------------------------------------------------------- the wire fast path
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from grader.observations import parse_program as parse_result  # noqa: E402
+from grader.reference import load_reference_class  # noqa: E402
+from grader import interpreter  # noqa: E402
+from tests.conftest import _problem_and_expected  # noqa: E402
+
+_WIRE_VALUES = st.one_of(
+    st.integers(-3, 3), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
+    st.sampled_from(["nan", "inf", "-inf", "junk"]), st.just({"other": "str", "text": "'x'"}),
+    st.just({"error": {"type": "ValueError", "message": "no"}}), st.none(), st.lists(st.integers(), max_size=2),
+)
+
+
+def _reference_wires(problem_id: str):
+    """Each test with the reference's result exactly as the sandbox would send it."""
+    problem, _expected = _problem_and_expected(problem_id)
+    value_class = load_reference_class(problem)
+    return [(test, interpreter.run_program(value_class, test.to_wire())) for test in problem.tests[:12]]
+
+
+@pytest.mark.parametrize("problem_id", ["value-basic", "value-full"])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_judging_from_the_wire_gives_the_verdict_reading_every_node_gives(problem_id, data):
+    """Most right answers are recognised by comparing results as they arrived; whatever a
+    submission sends, the verdict is the one reading each node gives."""
+    test, (nodes, error) = data.draw(st.sampled_from(_reference_wires(problem_id)))
+    expected = parse_result(nodes, error)
+    sent = {name: list(node) for name, node in nodes.items()}
+    for name in data.draw(st.lists(st.sampled_from(sorted(sent)), max_size=3)):
+        field = data.draw(st.integers(0, len(sent[name]) - 1))
+        sent[name][field] = data.draw(_WIRE_VALUES if field < 2 else st.sampled_from(
+            [sent[name][field], "Value(data=1, grad=0)", "<Value object at 0x7f00deadbeef>", 3]))
+    if data.draw(st.booleans()):
+        sent[data.draw(st.sampled_from(sorted(sent)))] = data.draw(_WIRE_VALUES)
+    observed = parse_result(sent, None)
+    read_everywhere = [ProgramObservation(o.status, dict(o.nodes), o.error) for o in (expected, observed)]
+    assert judge(test, expected, observed) == judge(test, *read_everywhere)

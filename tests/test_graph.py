@@ -50,7 +50,7 @@ def test_no_graph_for_a_hidden_test_even_when_it_fails():
     failing = {t.name for t, seen in zip(problem.tests, observed) if judge(t, expected[t.name], seen).mismatches}
     hidden = {t.name for t in problem.tests if t.visibility is not Visibility.VISIBLE}
     assert failing & hidden, "the scenario needs failing hidden tests"
-    assert set(failure_graphs(problem.tests, expected, observed)) == failing - hidden
+    assert set(failure_graphs(problem.tests, expected, observed, failing)) == failing - hidden
 
 
 def test_a_deep_chain_shows_only_the_wrong_nodes_neighbourhood():
