@@ -11,14 +11,13 @@ import re
 from dataclasses import dataclass, replace
 from enum import Enum
 
-from grader.observations import ProgramObservation, Reading, RunStatus, nodes_wire, same_wire
+from grader.observations import ProgramObservation, Reading, RunStatus, nodes_wire, readable, same_wire
 from grader.programs import OPERATION_ATTRIBUTES, StepKind
 from grader.spec import ProblemTest
 
 REL_TOLERANCE = 1e-9
 ABS_TOLERANCE = 1e-12
 FIELDS_IN_ORDER = ("data", "grad", "repr")
-VALUE_FIELDS = ("data", "grad")
 
 # numbers inside a repr: 2, -3.5, 1e-05, nan, inf
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?\b(?:nan|inf)\b")
@@ -171,14 +170,15 @@ def observations_agree(test: ProblemTest, a: ProgramObservation, b: ProgramObser
         return True
     if (a.error and a.error.type) != (b.error and b.error.type):
         return False
-    for name, node in a.nodes.items():  # one pass, no ordering: only "same or not" is asked
-        other = b.nodes.get(name)
+    theirs = readable(b.nodes)
+    for name, node in readable(a.nodes).items():  # one pass, no ordering: only "same or not" is asked
+        other = theirs.get(name)
         if other is None:
             return False
-        for field in VALUE_FIELDS:
-            mine, theirs = node.field(field), other.field(field)
-            if mine != theirs and not readings_equal(mine, theirs, field, False):
-                return False
+        if node.data != other.data and not readings_equal(node.data, other.data, "data", False):
+            return False
+        if node.grad != other.grad and not readings_equal(node.grad, other.grad, "grad", False):
+            return False
     return True
 
 
@@ -188,11 +188,12 @@ def _identical(test: ProblemTest, expected: ProgramObservation, observed: Progra
     want, have = nodes_wire(expected.nodes), nodes_wire(observed.nodes)
     if want is not None and have is not None and _same_checked_wire(test, want, have):
         return True
-    if expected.nodes.keys() != observed.nodes.keys():
+    wanted, had = readable(expected.nodes), readable(observed.nodes)
+    if wanted.keys() != had.keys():
         return False
     with_repr = "repr" in test.checks
-    for name, want in expected.nodes.items():
-        have = observed.nodes[name]
+    for name, want in wanted.items():
+        have = had[name]
         if want.data != have.data or want.grad != have.grad or (with_repr and want.repr != have.repr):
             return False
     return True
@@ -249,14 +250,15 @@ def _differences(
     nodes = test.program.nodes
     order = {"data": nodes, "grad": tuple(reversed(nodes)), "repr": nodes}
     checks = test.checks if checks is None else checks
+    wanted, had = readable(expected.nodes), readable(observed.nodes)
     for field in FIELDS_IN_ORDER:
         if field not in checks:
             continue
         for node in order[field]:
-            want = expected.nodes.get(node.name)
+            want = wanted.get(node.name)
             if want is None:
                 continue  # the reference never created it: nothing to compare
-            have = observed.nodes.get(node.name)
+            have = had.get(node.name)
             if have is None:
                 yield Mismatch(node.display, field, want.field(field).describe(), "no such node")
             elif not readings_equal(want.field(field), have.field(field), field, test.exact_repr):

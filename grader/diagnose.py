@@ -279,28 +279,36 @@ def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
     findings: list[Finding] = []
     classes = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name]
     for cls in classes:
-        findings += _nested_methods(cls, required)
-        findings += _rule_on_wrong_object(cls)
-        findings += _backward_without_seed(cls)
+        # each method walked once, its nodes shared by the rules
+        methods = {method: list(ast.walk(method)) for method in cls.body if isinstance(method, ast.FunctionDef)}
+        findings += _nested_methods(cls, methods, required)
+        findings += _rule_on_wrong_object(methods)
+        findings += _backward_without_seed(methods)
     findings += _methods_outside_class(tree, classes, required, class_name)
-    findings += _math_without_import(tree)
+    findings += _math_without_import(list(ast.walk(tree)))
     return tuple(sorted(findings, key=lambda f: f.line))
 
 
-def _nested_methods(cls: ast.ClassDef, required: set[str]) -> list[Finding]:
+Walked = Mapping[ast.FunctionDef, list[ast.AST]]
+"""A class's methods, each with every node inside it (``ast.walk``)."""
+
+
+def _nested_methods(cls: ast.ClassDef, methods: Walked, required: set[str]) -> list[Finding]:
     found = []
-    for method in (n for n in cls.body if isinstance(n, ast.FunctionDef)):
-        for inner in ast.walk(method):
+    for method, inside in methods.items():
+        for inner in inside:
             if inner is not method and isinstance(inner, ast.FunctionDef) and inner.name in required:
                 found.append(Finding(inner.lineno, f"`def {inner.name}` is indented inside `{method.name}`, so "
                                      f"{cls.name} has no `{inner.name}` method: move it out one level"))
     return found
 
 
-def _rule_on_wrong_object(cls: ast.ClassDef) -> list[Finding]:
+def _rule_on_wrong_object(methods: Walked) -> list[Finding]:
     found = []
-    for method in (n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name != "__init__"):
-        for node in ast.walk(method):
+    for method, inside in methods.items():
+        if method.name == "__init__":
+            continue
+        for node in inside:
             if not isinstance(node, ast.Assign):
                 continue
             for target in node.targets:
@@ -316,11 +324,11 @@ def _rule_on_wrong_object(cls: ast.ClassDef) -> list[Finding]:
     return found
 
 
-def _backward_without_seed(cls: ast.ClassDef) -> list[Finding]:
-    for method in cls.body:
-        if isinstance(method, ast.FunctionDef) and method.name == "backward":
+def _backward_without_seed(methods: Walked) -> list[Finding]:
+    for method, inside in methods.items():
+        if method.name == "backward":
             seeds = [
-                node for node in ast.walk(method)
+                node for node in inside
                 if isinstance(node, (ast.Assign, ast.AugAssign))
                 and any(isinstance(t, ast.Attribute) and t.attr == "grad" for t in _targets(node))
             ]
@@ -342,9 +350,9 @@ def _methods_outside_class(tree: ast.Module, classes: list[ast.ClassDef], requir
     ]
 
 
-def _math_without_import(tree: ast.Module) -> list[Finding]:
-    imported = {alias.asname or alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+def _math_without_import(everything: list[ast.AST]) -> list[Finding]:
+    imported = {alias.asname or alias.name for node in everything if isinstance(node, ast.Import) for alias in node.names}
     if "math" in imported:
         return []
-    uses = [node for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "math"]
+    uses = [node for node in everything if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "math"]
     return [Finding(uses[0].lineno, "`math` is used but never imported: add `import math` at the top")] if uses else []

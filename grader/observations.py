@@ -174,6 +174,11 @@ def _parse_nodes(raw_nodes: Any) -> dict[str, NodeObservation]:
     return nodes
 
 
+def readable(nodes: Mapping[str, NodeObservation]) -> Mapping[str, NodeObservation]:
+    """The nodes as a plain mapping, read now: for loops that look up every node."""
+    return nodes._read() if isinstance(nodes, _NodesOnDemand) else nodes
+
+
 def nodes_wire(nodes: Mapping[str, NodeObservation]) -> Any:
     """The nodes as they arrived, or None for nodes made any other way."""
     return nodes.wire if isinstance(nodes, _NodesOnDemand) else None
