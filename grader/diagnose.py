@@ -68,7 +68,7 @@ def load_misconceptions(problem: Problem) -> tuple[Misconception, ...]:
 
 
 MAX_SOURCE_BYTES = 1024 * 1024
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 VARIANT_SHIFTS = (1, 2, 3)
 """Each variant runs its programs once with the canonical layout, then once more after each of
 these shifts (``Sandbox.run(again=...)``): a bug that depends on set order (no visited set,

@@ -331,9 +331,9 @@ def _warm_up():
     """Do once, here, what the standard library does lazily the first time: otherwise the
     first child would do it while the submission runs, and lay its objects out differently
     from every later child (see interpreter.settle_memory_layout)."""
-    sample = {"event": "result", "test": 0, "nodes": {"a": [1.5, 2, "nan", {"other": "str", "text": "x"}]},
+    sample = {"event": "result", "test": 0, "values": [1.5, 2, "nan", {"other": "str", "text": "x"}],
               "error": {"type": "ValueError", "message": "m", "line": 1}}
-    json.loads(json.dumps(sample))
+    json.loads(json.dumps(sample, separators=(",", ":")))
     try:
         raise ValueError("warm-up")
     except ValueError as error:

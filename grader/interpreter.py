@@ -12,9 +12,9 @@ config), never to stdout or stderr, which belong to the submission::
     {"event": "loaded", "missing": [...]}             the submission imported; attributes it lacks
     {"event": "load_error", "error": {...}}           it did not import
     {"event": "start", "test": i}                     program i is about to run
-    {"event": "result", "test": i, "nodes": {...}, "error": {...} | null}
+    {"event": "result", "test": i, "values": [...], "error": {...} | null}
     {"event": "start", "test": i, "again": true}      the second pass (below) runs program i
-    {"event": "result", "test": i, "again": true, "nodes": ..., "error": ...}
+    {"event": "result", "test": i, "again": true, "values": [...], "error": ...}
     {"event": "result", "test": i, "again": true, "same": true}
                                                       ... exactly what the first pass sent
     {"event": "done"}
@@ -54,12 +54,13 @@ BINARY = {
 
 
 def run_program(value_class, program, source_file=None):
-    """Run one program; return (nodes, error) as plain data.
+    """Run one program; return (values, error) as plain data.
 
     ``program`` is its list of steps, or ``{"steps": [...], "repr": false}`` to leave the
-    repr out. ``nodes`` maps each node name to its observed data, grad and (unless left
-    out) repr. ``error`` is None, or the exception a step raised (the program stops there;
-    nodes created before it are still observed).
+    repr out. ``values`` is one flat list: each node's observed data, grad and (unless left
+    out) repr, node after node in the order the steps create them (the grader knows their
+    names: the steps' targets). ``error`` is None, or the exception a step raised (the
+    program stops there; nodes created before it are still observed).
     """
     steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, dict) else (program, True)
     env = {}
@@ -70,7 +71,10 @@ def run_program(value_class, program, source_file=None):
         except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
             error = describe_exception(exc, source_file, step=index)
             break
-    return {name: observe(node, with_repr) for name, node in env.items()}, error
+    values = []
+    for node in env.values():
+        values += observe(node, with_repr)
+    return values, error
 
 
 def _execute(value_class, step, env):
@@ -266,7 +270,7 @@ def run_in_this_process(config):
     on the channel; never returns."""
     ballast = settle_memory_layout()  # noqa: F841 - kept alive on purpose
     channel = os.fdopen(config["channel_fd"], "w", encoding="utf-8", buffering=1)
-    send = lambda message: channel.write(json.dumps(message) + "\n")  # noqa: E731
+    send = lambda message: channel.write(json.dumps(message, separators=(",", ":")) + "\n")  # noqa: E731
     source_file = os.path.abspath(config["submission"])
     try:
         with open(source_file, "rb") as handle:
@@ -293,19 +297,19 @@ def run_in_this_process(config):
     first = {}
     for index, steps in config["programs"]:
         send({"event": "start", "test": index})
-        nodes, error = run_program(value_class, steps, source_file)
-        send({"event": "result", "test": index, "nodes": nodes, "error": error})
+        values, error = run_program(value_class, steps, source_file)
+        send({"event": "result", "test": index, "values": values, "error": error})
         if index in kept:
-            first[index] = (nodes, error)
+            first[index] = (values, error)
     if again:
         shifted = shift_memory_layout(config.get("again_shift", 1))  # noqa: F841 - kept alive on purpose
         for index, steps in again:
             send({"event": "start", "test": index, "again": True})
-            nodes, error = run_program(value_class, steps, source_file)
-            if index in first and first.pop(index) == (nodes, error):
+            values, error = run_program(value_class, steps, source_file)
+            if index in first and first.pop(index) == (values, error):
                 send({"event": "result", "test": index, "again": True, "same": True})
             else:
-                send({"event": "result", "test": index, "again": True, "nodes": nodes, "error": error})
+                send({"event": "result", "test": index, "again": True, "values": values, "error": error})
     _flush_output()
     send({"event": "done"})
     channel.flush()

@@ -15,7 +15,6 @@ from enum import Enum
 from typing import Any, Mapping
 
 MAX_TEXT = 2000
-MAX_NODES = 10_000
 MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 """As in ``<submission.Value object at 0x7f3a...>``, Python's default repr: where objects land in
 memory differs from process to process, so it is left out of what the grader keeps."""
@@ -89,19 +88,39 @@ class ProgramObservation:
     """For timeouts and crashes: what happened, in words."""
 
 
+@dataclass(frozen=True, slots=True)
+class ResultLayout:
+    """How a program's result lists its nodes (see ``interpreter.run_program``): their names,
+    in the order the program creates them, and whether each comes with its repr."""
+
+    names: tuple[str, ...]
+    with_repr: bool
+
+    @classmethod
+    def of(cls, program: Mapping[str, Any] | list) -> "ResultLayout":
+        """The layout of what the interpreter sends for ``program``: ``ProblemTest.to_wire()``,
+        or a bare list of steps (repr observed), as ``interpreter.run_program`` takes it."""
+        steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, Mapping) else (program, True)
+        return cls(tuple(step["target"] for step in steps if step["kind"] != "backward"), bool(with_repr))
+
+    @property
+    def stride(self) -> int:
+        return 3 if self.with_repr else 2
+
+
 class _NodesOnDemand(collections.abc.Mapping):
-    """A result's nodes, read from the wire (as they arrived, see ``interpreter.observe``) the
-    first time anyone looks. The wire is kept: two equal wires are the same nodes, which tells
-    most right answers apart without reading a node, and most answers are right."""
+    """A result's nodes, read from the wire (the flat list of values as it arrived) the first
+    time anyone looks. The wire is kept: two equal wires are the same nodes, which tells most
+    right answers apart without reading a node, and most answers are right."""
 
     __slots__ = ("wire", "_nodes")
 
-    def __init__(self, wire: Any) -> None:
-        self.wire, self._nodes = wire, None
+    def __init__(self, layout: ResultLayout, values: Any) -> None:
+        self.wire, self._nodes = (layout, values), None
 
     def _read(self) -> dict[str, NodeObservation]:
         if self._nodes is None:
-            self._nodes = _parse_nodes(self.wire)
+            self._nodes = _parse_nodes(*self.wire)
         return self._nodes
 
     def __getitem__(self, name: str) -> NodeObservation:
@@ -153,24 +172,27 @@ def parse_error(raw: Any) -> RaisedError | None:
     )
 
 
-def parse_program(raw_nodes: Any, raw_error: Any) -> ProgramObservation:
-    """A program's result message (see ``interpreter.observe``) -> ProgramObservation. The
-    nodes are read when first looked at; the wire is kept for comparisons."""
+def parse_program(values: Any, raw_error: Any, layout: ResultLayout) -> ProgramObservation:
+    """A program's result (see ``interpreter.run_program``), laid out as ``layout`` says ->
+    ProgramObservation. The nodes are read when first looked at; the wire is kept for
+    comparisons. Whatever the list holds beyond the layout's nodes is ignored."""
     error = parse_error(raw_error)
     status = RunStatus.RAISED if error is not None else RunStatus.COMPLETED
-    return ProgramObservation(status=status, nodes=_NodesOnDemand(raw_nodes), error=error)
+    return ProgramObservation(status=status, nodes=_NodesOnDemand(layout, values), error=error)
 
 
-def _parse_nodes(raw_nodes: Any) -> dict[str, NodeObservation]:
+def _parse_nodes(layout: ResultLayout, values: Any) -> dict[str, NodeObservation]:
     nodes: dict[str, NodeObservation] = {}
-    if isinstance(raw_nodes, dict):
-        for name, raw in list(raw_nodes.items())[:MAX_NODES]:
-            if isinstance(name, str) and isinstance(raw, list) and len(raw) in (2, 3):
-                nodes[name[:100]] = NodeObservation(
-                    data=_number_reading(raw[0]),
-                    grad=_number_reading(raw[1]),
-                    repr=_text_reading(raw[2]) if len(raw) == 3 else NOT_OBSERVED,
-                )
+    if type(values) is not list:
+        return nodes
+    stride = layout.stride
+    for index, name in enumerate(layout.names[: len(values) // stride]):
+        at = index * stride
+        nodes[name] = NodeObservation(
+            data=_number_reading(values[at]),
+            grad=_number_reading(values[at + 1]),
+            repr=_text_reading(values[at + 2]) if layout.with_repr else NOT_OBSERVED,
+        )
     return nodes
 
 
@@ -231,7 +253,7 @@ def _int(raw: Any) -> int | None:
 
 
 def to_wire(observation: ProgramObservation) -> dict:
-    """The inverse of parse_program, plus status and detail: for caches."""
+    """The inverse of parse_program, with the layout, status and detail: for caches."""
 
     def number(r: Reading) -> Any:
         if r.error is not None:
@@ -245,22 +267,26 @@ def to_wire(observation: ProgramObservation) -> dict:
             return {"other": r.other_type, "text": r.text}
         return None
 
-    def node(n: NodeObservation) -> list:
-        if n.repr is NOT_OBSERVED:
-            return [number(n.data), number(n.grad)]
-        text = {"error": _error_wire(n.repr.error)} if n.repr.error is not None else n.repr.text
-        return [number(n.data), number(n.grad), text]
-
+    nodes = readable(observation.nodes)
+    with_repr = any(n.repr is not NOT_OBSERVED for n in nodes.values())
+    values: list = []
+    for n in nodes.values():
+        values += [number(n.data), number(n.grad)]
+        if with_repr:
+            values.append({"error": _error_wire(n.repr.error)} if n.repr.error is not None else n.repr.text)
     return {
         "status": observation.status.value,
         "detail": observation.detail,
         "error": _error_wire(observation.error) if observation.error else None,
-        "nodes": {name: node(n) for name, n in observation.nodes.items()},
+        "names": list(nodes),
+        "repr": with_repr,
+        "values": values,
     }
 
 
 def from_wire(raw: dict) -> ProgramObservation:
-    parsed = parse_program(raw.get("nodes"), raw.get("error"))
+    layout = ResultLayout(tuple(raw["names"]), bool(raw["repr"]))
+    parsed = parse_program(raw["values"], raw.get("error"), layout)
     return replace(parsed, status=RunStatus(raw["status"]), detail=raw.get("detail", ""))
 
 

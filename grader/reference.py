@@ -8,7 +8,7 @@ import sys
 from typing import Mapping
 
 from grader import interpreter
-from grader.observations import ProgramObservation, parse_program
+from grader.observations import ProgramObservation, ResultLayout, parse_program
 from grader.programs import TestProgram
 from grader.spec import Problem
 
@@ -38,10 +38,17 @@ def load_reference_class(problem: Problem) -> type:
 
 
 def run_reference(problem: Problem, program: TestProgram) -> ProgramObservation:
-    nodes, error = interpreter.run_program(load_reference_class(problem), program.to_wire())
-    return parse_program(nodes, error)
+    """The reference on a program, repr and all."""
+    return reference_observation(problem, {"steps": program.to_wire(), "repr": True})
+
+
+def reference_observation(problem: Problem, wire: dict) -> ProgramObservation:
+    """The reference on a program as the sandbox gets it (``ProblemTest.to_wire()``), observed
+    as a submission is: the same fields, the same layout."""
+    values, error = interpreter.run_program(load_reference_class(problem), wire)
+    return parse_program(values, error, ResultLayout.of(wire))
 
 
 def expected_observations(problem: Problem) -> Mapping[str, ProgramObservation]:
     """The reference's observations for every test of the problem, by test name."""
-    return {test.name: run_reference(problem, test.program) for test in problem.tests}
+    return {test.name: reference_observation(problem, test.to_wire()) for test in problem.tests}

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from grader.cgroups import PidsCgroup, create_pids_cgroup
-from grader.observations import ProgramObservation, RaisedError, RunStatus, parse_error, parse_program, same_wire
+from grader.observations import ProgramObservation, RaisedError, ResultLayout, RunStatus, parse_error, parse_program, same_wire
 from grader.spec import Limits
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -137,8 +137,9 @@ class Sandbox:
     at a time, each in a fresh process forked for it (see ``forkserver.py``). The programs are
     fixed for the sandbox's life; a run may ask for any subset of them."""
 
-    def __init__(self, policy: SandboxPolicy, programs: Sequence[list[dict]]) -> None:
+    def __init__(self, policy: SandboxPolicy, programs: Sequence[dict]) -> None:
         self.policy, self.programs = policy, list(programs)
+        self.layouts = [ResultLayout.of(program) for program in self.programs]
         self._folder = tempfile.TemporaryDirectory(prefix="grader-box-")
         self.box = _prepare_box(Path(self._folder.name))
         self._server: _Server | None = None
@@ -547,7 +548,7 @@ class _Session:
             self.results[key] = first if first is not None else ProgramObservation(
                 RunStatus.NOT_RUN, detail="the second pass had nothing to compare with")
             return
-        observation = parse_program(message.get("nodes"), message.get("error"))
+        observation = parse_program(message.get("values"), message.get("error"), self.sandbox.layouts[index])
         earlier = self.earlier.programs[index] if self.earlier is not None and not again else None
         self.results[key] = earlier if earlier is not None and same_wire(earlier, observation) else observation
 

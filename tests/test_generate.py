@@ -13,7 +13,7 @@ from grader.check import judge
 from grader.files import read_submission
 from grader.generate import MAX_CHAIN_DEPTH, SHAPES, generate_program
 from grader.observations import RunStatus
-from grader.observations import parse_program as parse_observation
+from grader.observations import ResultLayout, parse_program as parse_observation
 from grader.programs import StepKind
 from grader.reference import load_reference_class, run_reference
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy
@@ -62,9 +62,10 @@ def _root_value(value_class, steps, leaf: str | None, delta: float = 0.0) -> flo
         if step["kind"] != "backward"
     ]
     # only the root's data is compared: repr is not observed, and only the root is read back
-    nodes, error = interpreter.run_program(value_class, {"steps": shifted, "repr": False})
+    wire = {"steps": shifted, "repr": False}
+    values, error = interpreter.run_program(value_class, wire)
     assert error is None, error
-    return parse_observation({root: nodes[root]}, None).nodes[root].data.number
+    return parse_observation(values, None, ResultLayout.of(wire)).nodes[root].data.number
 
 
 @pytest.mark.parametrize("problem_id", PROBLEM_IDS)

@@ -101,7 +101,7 @@ def _cmdline_has(pid: str, mark: str) -> bool:
 
 
 def _observed(run) -> str:
-    return json.dumps([to_wire(observation)["nodes"] for observation in run.programs], sort_keys=True)
+    return json.dumps([to_wire(observation)["values"] for observation in run.programs], sort_keys=True)
 
 
 def test_results_do_not_depend_on_what_the_server_ran_before(isolation, tmp_path):
@@ -137,4 +137,4 @@ def test_the_second_pass_shows_whether_results_depend_on_set_order(isolation, tm
 
 
 def _observed_again(run) -> str:
-    return json.dumps([to_wire(run.again[i])["nodes"] for i in range(len(run.programs))], sort_keys=True)
+    return json.dumps([to_wire(run.again[i])["values"] for i in range(len(run.programs))], sort_keys=True)
