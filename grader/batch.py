@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from grader import __version__
-from grader.diagnose import MisconceptionLibrary, default_cache_dir
 from grader.files import content_digest, read_submission, write_atomically
 from grader.formats import FILE_NAMES
 from grader.html import write_index
 from grader.sandbox import Isolation
 from grader.spec import Problem
 from grader.summary import StudentRow, row_from_report
-from grader.workers import BatchEntry, DaskPool, GradedSubmission, LocalPool, WorkerSpec, chunked
+from grader.workers import BatchEntry, DaskPool, GradedSubmission, LocalPool, Preloaded, WorkerSpec, chunked, preload
 
 MAX_CHUNK = 16
 """Submissions judged by one pytest session: large enough to spread its start-up cost, small
@@ -154,9 +153,9 @@ def grade_batch(
             rows[entry.student] = row_from_report(entry.student, report, linked)
             on_row(rows[entry.student], True)
     if todo:
-        _warm_misconception_cache(problem)
+        preloaded = preload(problem)  # once, here: workers inherit it, or read the cache it filled
         spec = WorkerSpec(problem, isolation, formats)
-        for graded in _grade_in_chunks(spec, todo, jobs, executor, scheduler):
+        for graded in _grade_in_chunks(spec, todo, jobs, executor, scheduler, preloaded):
             _write_submission(graded, out)
             rows[graded.student] = row_from_report(graded.student, graded.report, linked)
             on_row(rows[graded.student], False)
@@ -166,19 +165,11 @@ def grade_batch(
 
 
 def _grade_in_chunks(spec: WorkerSpec, todo: list[BatchEntry], jobs: int, executor: str,
-                     scheduler: str | None) -> Iterator[GradedSubmission]:
+                     scheduler: str | None, preloaded: Preloaded) -> Iterator[GradedSubmission]:
     size = max(1, min(MAX_CHUNK, math.ceil(len(todo) / (max(1, jobs) * 4))))
-    pool = DaskPool(spec, jobs, scheduler) if executor == "dask" else LocalPool(spec, jobs)
+    pool = DaskPool(spec, jobs, scheduler) if executor == "dask" else LocalPool(spec, jobs, preloaded)
     for chunk_results in pool.map(chunked(todo, size)):
         yield from chunk_results
-
-
-def _warm_misconception_cache(problem: Problem) -> None:
-    """Run the known-buggy variants once, here, before the workers start: each worker then
-    reads their observations from the cache instead of running them itself."""
-    library = MisconceptionLibrary(problem, default_cache_dir())
-    if library.misconceptions:
-        library.faces(library.misconceptions[0], problem.tests)
 
 
 def _write_submission(graded: GradedSubmission, out: Path) -> None:

@@ -10,14 +10,17 @@ import math
 import re
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import Iterator
 
 from grader.observations import ProgramObservation, Reading, RunStatus, nodes_wire, readable, same_wire
-from grader.programs import OPERATION_ATTRIBUTES, StepKind
+from grader.programs import OPERATION_ATTRIBUTES, Node, StepKind
 from grader.spec import ProblemTest
 
 REL_TOLERANCE = 1e-9
 ABS_TOLERANCE = 1e-12
 FIELDS_IN_ORDER = ("data", "grad", "repr")
+MISMATCHES_KEPT = 10
+"""A verdict keeps the first differences (every report shows at most these) and counts the rest."""
 
 # numbers inside a repr: 2, -3.5, 1e-05, nan, inf
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|[-+]?\b(?:nan|inf)\b")
@@ -49,12 +52,15 @@ class Verdict:
     summary: str
     """One line: what went wrong, or empty when passed."""
     mismatches: tuple[Mismatch, ...] = ()
+    """The first differences (``MISMATCHES_KEPT``: all that any report shows)."""
     hint: str = ""
     nondeterministic: bool = False
     """The test's two passes (the second with the objects at other addresses) disagreed;
     this verdict is the worse of the two."""
     line: int | None = None
     """Line of the submission where the test's error was raised, when known."""
+    more_mismatches: int = 0
+    """Differences beyond the ones kept, counted."""
 
     @property
     def passed(self) -> bool:
@@ -72,6 +78,7 @@ class Verdict:
             "hint": self.hint,
             "nondeterministic": self.nondeterministic,
             "line": self.line,
+            "more_mismatches": self.more_mismatches,
         }
 
     @classmethod
@@ -84,6 +91,7 @@ class Verdict:
             hint=raw["hint"],
             nondeterministic=raw.get("nondeterministic", False),
             line=raw.get("line"),
+            more_mismatches=raw.get("more_mismatches", 0),
         )
 
 
@@ -122,18 +130,22 @@ def judge(
         return _raised(test, observed, missing_attributes)
     if observed.error is None and expected.error is None and _identical(test, expected, observed):
         return PASSED
-    mismatches = _mismatches(test, expected, observed)
-    if not mismatches:
+    kept, count, grads_only = [], 0, True
+    for node, field, want, have in _differences(test, expected, observed):
+        count += 1
+        grads_only = grads_only and field == "grad"
+        if len(kept) < MISMATCHES_KEPT:
+            kept.append(Mismatch(node.display, field, want.describe(), have.describe() if have else "no such node"))
+    if not count:
         return Verdict(TestStatus.PASSED, 1.0, "")
-    grads_only = all(m.field == "grad" for m in mismatches)
     fraction = test.partial if grads_only else 0.0
-    first = mismatches[0]
+    first = kept[0]
     summary = f"{first.field} of {first.node}: expected {first.expected}, got {first.got}"
-    if len(mismatches) > 1:
-        summary += f" (and {len(mismatches) - 1} more difference{'s' if len(mismatches) > 2 else ''})"
+    if count > 1:
+        summary += f" (and {count - 1} more difference{'s' if count > 2 else ''})"
     if fraction:
         summary += f" (every data value is right: {fraction:.0%} of the points)"
-    return Verdict(TestStatus.FAILED, fraction, summary, tuple(mismatches), test.hint)
+    return Verdict(TestStatus.FAILED, fraction, summary, tuple(kept), test.hint, more_mismatches=count - len(kept))
 
 
 def judge_twice(
@@ -223,14 +235,11 @@ def _error_hint(error, step, missing: tuple[str, ...]) -> str:
     return ""
 
 
-def _mismatches(test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation) -> list[Mismatch]:
-    """Differences, data in forward order then grads in backward order, then reprs."""
-    return list(_differences(test, expected, observed))
-
-
 def _differences(
     test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation, checks: tuple[str, ...] | None = None
-):
+) -> Iterator[tuple[Node, str, Reading, Reading | None]]:
+    """(node, field, expected reading, observed reading or None) for every difference: data
+    in forward order, then grads in backward order, then reprs."""
     nodes = test.program.nodes
     order = {"data": nodes, "grad": tuple(reversed(nodes)), "repr": nodes}
     checks = test.checks if checks is None else checks
@@ -244,9 +253,9 @@ def _differences(
                 continue  # the reference never created it: nothing to compare
             have = had.get(node.name)
             if have is None:
-                yield Mismatch(node.display, field, want.field(field).describe(), "no such node")
+                yield node, field, want.field(field), None
             elif not readings_equal(want.field(field), have.field(field), field, test.exact_repr):
-                yield Mismatch(node.display, field, want.field(field).describe(), have.field(field).describe())
+                yield node, field, want.field(field), have.field(field)
 
 
 def readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool) -> bool:

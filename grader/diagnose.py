@@ -192,6 +192,13 @@ class MisconceptionLibrary:
                 self._faces[(name, key[1])] = {t.name: faces[i] for i, t in enumerate(tests)}
         return self._faces[key]
 
+    def load(self, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]) -> None:
+        """Load every misconception's faces now (from the cache, or by running the variants),
+        and compare them with the reference, rather than when the first failing submission
+        needs them: a long-lived holder can then set aside everything it will keep for good."""
+        for misconception in self.misconceptions:
+            self._compare_with_reference(misconception, tests, expected)
+
     def right_answers(
         self, misconception: Misconception, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]
     ) -> frozenset[str]:

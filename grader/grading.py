@@ -84,12 +84,9 @@ class GradingSession:
                       and test.program.has_shared_nodes]
 
     def load_library(self) -> None:
-        """Load every misconception's faces now (from the cache, or by running the variants)
-        rather than when the first failing submission needs them: a long-lived session can
-        then set aside everything it will hold for good."""
+        """See ``MisconceptionLibrary.load``."""
         if self.library is not None:
-            for misconception in self.library.misconceptions:
-                self.library.right_answers(misconception, self.problem.tests, self.expected)
+            self.library.load(self.problem.tests, self.expected)
 
     def __enter__(self) -> "GradingSession":
         return self

@@ -156,11 +156,11 @@ def render_verdict(verdict: Verdict) -> str:
         return ""
     if not verdict.mismatches:
         return verdict.summary
-    shown = verdict.mismatches[:10]
+    shown = verdict.mismatches
     width = max(len(f"{m.field} of {m.node}") for m in shown)
     lines = [f"{m.field} of {m.node}".ljust(width) + f"  expected {m.expected}, got {m.got}" for m in shown]
-    if len(verdict.mismatches) > len(shown):
-        lines.append(f"... and {len(verdict.mismatches) - len(shown)} more")
+    if verdict.more_mismatches:
+        lines.append(f"... and {verdict.more_mismatches} more")
     return "\n".join(lines)
 
 

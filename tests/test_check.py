@@ -173,3 +173,23 @@ def _twins(value):
     if type(value) is int:
         twins.append(float(value))
     return twins
+
+
+def test_a_graph_wrong_everywhere_keeps_the_first_differences_and_counts_the_rest():
+    from dataclasses import replace as replaced
+
+    from grader.check import MISMATCHES_KEPT
+    from grader.observations import NodeObservation
+    from grader.report import render_verdict
+
+    problem, expected = _problem_and_expected("value-basic")
+    test = next(t for t in problem.tests if "deep_chain" in t.name)
+    right = expected[test.name]
+    doubled = {name: replaced(node, grad=Reading(number=node.grad.number * 2 + 1)) for name, node in right.nodes.items()}
+    verdict = judge(test, right, ProgramObservation(right.status, doubled, None))
+    total = len(doubled)
+    assert len(verdict.mismatches) == MISMATCHES_KEPT and verdict.more_mismatches == total - MISMATCHES_KEPT
+    assert f"(and {total - 1} more differences)" in verdict.summary
+    assert verdict.fraction == test.partial  # every data value right: the count still decides partial credit
+    rendered = render_verdict(verdict).splitlines()
+    assert len(rendered) == MISMATCHES_KEPT + 1 and rendered[-1] == f"... and {total - MISMATCHES_KEPT} more"
