@@ -203,12 +203,14 @@ class _ForbiddenImports:
         return None
 
 
-def _load_submission(path, forbidden):
+def _load_submission(path, code, forbidden):
+    """Run the submission's compiled code as the module ``submission`` (compiled once: with
+    no bytecode cache, letting the import system load the file would compile it again)."""
     sys.meta_path.insert(0, _ForbiddenImports(forbidden))
     spec = importlib.util.spec_from_file_location("submission", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules["submission"] = module
-    spec.loader.exec_module(module)
+    exec(code, module.__dict__)
     return module
 
 
@@ -275,8 +277,8 @@ def run_in_this_process(config):
     try:
         with open(source_file, "rb") as handle:
             source = handle.read()
-        compile(source, source_file, "exec")  # a syntax error is reported before anything runs
-        module = _load_submission(source_file, config["forbidden_imports"])
+        code = compile(source, source_file, "exec")  # a syntax error is reported before anything runs
+        module = _load_submission(source_file, code, config["forbidden_imports"])
     except BaseException as exc:  # noqa: BLE001
         _flush_output()
         send({"event": "load_error", "error": describe_exception(exc, source_file)})
