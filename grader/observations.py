@@ -244,7 +244,7 @@ def _text(raw: Any, default: str | None, limit: int) -> str | None:
 
 def _without_addresses(text: str) -> str:
     """The same observation gives the same text in every run (and so the same report.json,
-    and no false "nondeterministic" on a second run of a hidden test)."""
+    and no false "nondeterministic" on the second pass over a hidden test)."""
     return MEMORY_ADDRESS.sub(" at 0x…", text)
 
 

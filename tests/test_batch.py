@@ -44,7 +44,7 @@ SET_ORDER_DEPENDENT = [SAMPLES / "carol.py", BASIC / "broken_backward_raises.py"
     REPO / "problems" / "value-basic" / "misconceptions" / f"{name}.py" for name in ("no_visited_set", "topo_not_reversed")
 ]
 """Bugs whose results follow the iteration order of set(_children), i.e. memory addresses: the
-sandbox lays a file's objects out the same way in every run (and the rerun shifted, the same way
+sandbox lays a file's objects out the same way in every run (and the second pass shifted, the same way
 every time), so their reports too must not depend on --jobs or on what was graded before them."""
 TIMING_FIELDS = ("duration_s",)
 ANSI_ESCAPE = re.compile(r"\x1b\[")
@@ -426,7 +426,7 @@ def test_reports_are_the_same_for_any_number_of_jobs(tmp_path):
     assert len(by_one) == 9 + len(SET_ORDER_DEPENDENT)
     for student in by_one:
         assert by_one[student] == by_three[student], student
-    # the rerun with a shifted layout sees carol's dependence on set order, the same way both times
+    # the second pass, with a shifted layout, sees carol's dependence on set order, the same way both times
     assert by_one["z_carol"]["nondeterministic_tests"]
     # heidi.py has no __repr__: Python's default one names a memory address, which is left out
     heidi = next(r for s, r in by_one.items() if s.endswith("_heidi"))
