@@ -11,14 +11,14 @@ config), never to stdout or stderr, which belong to the submission::
 
     {"event": "loaded", "missing": [...]}             the submission imported; attributes it lacks
     {"event": "load_error", "error": {...}}           it did not import
-    {"event": "start", "test": i}                     program i is about to run
     {"event": "result", "test": i, "values": [...], "error": {...} | null}
-    {"event": "start", "test": i, "again": true}      the second pass (below) runs program i
     {"event": "result", "test": i, "again": true, "values": [...], "error": ...}
     {"event": "result", "test": i, "again": true, "same": true}
                                                       ... exactly what the first pass sent
     {"event": "done"}
 
+Programs run in the order the config lists them, each as soon as the one before it has sent
+its result (the first once "loaded" is sent): the grader times each from that moment.
 The second pass runs some programs once more in the same process, after moving where new
 objects land (``shift_memory_layout``): a submission whose results depend on the iteration
 order of a set of Values shows it there.
@@ -298,7 +298,6 @@ def run_in_this_process(config):
     kept = {index for index, _steps in again}
     first = {}
     for index, steps in config["programs"]:
-        send({"event": "start", "test": index})
         values, error = run_program(value_class, steps, source_file)
         send({"event": "result", "test": index, "values": values, "error": error})
         if index in kept:
@@ -306,7 +305,6 @@ def run_in_this_process(config):
     if again:
         shifted = shift_memory_layout(config.get("again_shift", 1))  # noqa: F841 - kept alive on purpose
         for index, steps in again:
-            send({"event": "start", "test": index, "again": True})
             values, error = run_program(value_class, steps, source_file)
             if index in first and first.pop(index) == (values, error):
                 send({"event": "result", "test": index, "again": True, "same": True})

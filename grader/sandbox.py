@@ -475,7 +475,7 @@ class _Session:
             return False
         child = _Child(server, reply["pid"])
         try:
-            self.follow(child, *(read for read, _write in pipes))
+            self.follow(child, pending, *(read for read, _write in pipes))
         finally:
             for read, _write in pipes:
                 os.close(read)
@@ -487,9 +487,10 @@ class _Session:
     def code_dir(self) -> str:
         return f"{SANDBOX_DIR}/code" if self.policy.isolation is Isolation.NAMESPACE else str(self.sandbox.box.code)
 
-    def follow(self, child: _Child, channel: int, stdout: int, stderr: int) -> None:
-        """Read the child's messages and output until it is done, dies, or runs out of time."""
-        state = _AttemptState(test_deadline=time.monotonic() + self.policy.limits.test_seconds)
+    def follow(self, child: _Child, order: list[_Key], channel: int, stdout: int, stderr: int) -> None:
+        """Read the child's messages and output until it is done, dies, or runs out of time.
+        The child runs the programs in ``order``, each once the one before it has reported."""
+        state = _AttemptState(time.monotonic() + self.policy.limits.test_seconds, order)
         selector = selectors.DefaultSelector()
         selector.register(channel, selectors.EVENT_READ, "channel")
         selector.register(stdout, selectors.EVENT_READ, self.stdout)
@@ -526,18 +527,22 @@ class _Session:
         if event == "loaded" and not state.loaded:
             state.loaded = True
             self.missing = _names(message.get("missing"))
+            self.next_program(state)
         elif event == "load_error" and not state.loaded:
             self.load_failure = _load_failure(parse_error(message.get("error")))
             state.finished = True
-        elif event == "start" and state.loaded and type(message.get("test")) is int:
-            state.current = (message.get("test"), message.get("again") is True)
-            state.test_deadline = time.monotonic() + self.policy.limits.test_seconds
         elif event == "result" and state.loaded and (message.get("test"), message.get("again") is True) == state.current:
             if self.is_pending(state.current):
                 self.record(state.current, message)
-            state.current = None
+            self.next_program(state)
         elif event == "done" and state.loaded:
             state.finished = True
+
+    def next_program(self, state: "_AttemptState") -> None:
+        """The program the child runs now: it has its own time limit from this moment."""
+        state.current = state.order[state.started] if state.started < len(state.order) else None
+        state.started += 1
+        state.test_deadline = time.monotonic() + self.policy.limits.test_seconds
 
     def record(self, key: _Key, message: dict) -> None:
         index, again = key
@@ -585,6 +590,9 @@ class _Session:
 @dataclass(slots=True)
 class _AttemptState:
     test_deadline: float
+    order: list[_Key]
+    """The programs the child runs, in its order."""
+    started: int = 0
     loaded: bool = False
     current: _Key | None = None
     finished: bool = False
