@@ -249,9 +249,9 @@ def _die_with_parent() -> None:
 class DaskPool:
     """Chunks as tasks on a Dask cluster (``dask.distributed``, the ``dask`` extra): an
     existing scheduler, or a LocalCluster of ``jobs`` single-threaded worker processes. Each
-    task opens its own GradingSession, so a worker needs only this package, the course files
-    and the submissions at the same paths (a shared file system); reports come back to the
-    batch, which writes them."""
+    worker holds one GradingSession for the batch (``daskworker.GradingSessionPlugin``), so it
+    needs only this package, the course files and the submissions at the same paths (a shared
+    file system); reports come back to the batch, which writes them."""
 
     def __init__(self, spec: WorkerSpec, jobs: int, scheduler: str | None = None) -> None:
         self.spec, self.jobs, self.scheduler = spec, max(1, jobs), scheduler
@@ -259,6 +259,8 @@ class DaskPool:
     def map(self, chunks: Iterable[list[BatchEntry]]) -> Iterator[list[GradedSubmission]]:
         try:
             from dask.distributed import Client, LocalCluster, as_completed
+
+            from grader.daskworker import GradingSessionPlugin, grade_chunk_on_worker
         except ImportError:
             raise RuntimeError("--executor dask needs dask.distributed: pip install 'grader[dask]'") from None
         cluster = None
@@ -267,17 +269,16 @@ class DaskPool:
             cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
                                    dashboard_address=None, silence_logs=50)
         client = Client(self.scheduler or cluster)
+        plugin = GradingSessionPlugin(self.spec)
         try:
-            futures = [client.submit(grade_chunk_in_session, self.spec, chunk, pure=False) for chunk in chunks]
+            client.register_plugin(plugin)
+            futures = [client.submit(grade_chunk_on_worker, plugin.name, chunk, self.spec.formats, pure=False)
+                       for chunk in chunks]
             for future in as_completed(futures):
                 yield future.result()
         finally:
+            if cluster is None:
+                client.unregister_worker_plugin(plugin.name)  # an existing cluster's workers close their sessions
             client.close()
             if cluster is not None:
                 cluster.close()
-
-
-def grade_chunk_in_session(spec: WorkerSpec, entries: Sequence[BatchEntry]) -> list[GradedSubmission]:
-    """One chunk through a session of its own (a Dask task)."""
-    with GradingSession(spec.problem, isolation=spec.isolation) as session:
-        return grade_chunk(session, entries, spec.formats)

@@ -1,0 +1,54 @@
+"""What a Dask worker holds for a batch: one grading session for as long as it lives.
+
+Imported only for ``--executor dask`` (``dask.distributed`` is an optional extra). A local
+pool's worker keeps its session in a local variable for its whole life; a Dask worker keeps
+it in this plugin, which the batch registers on the cluster and which every task of the
+batch finds on its worker. Tasks on one worker take turns: a pytest session, and a sandbox,
+serve one chunk at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Sequence
+
+from distributed import WorkerPlugin, get_worker
+
+from grader.grading import GradingSession
+from grader.workers import BatchEntry, GradedSubmission, WorkerSpec, grade_chunk
+
+
+class GradingSessionPlugin(WorkerPlugin):
+    """A session per worker, opened when the plugin is set up there and closed with the worker.
+    The name carries the problem's digest: a cluster serving two batches keeps them apart."""
+
+    def __init__(self, spec: WorkerSpec) -> None:
+        self.spec = spec
+        self.name = plugin_name(spec)
+        self.session: GradingSession | None = None
+        self.turn = threading.Lock()
+
+    def setup(self, worker) -> None:
+        self.session = GradingSession(self.spec.problem, isolation=self.spec.isolation)
+        self.session.load_library()
+
+    def teardown(self, worker) -> None:
+        if self.session is not None:
+            self.session.close()
+
+    def __getstate__(self) -> dict:
+        return {"spec": self.spec, "name": self.name}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["spec"])
+
+
+def plugin_name(spec: WorkerSpec) -> str:
+    return f"grader-session-{spec.problem.id}-{spec.problem.digest[:16]}-{spec.isolation.value}"
+
+
+def grade_chunk_on_worker(name: str, entries: Sequence[BatchEntry], formats: tuple[str, ...]) -> list[GradedSubmission]:
+    """A Dask task: one chunk through the session its worker holds."""
+    plugin = get_worker().plugins[name]
+    with plugin.turn:
+        return grade_chunk(plugin.session, entries, formats)
