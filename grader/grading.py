@@ -71,11 +71,11 @@ class GradingSession:
         if visible_only:
             visible = visible_part(problem)
             self.withheld, problem = self.withheld + len(problem.tests) - len(visible.tests), visible
-        self.problem, self.visible_only, self.diagnose_failures = problem, visible_only, diagnose_failures
+        self.problem, self.visible_only = problem, visible_only
         self.expected = expected_observations(problem) if expected is None else expected
         if diagnose_failures and (library is None or library.problem.tests != problem.tests):
             library = MisconceptionLibrary(problem, default_cache_dir())
-        self.library = library
+        self.library = library if diagnose_failures else None
         programs = [test.to_wire() for test in problem.tests]
         self.sandbox = Sandbox(sandbox_policy(problem, isolation), programs)
         # run again where a second layout can show anything: hidden programs with a shared node
