@@ -138,3 +138,31 @@ def test_the_second_pass_shows_whether_results_depend_on_set_order(isolation, tm
 
 def _observed_again(run) -> str:
     return json.dumps([to_wire(run.again[i])["values"] for i in range(len(run.programs))], sort_keys=True)
+
+
+DIES_IN_THE_SECOND_PASS = '''
+import os
+_CALLS = [0]
+''' + CORRECT.replace("        self.grad = 1\n", "        self.grad = 1\n        _CALLS[0] += 1\n        if _CALLS[0] == __DIE_AT__:\n            os._exit(7)\n")
+
+
+def test_a_process_that_dies_in_the_second_pass_keeps_the_first_and_the_rest_run_again(isolation, tmp_path):
+    """The first pass is whole; the program it died in is a crash of the second pass only
+    (no evidence of anything: judge_twice ignores it), and the rest of the second pass runs
+    in a fresh process."""
+    problem = _problem_and_expected("value-basic")[0]
+    every = range(len(problem.tests))
+    die_at = sum(test.program.source.count(".backward()") for test in problem.tests) + 3  # in the second pass
+    subject = _write(tmp_path, "dies.py", DIES_IN_THE_SECOND_PASS.replace("__DIE_AT__", str(die_at)))
+    assert "os._exit(7)" in subject.read_text()
+    with _sandbox(isolation) as sandbox:
+        run = sandbox.run(read_submission(subject), again=every, again_shift=2)
+    assert all(o.status.value == "completed" for o in run.programs)
+    crashed = [i for i in every if run.again[i].status.value == "crashed"]
+    assert len(crashed) == 1 and "exited with code 7" in run.again[crashed[0]].detail
+    assert all(run.again[i].status.value == "completed" for i in every if i not in crashed)
+    assert all(_observed_nodes(run.again[i]) == _observed_nodes(run.programs[i]) for i in every if i not in crashed)
+
+
+def _observed_nodes(observation) -> str:
+    return json.dumps(to_wire(observation)["values"])
