@@ -201,7 +201,7 @@ def write_class_files(rows: list[StudentRow], out: Path, problem: Problem) -> No
     for row in rows:
         writer.writerow([row.student, f"{row.score:g}", f"{row.max_score:g}", f"{row.percent:g}", row.status])
     write_atomically(out / "grades.csv", buffer.getvalue())
-    write_index(out, problem.id, rows)
+    write_index(out, problem, rows)
 
 
 def default_jobs() -> int:

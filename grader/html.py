@@ -131,9 +131,11 @@ def render_html(report: Report) -> str:
     return environment().get_template("report.html.j2").render(page=report_page(report), grader_version=__version__)
 
 
-def write_index(out: Path, problem_id: str, rows: list[StudentRow]) -> None:
-    """``index.html`` of a batch, next to its students' folders."""
-    write_atomically(out / "index.html", render_index(class_summary(problem_id, rows)))
+def write_index(out: Path, problem: Problem, rows: list[StudentRow]) -> None:
+    """``index.html`` of a batch, next to its students' folders; generated tests are counted
+    by shape (forty rows of random graphs would say less than seven)."""
+    groups = {test.name: test.group for test in problem.tests}
+    write_atomically(out / "index.html", render_index(class_summary(problem.id, rows, groups)))
 
 
 def render_index(summary: ClassSummary) -> str:

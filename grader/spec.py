@@ -102,6 +102,13 @@ class ProblemTest:
     partial: float = 0.0
     """Share of the points earned when all data is right but some grad is wrong."""
     generated: bool = False
+    shape: str = ""
+    """For a generated test, the shape it was drawn from (``deep_chain``)."""
+
+    @property
+    def group(self) -> str:
+        """How a class summary shows it: generated tests of a shape together."""
+        return f"generated {self.shape}" if self.shape else self.name
 
     def to_wire(self) -> dict:
         """What the submission's process gets of this test: the program's steps, and whether
@@ -337,6 +344,7 @@ def _generated_tests(groups: list[dict], api: Api, seed: int) -> tuple[ProblemTe
                     line=None,
                     partial=float(group.get("partial", 0.0)),
                     generated=True,
+                    shape=group["shape"],
                 )
             )
     return tuple(tests)

@@ -11,6 +11,7 @@ import statistics
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from typing import Mapping
 
 
 HISTOGRAM_BUCKETS = 10
@@ -61,8 +62,11 @@ class Bucket:
 @dataclass(frozen=True, slots=True)
 class PassRate:
     test: str
+    """A test's name, or a group's (the generated tests of one shape)."""
     passed: int
     attempted: int
+    """Graded submissions, or for a group, runs of its tests by graded submissions."""
+    tests: int = 1
 
     @property
     def percent(self) -> float:
@@ -122,14 +126,15 @@ def row_from_report(student: str, report: dict, report_file: str = "report.html"
     )
 
 
-def class_summary(problem_id: str, rows: list[StudentRow]) -> ClassSummary:
+def class_summary(problem_id: str, rows: list[StudentRow], groups: Mapping[str, str] | None = None) -> ClassSummary:
+    """``groups``: a test's name -> the group it is counted in (by default, itself)."""
     ordered = tuple(sorted(rows, key=lambda row: row.student))
     return ClassSummary(
         problem_id=problem_id,
         rows=ordered,
         flagged=tuple(row for row in ordered if row.flagged),
         histogram=histogram(row.percent for row in ordered if not row.flagged),
-        pass_rates=pass_rates(ordered),
+        pass_rates=pass_rates(ordered, groups or {}),
         misconceptions=misconception_counts(ordered),
     )
 
@@ -140,17 +145,21 @@ def histogram(percents) -> tuple[Bucket, ...]:
     return tuple(Bucket(i * width, (i + 1) * width, counts[i]) for i in range(HISTOGRAM_BUCKETS))
 
 
-def pass_rates(rows: tuple[StudentRow, ...]) -> tuple[PassRate, ...]:
-    """Per test, over the graded submissions; hardest first, then by name."""
+def pass_rates(rows: tuple[StudentRow, ...], groups: Mapping[str, str]) -> tuple[PassRate, ...]:
+    """Per test or group of tests (``groups``: test name -> group), over the graded
+    submissions; hardest first, then by name."""
     passed: Counter[str] = Counter()
     attempted: Counter[str] = Counter()
+    members: dict[str, set[str]] = {}
     for row in rows:
         if row.flagged:
             continue
-        passed.update(row.passed)
-        attempted.update(row.passed)
-        attempted.update(row.failed)
-    rates = [PassRate(name, passed[name], attempted[name]) for name in attempted]
+        for name in row.passed + row.failed:
+            group = groups.get(name, name)
+            attempted[group] += 1
+            passed[group] += name in row.passed
+            members.setdefault(group, set()).add(name)
+    rates = [PassRate(group, passed[group], attempted[group], len(members[group])) for group in attempted]
     return tuple(sorted(rates, key=lambda rate: (rate.percent, rate.test)))
 
 

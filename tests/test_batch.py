@@ -304,7 +304,29 @@ def test_batch_grades_files_and_folders_names_what_it_skipped_and_the_class_file
         assert entry["misconception"] == (report["diagnosis"] or {}).get("misconception")
     assert summary["submissions"] == 5 and summary["graded"] == 4
     assert summary["statuses"] == {"failed_to_load": 1, "graded": 4}
+    index = (out / "index.html").read_text()
+    assert "generated deep_chain <span class=\"muted\">(3 tests)</span>" in index and "deep_chain #1" not in index
     assert summary["mean_percent"] == round(sum(s["percent"] for s in summary["students"]) / 5, 2)
+
+
+def test_the_class_page_counts_generated_tests_by_shape_and_hand_written_ones_alone():
+    from grader.summary import StudentRow, class_summary
+
+    problem, _ = _problem_and_expected("value-basic")
+    deep = [t.name for t in problem.tests if t.shape == "deep_chain"]
+    hand_written = next(t.name for t in problem.tests if not t.generated)
+    assert len(deep) == 3
+    rows = [
+        StudentRow("a", "graded", 1, 2, passed=(hand_written, *deep), failed=()),
+        StudentRow("b", "graded", 1, 2, passed=(deep[0],), failed=(hand_written, *deep[1:])),
+        StudentRow("c", "failed_to_load", 0, 2),
+    ]
+    rates = {rate.test: rate for rate in class_summary(problem.id, rows, {t.name: t.group for t in problem.tests}).pass_rates}
+    assert (rates["generated deep_chain"].passed, rates["generated deep_chain"].attempted) == (4, 6)
+    assert rates["generated deep_chain"].tests == 3 and rates["generated deep_chain"].percent == 66.7
+    assert (rates[hand_written].passed, rates[hand_written].attempted, rates[hand_written].tests) == (1, 2, 1)
+    assert not any(name in rates for name in deep)
+    assert list(rates)[0] == hand_written  # hardest first
 
 
 # ------------------------------------------------------------------ kill -9 and resume
