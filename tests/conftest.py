@@ -8,6 +8,7 @@ graded (the session's contract, and what ``grader batch`` relies on).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 from functools import lru_cache
@@ -21,7 +22,7 @@ from grader.grading import GradingSession
 from grader.reference import expected_observations
 from grader.report import Report
 from grader.sandbox import Isolation, detect_isolation
-from grader.spec import Course, find_course
+from grader.spec import Course, Visibility, find_course
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -79,6 +80,15 @@ def grade(problem_id: str, submission: Path, isolation: Isolation = Isolation.PR
     """Grade one file in-process, reusing the problem, its expected values, its misconceptions
     and a warm sandbox."""
     return _session(problem_id, isolation).grade([submission])[0]
+
+
+def with_test_visible_after_due_date(report: Report, test_name: str) -> Report:
+    """The report with one of its tests made after_due_date, so that formats meet every visibility."""
+    tests = tuple(
+        dataclasses.replace(t, visibility=Visibility.AFTER_DUE_DATE) if t.name == test_name else t for t in report.tests
+    )
+    assert tests != report.tests, f"no test named {test_name!r}"
+    return dataclasses.replace(report, tests=tests)
 
 
 @pytest.fixture

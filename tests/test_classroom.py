@@ -11,7 +11,7 @@ from grader.check import Mismatch
 from grader.classroom import render_classroom, runner_output
 from grader.formats import write_formats
 from grader.spec import Visibility
-from tests.conftest import REPO, SUBMISSION_FIXTURES, grade
+from tests.conftest import REPO, SUBMISSION_FIXTURES, grade, with_test_visible_after_due_date
 
 # the fields a version 3 runner writes (python-grader), as the reporter reads them
 RUNNER_FIELDS = {"version", "status", "max_score", "tests"}
@@ -20,13 +20,8 @@ TEST_FIELDS = {"name", "status", "message", "test_code", "filename", "line_no", 
 
 @pytest.fixture(scope="module")
 def report():
-    graded = grade("value-basic", REPO / "submissions" / "carol.py")
     # one test becomes after_due_date: Classroom has no due date, so it must stay withheld too
-    tests = tuple(
-        dataclasses.replace(t, visibility=Visibility.AFTER_DUE_DATE) if t.name == "relu at exactly zero" else t
-        for t in graded.tests
-    )
-    return dataclasses.replace(graded, tests=tests)
+    return with_test_visible_after_due_date(grade("value-basic", REPO / "submissions" / "carol.py"), "relu at exactly zero")
 
 
 def reporter_points(encoded: str) -> tuple[float, float]:

@@ -1,6 +1,5 @@
 """Every format from the same Report: scores agree, and hidden tests never show their details."""
 
-import dataclasses
 import json
 import xml.etree.ElementTree as ET
 
@@ -8,7 +7,7 @@ import pytest
 
 from grader.formats import render_gradescope, render_junit, render_markdown
 from grader.spec import Visibility
-from tests.conftest import REPO, grade
+from tests.conftest import REPO, grade, with_test_visible_after_due_date
 
 GRADESCOPE_TEST_FIELDS = {"score", "max_score", "status", "name", "name_format", "number", "output",
                           "output_format", "tags", "visibility", "extra_data"}
@@ -18,13 +17,8 @@ GRADESCOPE_TOP_FIELDS = {"score", "execution_time", "output", "output_format", "
 
 @pytest.fixture(scope="module")
 def report():
-    graded = grade("value-basic", REPO / "submissions" / "carol.py")
     # one test becomes after_due_date, so that every visibility is exercised
-    tests = tuple(
-        dataclasses.replace(t, visibility=Visibility.AFTER_DUE_DATE) if t.name == "shared intermediate node" else t
-        for t in graded.tests
-    )
-    return dataclasses.replace(graded, tests=tests)
+    return with_test_visible_after_due_date(grade("value-basic", REPO / "submissions" / "carol.py"), "shared intermediate node")
 
 
 def test_gradescope_results_use_only_documented_fields_and_values(report):
