@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from grader.cgroups import PidsCgroup, create_pids_cgroup
-from grader.observations import ProgramObservation, RaisedError, ResultLayout, RunStatus, parse_error, parse_program, same_wire
+from grader.observations import ProgramObservation, RaisedError, ResultLayout, RunStatus, parse_error, parse_program
 from grader.spec import Limits
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
@@ -166,7 +166,7 @@ class Sandbox:
 
     def run(
         self, source: bytes | None, tests: Sequence[int] | None = None, *, again: Sequence[int] = (),
-        again_shift: int = 1, earlier: SubmissionRun | None = None,
+        again_shift: int = 1,
     ) -> SubmissionRun:
         """Run the programs ``tests`` (default: all) against a submission's bytes (as
         ``files.read_submission`` read them; None for a symbolic link, which is refused); never
@@ -174,9 +174,7 @@ class Sandbox:
 
         Then, in the same process, a second pass runs the programs ``again`` once more, after
         moving where the submission's objects land by ``again_shift`` blocks of each size
-        (``interpreter.shift_memory_layout``): results that depend on set order differ there.
-        Where a program's result is exactly what ``earlier`` (a run of all the programs)
-        received, its observation is reused, not parsed again."""
+        (``interpreter.shift_memory_layout``): results that depend on set order differ there."""
         started = time.monotonic()
         indices = list(range(len(self.programs))) if tests is None else list(tests)
         if source is None:
@@ -186,8 +184,7 @@ class Sandbox:
             return SubmissionRun(failure, (), tuple(observation for _ in indices), "", "", False, self.policy.isolation, 0.0)
         (self.box.code / SUBMISSION_FILE).write_bytes(source)
         try:
-            session = _Session(self, indices, list(again), again_shift,
-                               started + self.policy.limits.submission_seconds, earlier)
+            session = _Session(self, indices, list(again), again_shift, started + self.policy.limits.submission_seconds)
             session.run()
         finally:
             (self.box.code / SUBMISSION_FILE).unlink(missing_ok=True)
@@ -407,9 +404,8 @@ _Key = tuple[int, bool]
 class _Session:
     """One submission's run: as many child processes as crashes and timeouts require."""
 
-    def __init__(self, sandbox: Sandbox, indices: list[int], again: list[int], again_shift: int, deadline: float,
-                 earlier: SubmissionRun | None = None):
-        self.sandbox, self.deadline, self.earlier = sandbox, deadline, earlier
+    def __init__(self, sandbox: Sandbox, indices: list[int], again: list[int], again_shift: int, deadline: float):
+        self.sandbox, self.deadline = sandbox, deadline
         self.keys: list[_Key] = [(i, False) for i in indices] + [(i, True) for i in again]
         self.wanted = set(self.keys)
         self.again_shift = again_shift
@@ -553,9 +549,7 @@ class _Session:
             self.results[key] = first if first is not None else ProgramObservation(
                 RunStatus.NOT_RUN, detail="the second pass had nothing to compare with")
             return
-        observation = parse_program(message.get("values"), message.get("error"), self.sandbox.layouts[index])
-        earlier = self.earlier.programs[index] if self.earlier is not None and not again else None
-        self.results[key] = earlier if earlier is not None and same_wire(earlier, observation) else observation
+        self.results[key] = parse_program(message.get("values"), message.get("error"), self.sandbox.layouts[index])
 
     def on_timeout(self, loaded: bool, current: _Key | None, test_limit: bool) -> None:
         limits = self.policy.limits

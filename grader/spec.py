@@ -101,9 +101,13 @@ class ProblemTest:
     line: int | None
     partial: float = 0.0
     """Share of the points earned when all data is right but some grad is wrong."""
-    generated: bool = False
     shape: str = ""
-    """For a generated test, the shape it was drawn from (``deep_chain``)."""
+    """For a generated test, the shape it was drawn from (``deep_chain``); empty for a
+    hand-written one."""
+
+    @property
+    def generated(self) -> bool:
+        return bool(self.shape)
 
     @property
     def group(self) -> str:
@@ -343,7 +347,6 @@ def _generated_tests(groups: list[dict], api: Api, seed: int) -> tuple[ProblemTe
                     hint="",
                     line=None,
                     partial=float(group.get("partial", 0.0)),
-                    generated=True,
                     shape=group["shape"],
                 )
             )

@@ -15,7 +15,7 @@ from grader.generate import MAX_CHAIN_DEPTH, SHAPES, generate_program
 from grader.observations import RunStatus
 from grader.observations import ResultLayout, parse_program as parse_observation
 from grader.programs import StepKind
-from grader.reference import load_reference_class, run_reference
+from grader.reference import load_reference_class, reference_observation, run_reference
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy
 from tests.conftest import PROBLEM_IDS, SUBMISSION_FIXTURES, _problem_and_expected
 
@@ -100,14 +100,14 @@ workers and every program is generated, and run by the reference, exactly once."
 def generated_tests(problem_id: str, seeds: range):
     """Every generated test the problem declares, drawn with each seed, with the reference's observations."""
     p = problem(problem_id)
-    declared = [(t.name.split(" #")[0].removeprefix("generated "), t) for t in p.tests if t.generated]
+    declared = [(t.shape, t) for t in p.tests if t.generated]
     tests = [
         dataclasses.replace(template, name=f"{shape} seed {seed} #{index}",
                             program=generate_program(shape, p.api.whitelist, seed, index))
         for seed in seeds
         for index, (shape, template) in enumerate(declared)
     ]
-    return tests, [run_reference(p, t.program) for t in tests]
+    return tests, [reference_observation(p, t.to_wire()) for t in tests]
 
 
 def correct_solutions(problem_id: str) -> list:
@@ -129,18 +129,10 @@ def test_correct_solutions_in_every_style_never_lose_a_point_across_100_seeds(pr
     solutions = correct_solutions(problem_id)
     lost = {}
     with Sandbox(policy, [t.to_wire() for t in tests]) as sandbox:
-        first, first_passed = None, []
         for solution in solutions:
-            # a result exactly the first solution's is not parsed again: the sandbox hands back
-            # the first run's observation, whose verdict (judge is a pure function) is known
-            run = sandbox.run(read_submission(solution), earlier=first)
-            passed = [
-                first_passed[i] if first is not None and got is first.programs[i] else judge(test, want, got).passed
-                for i, (test, want, got) in enumerate(zip(tests, expected, run.programs))
-            ]
-            if first is None:
-                first, first_passed = run, passed
-            lost[solution.name] = [test.name for test, ok in zip(tests, passed) if not ok]
+            run = sandbox.run(read_submission(solution))
+            lost[solution.name] = [test.name for test, want, got in zip(tests, expected, run.programs)
+                                   if not judge(test, want, got).passed]
     losers = {name: names for name, names in lost.items() if names}
     assert len(lost) >= 6 and not losers, {
         name: f"lost {len(names)} of {len(tests)}: {names[:5]}" for name, names in losers.items()}
