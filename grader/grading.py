@@ -23,6 +23,11 @@ from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
 from grader.spec import Problem, Visibility
 
 
+VISIBILITY_GROUPS = (Visibility.VISIBLE, Visibility.AFTER_DUE_DATE, Visibility.AFTER_PUBLISHED, Visibility.HIDDEN)
+"""Each visibility level's programs run in a compartment of their own, visible ones first
+(see ``grader.sandbox``): what a student sees now never comes from a process that held a
+program they may not see."""
+
 LAYOUT_SHIFTS = 61
 """How many different layouts the second pass may get (see ``interpreter.shift_memory_layout``)."""
 
@@ -77,7 +82,8 @@ class GradingSession:
             library = MisconceptionLibrary(problem, default_cache_dir())
         self.library = library if diagnose_failures else None
         programs = [test.to_wire() for test in problem.tests]
-        self.sandbox = Sandbox(sandbox_policy(problem, isolation), programs)
+        self.sandbox = Sandbox(sandbox_policy(problem, isolation), programs,
+                               [VISIBILITY_GROUPS.index(test.visibility) for test in problem.tests])
         # run again where a second layout can show anything: hidden programs with a shared node
         self.again = [i for i, test in enumerate(problem.tests)
                       if problem.rerun_hidden and test.visibility is not Visibility.VISIBLE
