@@ -54,7 +54,7 @@ PRELOADED = ("typing", "dataclasses", "collections", "functools", "itertools", "
              "numbers", "copy", "weakref", "heapq", "bisect", "contextlib", "__future__")
 """Standard modules a Value class commonly imports, loaded once by the server (see
 ``forkserver._preload``)."""
-LANDLOCK_READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/dev/null", "/dev/zero",
+LANDLOCK_READABLE = ("/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/proc/self", "/dev/null", "/dev/zero",
                      "/dev/urandom", "/dev/random")
 
 
