@@ -7,6 +7,7 @@ Exit codes: 0 graded (whatever the score); 1 --fail-under not met, or a problem 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="seed of the hidden generated tests (default: $GRADER_SEED, "
                         "the file $GRADER_SEED_FILE, or the spec's public seed)")
     parser.add_argument(
-        "--isolation", choices=("auto", "strict", "process"), default="auto",
-        help="auto: namespaces where available; strict: refuse without them; process: limits only",
+        "--isolation", choices=("auto", "strict", "process"), default=os.environ.get("GRADER_ISOLATION") or "auto",
+        help="auto: namespaces where available; strict: refuse without them; process: limits only "
+             "(default: $GRADER_ISOLATION, else auto)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -122,6 +124,8 @@ def _problem(args, problem_id: str, *, visible_only: bool = False):
 def _isolation(args):
     from grader.sandbox import IsolationUnavailable, detect_isolation
 
+    if args.isolation not in ("auto", "strict", "process"):
+        raise UsageError(f"GRADER_ISOLATION={args.isolation!r}: use auto, strict or process")
     try:
         return detect_isolation(args.isolation)
     except IsolationUnavailable as error:
