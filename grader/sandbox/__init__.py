@@ -34,6 +34,7 @@ from typing import Mapping, Sequence
 from grader.forbidden import find_forbidden_import
 from grader.observations import ProgramObservation, ResultLayout, RunStatus
 from grader.sandbox.channel import LoadFailure, LoadFailureKind
+from grader.sandbox.forkserver import empty_folder
 from grader.sandbox.launch import SANDBOX_DIR, Isolation, IsolationUnavailable, detect_isolation
 from grader.sandbox.server import Server, ServerSpec, SandboxUnavailable
 from grader.sandbox.session import Session
@@ -125,8 +126,7 @@ class Sandbox:
     def __init__(self, policy: SandboxPolicy, programs: Sequence[dict], groups: Sequence[int] = ()) -> None:
         self.policy, self.programs = policy, list(programs)
         self.layouts = [ResultLayout.of(program) for program in self.programs]
-        self._folder = tempfile.TemporaryDirectory(prefix="grader-box-")
-        self.root = Path(self._folder.name)
+        self.root = Path(tempfile.mkdtemp(prefix="grader-box-"))
         os.chmod(self.root, 0o755)  # a sandbox's own uid reaches code/ (and nothing else here)
         self.code = _prepare_code(self.root)
         group_of = list(groups) if groups else [0] * len(self.programs)
@@ -142,7 +142,13 @@ class Sandbox:
 
     def close(self) -> None:
         self.discard_servers()
-        self._folder.cleanup()
+        # not TemporaryDirectory.cleanup: it recurses, and a run may have nested folders
+        # thousands deep in its working directory
+        empty_folder(str(self.root))
+        try:
+            os.rmdir(self.root)
+        except OSError:
+            pass
 
     def discard_servers(self) -> None:
         for compartment in self.compartments:

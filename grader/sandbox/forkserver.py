@@ -338,6 +338,7 @@ def _enter_a_world_of_its_own(world):
     init = os.fork()
     if init != 0:
         _mirror_the_end_of(init)
+    os.setsid()  # a group of its own: kill(0) reaches nothing outside the run
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if _LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         _fail_setup("mount --make-rprivate /")
@@ -388,6 +389,7 @@ def _drop_every_capability():
     if _LIBC.capset(ctypes.c_char_p(header), data) != 0:
         _fail_setup("capset")
     _prctl(PR_SET_NO_NEW_PRIVS, 1, strict=True)
+    _refuse_what_no_run_needs()
 
 
 def _watch_over_the_run():
@@ -423,10 +425,13 @@ def _confine_at_process_level(world):
         os.setgid(gid)
         os.setuid(uid)  # every capability goes with root
     _prctl(PR_SET_NO_NEW_PRIVS, 1, strict=True)
+    os.setsid()  # a group of its own: kill(0) reaches nothing outside the run
+    _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # after setuid, which clears it
     if ruleset is not None:
         if _LIBC.syscall(LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0)) != 0:
             _fail_setup("landlock_restrict_self")
         os.close(ruleset)
+    _refuse_what_no_run_needs()
 
 
 def drop_server_privileges(uid, gid):
@@ -452,6 +457,53 @@ def _write(path, text):
         os.write(fd, text.encode())
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------- seccomp (both levels)
+
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+EPERM, ENOSYS = 1, 38
+NAMESPACE_FLAGS = 0x7E020080
+"""CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET and NEWTIME."""
+SYSCALLS = {
+    # architecture (AUDIT_ARCH_*): refused outright, flag-checked (clone, unshare), clone3
+    "x86_64": (0xC000003E, (248, 249, 250, 319, 308, 101, 321, 298, 323, 425, 426, 427, 165, 166, 155,
+                            428, 429, 430, 431, 432, 433, 442), (56, 272), 435),
+    "aarch64": (0xC00000B7, (217, 218, 219, 279, 268, 117, 280, 241, 282, 425, 426, 427, 40, 39, 41,
+                             428, 429, 430, 431, 432, 433, 442), (220, 97), 435),
+}
+"""Refused: the kernel keyrings (add_key, request_key, keyctl: shared by every run of a uid,
+and by no namespace at the process level), memfd_create (memory no address-space limit
+counts), setns, ptrace, bpf, perf_event_open, userfaultfd, io_uring, and every mount call;
+clone and unshare with any namespace flag (a namespace of its own would give a run
+capabilities over new mounts and tmpfs of any size); clone3, whose flags a filter cannot read
+(ENOSYS: the C library then falls back to clone)."""
+
+
+def _refuse_what_no_run_needs():
+    """A seccomp filter on the run's first process, inherited by all it starts (no_new_privs
+    is set). An unknown architecture is left without one."""
+    known = SYSCALLS.get(os.uname().machine)
+    if known is None:
+        return
+    arch, refused, flagged, clone3 = known
+    deny, allow = SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_ALLOW
+    program = [(0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, deny), (0x20, 0, 0, 0)]
+    if arch == 0xC000003E:
+        program += [(0x35, 0, 1, 0x40000000), (0x06, 0, 0, deny)]  # the x32 ABI
+    for number in refused:
+        program += [(0x15, 0, 1, number), (0x06, 0, 0, deny)]
+    program += [(0x15, 0, 1, clone3), (0x06, 0, 0, SECCOMP_RET_ERRNO | ENOSYS)]
+    for number in flagged:
+        program += [(0x15, 0, 3, number), (0x20, 0, 0, 16), (0x45, 0, 1, NAMESPACE_FLAGS), (0x06, 0, 0, deny)]
+        program += [(0x20, 0, 0, 0)]  # the number again, for the next comparison
+    program += [(0x06, 0, 0, allow)]
+    filters = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
+    buffer = ctypes.create_string_buffer(filters)
+    fprog = struct.pack("HxxxxxxQ", len(program), ctypes.addressof(buffer))
+    if _LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.c_char_p(fprog), 0, 0) != 0:
+        _fail_setup("seccomp")
 
 
 # ---------------------------------------------------------------- Landlock (process level)
@@ -617,57 +669,101 @@ def _kill(pid):
 
 
 def _empty(folder):
-    """Remove everything in ``folder``, never crossing into another file system (a mount a run
-    made, or one of the grader's) and never following a symbolic link."""
-    try:
-        device = os.lstat(folder).st_dev
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        _remove(os.path.join(folder, name), device)
+    """Remove everything in ``folder`` (see ``empty_folder``)."""
+    empty_folder(folder)
 
 
-def _remove(path, device):
+def empty_folder(folder, owner=None):
+    """Remove everything in ``folder`` (only what ``owner`` owns at its top, if given): never
+    crossing into another file system (a mount a run made, or one of the grader's), never
+    following a symbolic link, never recursing (a run may nest folders thousands deep), and
+    never raising."""
     try:
-        info = os.lstat(path)
+        top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
         return
-    if info.st_dev != device:
+    try:
+        device = os.fstat(top).st_dev
+        for name in _names(top):
+            try:
+                info = os.stat(name, dir_fd=top, follow_symlinks=False)
+            except OSError:
+                continue
+            if info.st_dev == device and (owner is None or info.st_uid == owner):
+                _remove_entry(top, name, info, device)
+    except Exception:  # noqa: BLE001 - what cannot be removed stays; the grader goes on
+        pass
+    finally:
+        os.close(top)
+
+
+def _names(fd):
+    try:
+        with os.scandir(fd) as entries:
+            return [entry.name for entry in entries]
+    except OSError:
+        return []
+
+
+def _remove_entry(parent, name, info, device):
+    """One entry of an open folder; a folder emptied depth first with a stack of descriptors."""
+    if not stat.S_ISDIR(info.st_mode):
+        try:
+            os.unlink(name, dir_fd=parent)
+        except OSError:
+            pass
         return
-    if stat.S_ISDIR(info.st_mode):
-        try:
-            os.chmod(path, 0o700)  # a folder the run made read-only (it is the same user)
-            names = os.listdir(path)
-        except OSError:
-            names = []
-        for name in names:
-            _remove(os.path.join(path, name), device)
-        try:
-            os.rmdir(path)
-        except OSError:
-            pass
-    else:
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
+    stack = []  # (folder's descriptor, its name in the folder below it on the stack)
+    try:
+        stack.append((_open_folder(parent, name), name))
+        while stack:
+            fd, _name = stack[-1]
+            deeper = None
+            for child in _names(fd):
+                try:
+                    child_info = os.stat(child, dir_fd=fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if child_info.st_dev != device:
+                    continue
+                if stat.S_ISDIR(child_info.st_mode):
+                    deeper = child
+                    break
+                try:
+                    os.unlink(child, dir_fd=fd)
+                except OSError:
+                    pass
+            if deeper is not None:
+                try:
+                    stack.append((_open_folder(fd, deeper), deeper))
+                    continue
+                except OSError:
+                    pass  # cannot be opened: left, and this folder with it
+            fd, done = stack.pop()
+            os.close(fd)
+            below = stack[-1][0] if stack else parent
+            try:
+                os.rmdir(done, dir_fd=below)
+            except OSError:
+                if deeper is not None:
+                    break  # something in it cannot go: stop rather than loop
+    finally:
+        for fd, _name in stack:
+            os.close(fd)
+
+
+def _open_folder(parent, name):
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+    try:
+        os.fchmod(fd, 0o700)  # a folder the run made unreadable (it is the same user, or root)
+    except OSError:
+        pass
+    return fd
 
 
 def _remove_owned_by(folder, uid):
     """Process level as root: what the run's uid left in a shared temporary folder."""
-    try:
-        device = os.lstat(folder).st_dev
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
-        path = os.path.join(folder, name)
-        try:
-            if os.lstat(path).st_uid == uid:
-                _remove(path, device)
-        except OSError:
-            continue
+    empty_folder(folder, owner=uid)
 
 
 def _unreachable_python_folders():
