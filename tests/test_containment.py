@@ -160,3 +160,44 @@ print(json.dumps({
                   if os.path.isdir(f) and _writable(f)],
 }), flush=True)
 '''
+
+
+HOARDERS = '''
+import os, time
+HELD = 0
+readers = []
+for _ in range(4):
+    read, write = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        try:
+            block = bytearray(200 * 1024 * 1024)  # touched: counted as resident
+            for i in range(0, len(block), 4096):
+                block[i] = 1
+            os.write(write, b"H")
+            time.sleep(1.5)
+        finally:
+            os._exit(0)
+    os.close(write)
+    readers.append(read)
+time.sleep(1.0)
+HELD = sum(len(os.read(r, 1)) for r in readers)
+print("HELD", HELD, flush=True)
+'''
+
+
+def test_the_memory_of_all_of_a_run_s_processes_adds_up_to_its_limit(isolation, tmp_path):
+    """Four processes of 200 MiB each against a 512 MiB limit: a memory cgroup (root) kills
+    what goes past it; elsewhere the process cap times the address space stays under it."""
+    problem, expected = _limited("value-basic")
+    problem = dataclasses.replace(problem, limits=dataclasses.replace(problem.limits, memory_mb=512))
+    hoarder = tmp_path / "hoarder.py"
+    hoarder.write_text(HOARDERS + "\n" + CORRECT)
+    with GradingSession(problem, isolation=isolation, expected=expected, diagnose_failures=False) as session:
+        report = session.grade([hoarder])[0]
+    held = int(next(line for line in report.stdout.splitlines() if line.startswith("HELD")).split()[1])
+    assert held * 200 <= 512, report.stdout
+    assert report.score == report.max_score  # the run itself goes on

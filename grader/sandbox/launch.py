@@ -37,8 +37,9 @@ from grader.spec import Limits
 SANDBOX_DIR = "/sandbox"
 TMPFS_BYTES = {"/tmp": 24 << 20, "/dev/shm": 8 << 20, f"{SANDBOX_DIR}/work": 32 << 20}
 """Each run's own tmpfs at the namespace level: 64 MiB in all, counted in its memory."""
-SERVER_SHARE_BYTES = 96 << 20
-"""What the server and the template may use of a sandbox's memory cgroup, besides the run."""
+SERVER_SHARE_BYTES = 0
+"""Nothing besides the limit: a sandbox's memory cgroup holds its server and template (some
+20 MiB, mostly shared with the run) and the run, all within ``memory_mb``."""
 MIN_PROCESS_MB = 256
 """Without a memory cgroup, the address space each process gets at the least: the process
 cap is lowered until processes x address space fits the memory limit."""
