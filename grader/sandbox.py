@@ -40,6 +40,7 @@ from typing import Mapping, Sequence
 from grader.cgroups import PidsCgroup, create_pids_cgroup
 from grader.observations import ProgramObservation, RaisedError, ResultLayout, RunStatus, parse_error, parse_program
 from grader.spec import Limits
+from grader.text import clean
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """The longest result line accepted: far above a real program's (a few hundred KB)."""
@@ -375,7 +376,7 @@ class _CappedBuffer:
             self.truncated = True
 
     def text(self) -> str:
-        text = self.data.decode("utf-8", errors="replace")
+        text = clean(bytes(self.data), self.limit)  # the one place captured output becomes text
         return text + ("\n[output truncated]" if self.truncated else "")
 
 
