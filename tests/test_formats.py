@@ -38,7 +38,7 @@ def test_gradescope_output_of_hidden_and_after_due_date_tests_says_only_the_stat
     failed = [e for e in withheld if e["status"] == "failed"]
     assert failed, "the scenario needs a failing withheld test"
     for entry in withheld:
-        assert entry["output"] in ("", "Test failed.", "Test error.", "Test timeout.")
+        assert entry["output"] in ("", "Hidden test failed.", "Hidden test error.", "Hidden test timeout.")
     visible_failed = [e for e in results["tests"] if e["visibility"] == "visible" and e["status"] == "failed"]
     assert any("expected 2, got 1" in e["output"] for e in visible_failed)
 

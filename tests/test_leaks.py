@@ -40,7 +40,7 @@ RENDERERS = {
     "html": lambda report: unescape(render_html(report)),  # as a person reads it, entities decoded
     "gradescope": render_gradescope,
     "markdown": render_markdown,
-    "terminal": lambda report: render_check(report, Style(colour=False)),
+    "terminal": lambda report: render_check(report_view(report, Audience.STUDENT), Style(colour=False)),
     "junit": render_junit,
     "classroom": render_classroom,
     # report.json's tests[].output is "what the student may see" (DESIGN.md); only the
