@@ -183,6 +183,39 @@ def results_from_json_report(json_report: dict, problem: Problem) -> tuple[TestR
     return tuple(results)
 
 
+def unjudged(json_report: dict, problem: Problem, results: tuple[TestResult, ...]) -> tuple[str, ...]:
+    """What got no verdict because the grader (or an instructor's check) broke, not the
+    submission: a test of problem.yaml missing from the results, an instructor check whose
+    setup or teardown raised, a check file that could not be collected."""
+    judged = {result.name for result in results}
+    missing = [test.name for test in problem.tests if test.name not in judged]
+    broken = [prop["name"] for entry in json_report.get("tests", []) if entry.get("outcome") == "error"
+              for prop in _grader_properties(entry) if "verdict" not in prop]
+    uncollected = [str(c.get("nodeid") or "a check file") for c in json_report.get("collectors", [])]
+    return tuple(dict.fromkeys(uncollected + broken + missing))  # the cause first: a file that broke stops every test
+
+
+def grader_error_results(results: tuple[TestResult, ...], problem: Problem, names: tuple[str, ...]) -> tuple[TestResult, ...]:
+    """The results, with every test of problem.yaml that got none as an error worth 0 of its
+    points (so the score is never out of fewer points than the problem has)."""
+    judged = {result.name for result in results}
+    added = tuple(
+        TestResult(test.name, 0.0, test.points, TestStatus.ERROR, test.visibility, None,
+                   message="not judged: the grader failed on this test (not your fault)")
+        for test in problem.tests if test.name not in judged
+    )
+    broken = set(names)
+    kept = tuple(replace(r, score=0.0, status=TestStatus.ERROR, message="not judged: the check broke (not your fault)")
+                 if r.verdict is None and r.name in broken else r for r in results)
+    return kept + added
+
+
+def grader_error_message(names: tuple[str, ...]) -> str:
+    shown = ", ".join(repr(name) for name in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"The grader could not judge {shown}. This is not a problem with your code: "
+            "please tell your instructor (the grade is not final).")
+
+
 def with_hint(results: tuple[TestResult, ...], tests: Collection[str], hint: str) -> tuple[TestResult, ...]:
     """The results, with ``hint`` (a diagnosed misconception's) on the failed ones of ``tests``."""
     return tuple(
