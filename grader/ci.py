@@ -26,7 +26,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
-from grader.check import TestStatus
 from grader.classroom import runner_output
 from grader.files import safe_file_name, write_atomically
 from grader.formats import FILE_NAMES, render_markdown, write_formats

@@ -13,7 +13,7 @@ from grader.files import write_atomically
 from grader.html import render_html
 from grader.report import Report, render_json
 from grader.spec import Visibility
-from grader.view import Audience, ReportView, report_view
+from grader.view import Audience, report_view
 
 FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json",
               "classroom": "classroom.json", "html": "report.html"}
