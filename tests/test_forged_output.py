@@ -27,6 +27,7 @@ import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -403,3 +404,30 @@ def test_any_message_and_file_name_leave_every_output_well_formed(carol, tmp_pat
     write_class_files([row], out, problem)
     assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8"))
     assert_safe_html((out / "index.html").read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------ hidden programs
+
+
+def _step_fragments(program) -> set[str]:
+    """How a step of a program looks on the wire (what a submission would carry out), for
+    steps that name an operation: a leaf alone says nothing."""
+    return {json.dumps(step, separators=(",", ":")) for step in program.to_wire() if step["kind"] != "leaf"}
+
+
+@pytest.mark.xfail(strict=True, reason="issue 13's first bullet (the lead's part): hidden programs must run in a "
+                   "process of their own, so that the visible run's process never holds them")
+def test_a_visible_tests_message_cannot_carry_hidden_programs_out(tmp_path):
+    problem, _ = _problem_and_expected("value-basic")
+    path = tmp_path / "exfiltrate.py"
+    path.write_bytes((FORGED / "exfiltrate_hidden_programs.py").read_bytes())
+    report = grade("value-basic", path)
+    visible = set().union(*(_step_fragments(t.program) for t in problem.tests if t.visibility is Visibility.VISIBLE))
+    hidden = set().union(*(_step_fragments(t.program) for t in problem.tests if t.visibility is not Visibility.VISIBLE))
+    secrets = hidden - visible
+    assert secrets
+    outputs = [render_html(report), render_markdown(report), render_junit(report), render_classroom(report),
+               render_gradescope(report), json.dumps(report.to_json()["tests"]),
+               "\n".join(annotations(report, "x.py"))]
+    leaked = {secret for secret in secrets for text in outputs if secret in unescape(text).replace("\\", "")}
+    assert not leaked, f"{len(leaked)} steps of hidden programs reached student-facing files"
