@@ -208,7 +208,7 @@ def check_course_untouched(course: Course, repo: Path, changes: Sequence[Change]
     prefixes = tuple(f"{part}/" if folder == "." else f"{folder}/{part}/" for part in COURSE_PARTS)
     for change in changes:
         if change.path.startswith(prefixes):
-            raise CiError(f"the pull request changes {change.path}, part of the course that would grade it: "
+            raise CiError(f"the pull request changes {clean_name(change.path)}, part of the course that would grade it: "
                           "grade with --course pointing at a copy from outside the checkout")
 
 
@@ -234,7 +234,7 @@ def pull_request_submissions(request: CiRequest, course: Course, repo: Path | No
         refuse_unprintable_name(path)
     missing = [p for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
-        raise CiError(f"{missing[0].relative_to(repo)} is changed by the pull request but not in the checkout "
+        raise CiError(f"{clean_name(str(missing[0].relative_to(repo)))} is changed by the pull request but not in the checkout "
                       "(check out the pull request, not its base)")
     return paths
 
