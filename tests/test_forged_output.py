@@ -282,6 +282,20 @@ def test_report_html_in_chromium_runs_nothing_and_fetches_nothing(browser, hosti
         assert [url for url in requests if not url.startswith("file:")] == []
 
 
+@pytest.mark.parametrize("command", ["check", "grade"])
+def test_grader_check_and_grade_show_what_the_code_printed_and_raised_without_its_escapes(grader_in_process, tmp_path,
+                                                                                         command):
+    path = forged_submission(tmp_path, "forged_messages")
+    extra = ["--out", str(tmp_path / "out")] if command == "grade" else []
+    result = grader_in_process("--isolation", "process", command, str(path), "--problem", "value-basic", *extra)
+    assert result.returncode == 0, result.stderr
+    assert_safe_terminal(result.stdout)
+    assert_safe_terminal(result.stderr)
+    if command == "check":  # only visible programs ran: the student sees their prints, made harmless
+        assert "Your code printed" in result.stdout and "\u241b]0;pwned title\u2407" in result.stdout
+        assert "ValueError" in result.stdout
+
+
 # ------------------------------------------------------------------ grader ci and GitHub
 
 
