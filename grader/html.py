@@ -15,7 +15,6 @@ autoescape escapes every value; nothing is marked safe.
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,13 +26,11 @@ from grader.files import write_atomically
 from grader.graph import GraphLayout, TestGraph, layout
 from grader.report import Report
 from grader.spec import Problem, Visibility
-from grader.view import Audience, ReportView, TestView, report_view
 from grader.summary import ClassSummary, StudentRow, class_summary
+from grader.view import Audience, ReportView, TestView, report_view
 
 MAX_CAPTURED_CHARS = 20_000
 """Of each captured stream, the last this many characters are shown."""
-SEED_FINGERPRINT_ROUNDS = 200_000
-"""A slow hash, so a fingerprint does not hand out a guessable seed for free."""
 
 STATUS_LABELS = {
     TestStatus.PASSED: ("✓", "passed"),
@@ -157,25 +154,8 @@ def report_page(report: Report) -> ReportPage:
         hidden=_hidden_count(view.tests),
         failures=failures,
         captured=_captured(view),
-        seed=seed_text(report.problem),
+        seed=view.seed,
     )
-
-
-def seed_text(problem: Problem) -> str:
-    """The seed of the generated tests as a student may see it: in full only when it is the
-    spec's public one; a secret seed by its source and a fingerprint, so two reports can be
-    compared without revealing it."""
-    if problem.seed is None:
-        return "none (no generated tests)"
-    if problem.seed_source == "spec":
-        return f"{problem.seed} (the problem's public seed)"
-    return f"secret, from {problem.seed_source}; fingerprint {seed_fingerprint(problem.seed)}"
-
-
-@functools.lru_cache(maxsize=8)
-def seed_fingerprint(seed: int) -> str:
-    digest = hashlib.pbkdf2_hmac("sha256", str(seed).encode(), b"grader seed fingerprint", SEED_FINGERPRINT_ROUNDS)
-    return digest.hex()[:8]
 
 
 def _row(test: TestView, anchor: str) -> TestRow:

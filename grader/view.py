@@ -12,19 +12,24 @@ report.json's tests) takes a ``ReportView`` and nothing else, so the rule is wri
   tests still say only their status, since Gradescope shows those while the class can resubmit;
 - an **instructor** sees everything.
 
+The seed of the hidden graphs is decided here too: a secret one reaches a student only as
+its source and a fingerprint.
+
 A ``ReportView`` carries the report's facts (scores, statuses, the load failure, findings),
 never the Report or the Problem: no renderer can reach a withheld program by accident.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Mapping
 
 from grader.check import TestStatus
 from grader.graph import TestGraph
-from grader.spec import Limits, Visibility
+from grader.spec import Limits, Problem, Visibility
 from grader.text import clean_name
 
 if TYPE_CHECKING:  # report.py builds its JSON from views: only the type is needed here
@@ -37,6 +42,8 @@ class Audience(str, Enum):
     INSTRUCTOR = "instructor"
 
 
+SEED_FINGERPRINT_ROUNDS = 200_000
+"""A slow hash, so a fingerprint does not hand out a guessable seed for free."""
 DETAILED: Mapping[Audience, frozenset[Visibility]] = {
     Audience.STUDENT: frozenset({Visibility.VISIBLE}),
     Audience.GRADESCOPE: frozenset({Visibility.VISIBLE, Visibility.AFTER_PUBLISHED}),
@@ -124,6 +131,8 @@ class ReportView:
     misconception: Misconception | None
     findings: tuple[FindingView, ...]
     nondeterministic: int
+    seed: str
+    """The hidden graphs' seed as the audience may see it."""
     isolation: str
     limits: Limits
     sha256: str
@@ -201,8 +210,28 @@ def report_view(report: Report, audience: Audience) -> ReportView:
                                     len(diagnosis.explained)) if diagnosis else None,
         findings=tuple(FindingView(f.line, f.message) for f in report.findings),
         nondeterministic=len(report.nondeterministic_tests),
+        seed=seed_text(report.problem, audience),
         isolation=report.isolation,
         limits=report.limits,
         sha256=report.submission_sha256,
         duration_s=report.duration_s,
     )
+
+
+def seed_text(problem: Problem, audience: Audience) -> str:
+    """The seed of the generated tests as ``audience`` may see it: in full only when it is
+    the spec's public one, or for an instructor; a secret seed by its source and a
+    fingerprint, so two reports can be compared without revealing it."""
+    if problem.seed is None:
+        return "none (no generated tests)"
+    if problem.seed_source == "spec":
+        return f"{problem.seed} (the problem's public seed)"
+    if audience is Audience.INSTRUCTOR:
+        return f"{problem.seed} (secret, from {problem.seed_source})"
+    return f"secret, from {problem.seed_source}; fingerprint {seed_fingerprint(problem.seed)}"
+
+
+@functools.lru_cache(maxsize=8)
+def seed_fingerprint(seed: int) -> str:
+    digest = hashlib.pbkdf2_hmac("sha256", str(seed).encode(), b"grader seed fingerprint", SEED_FINGERPRINT_ROUNDS)
+    return digest.hex()[:8]
