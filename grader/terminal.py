@@ -7,12 +7,14 @@ no ESC, CSI, OSC or C1 character of a submission's ever reaches the terminal."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from grader.check import TestStatus
 from grader.text import clean
 from grader.view import ReportView
 
+_LOG_COMMAND = re.compile(r"(?m)^(\s*)(::|##\[)")
 SYMBOLS = {TestStatus.PASSED: "✓", TestStatus.FAILED: "✗", TestStatus.ERROR: "!", TestStatus.TIMEOUT: "⏱"}
 
 
@@ -89,8 +91,10 @@ def render_grade(view: ReportView, style: Style) -> str:
 
 def safe(text: str) -> str:
     """Text for a terminal: nothing in it can move the cursor, retitle the window or write to
-    the clipboard."""
-    return clean(text)
+    the clipboard; and where the terminal is a CI log, no line of it is a workflow command
+    (the runner reads ``::command::`` and ``##[command]`` at a line's start, after spaces):
+    a word joiner goes before them."""
+    return _LOG_COMMAND.sub("\\1\u2060\\2", clean(text))
 
 
 def _indent(text: str, spaces: int) -> str:

@@ -169,8 +169,11 @@ def assert_safe_xml(document: str) -> ET.Element:
 
 
 def assert_safe_terminal(text: str) -> None:
+    """No escape sequence for a terminal, no workflow command for a CI log (whose runner
+    reads one at a line's start, after spaces)."""
     assert_clean_text(text)
     assert not TERMINAL_ESCAPES.search(text), repr(TERMINAL_ESCAPES.search(text).group())
+    assert not [line for line in text.splitlines() if line.lstrip().startswith(("::", "##["))]
 
 
 def assert_safe_workflow_log(text: str) -> None:
