@@ -16,6 +16,9 @@ MAX_CHARS = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """C0 (but tab and newline), DEL and C1: ESC starts every terminal escape sequence (CSI, OSC),
 and C1 has single-character forms of them (0x9b is CSI, 0x9d OSC); CR rewrites a line in place."""
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+"""Bidirectional overrides and isolates: they reorder how the text around them is shown
+("Trojan Source"), so a message could display a score it does not say."""
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 """Lone surrogates: text Python holds but cannot encode (an exception message built from
 ``'\\udc80'``, a file name that is not UTF-8, read with ``surrogateescape``)."""
@@ -23,12 +26,13 @@ REPLACEMENT = "\ufffd"
 
 
 def clean(text: str | bytes, limit: int = MAX_CHARS) -> str:
-    """Valid Unicode with newline and tab the only control characters, at most ``limit``
-    characters plus a note of how many were cut. Bytes are read as UTF-8, invalid sequences
-    replaced. Idempotent for text within the limit."""
+    """Valid Unicode with newline and tab the only control characters and no bidirectional
+    override, at most ``limit`` characters plus a note of how many were cut. Bytes are read
+    as UTF-8, invalid sequences replaced. Idempotent for text within the limit."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    text = _SURROGATE.sub(REPLACEMENT, text.replace("\r\n", "\n"))
+    text = text.replace("\r\n", "\n").replace("\u2028", "\n").replace("\u2029", "\n")  # one kind of line break
+    text = _BIDI.sub(REPLACEMENT, _SURROGATE.sub(REPLACEMENT, text))
     text = _CONTROL.sub(_visible_control, text)
     if len(text) > limit:
         cut = len(text) - limit

@@ -58,7 +58,7 @@ PAYLOAD = (
     # terminals: retitle the window, write the clipboard (OSC 52), clear the screen, move up
     # and rewrite a line, a C1 CSI, a C1 next-line, NUL, a vertical tab
     "\x1b]0;pwned title\x07 \x1b]52;c;cHduZWQ=\x07 \x1b[2J\x1b[1A\r overwritten \x9b31m \x85 \x00 \x0b "
-    "\ufffe not XML "
+    "\ufffe not XML \u202e10 / 0\u202c "
     # Markdown: close the fence, a fake score, a mention, a remote image, a comment hiding the rest
     "\n```\n## 21 / 21\n@everyone ![tracker](https://evil.example/t.png) <!-- the real table is below\n"
     "| forged | cell |\n"
@@ -138,6 +138,7 @@ def assert_clean_text(text: str, *, newline: str = "\n") -> None:
     body = text.replace(newline, "\n")
     bad = sorted({f"U+{ord(c):04X}" for c in body if (ord(c) < 0x20 and c not in "\n\t") or 0x7F <= ord(c) <= 0x9F})
     assert not bad, f"control characters {bad}"
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", text), "a bidirectional override"
 
 
 def assert_safe_html(document: str) -> None:
