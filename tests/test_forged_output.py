@@ -388,8 +388,10 @@ def test_any_message_and_file_name_leave_every_output_well_formed(carol, tmp_pat
         elif test.visibility is not Visibility.VISIBLE:  # a withheld test's message spells its program
             test = _raised(test, f"{message}\n{problem.test(test.name).program.source}")
         tests.append(test)
+    # what it printed while the hidden programs ran spells them out too
+    printed = "\n".join([message] + [t.program.source for t in problem.tests if t.visibility is not Visibility.VISIBLE])
     report = dataclasses.replace(carol, tests=tuple(tests), submission_path=Path("/class") / f"{name}.py",
-                                 stdout=message, stderr=message)
+                                 stdout=printed, stderr=printed)
     hidden_lines = {line.strip() for t in problem.tests if t.visibility is not Visibility.VISIBLE
                     for line in t.program.source.splitlines() if "+" in line or "*" in line}
     visible_lines = {line.strip() for t in problem.tests if t.visibility is Visibility.VISIBLE
@@ -403,6 +405,7 @@ def test_any_message_and_file_name_leave_every_output_well_formed(carol, tmp_pat
         "results.json": render_gradescope(report),
         "terminal": render_check(report_view(report, Audience.STUDENT), Style(colour=False)),
         "annotations": "\n".join(annotations(report, "submissions/x.py")),
+        "report.json tests": json.dumps(report.to_json()["tests"], ensure_ascii=False),
     }
     assert_safe_html(outputs["report.html"])
     assert_safe_markdown(outputs["summary.md"])
