@@ -300,6 +300,24 @@ def test_grader_check_and_grade_show_what_the_code_printed_and_raised_without_it
         assert "ValueError" in result.stdout
 
 
+def test_grade_writes_every_format_for_a_file_whose_name_is_not_utf8(grader_in_process, tmp_path):
+    path = tmp_path / os.fsdecode(b"caf\xe9 \x1b[2J.py")
+    path.write_bytes((REPO / "submissions" / "carol.py").read_bytes())
+    printed = grader_in_process("--isolation", "process", "grade", str(path), "--problem", "value-basic")
+    assert printed.returncode == 0, printed.stderr
+    assert json.loads(printed.stdout)["status"] == "graded"
+    out = tmp_path / "out"
+    written = grader_in_process("--isolation", "process", "grade", str(path), "--problem", "value-basic",
+                                "--out", str(out), "--format", FORMATS)
+    assert written.returncode == 0, written.stderr
+    assert_safe_terminal(written.stdout)
+    assert sorted(p.name for p in out.iterdir()) == sorted(["report.json", "report.html", "summary.md", "junit.xml",
+                                                           "results.json", "classroom.json"])
+    assert_safe_markdown((out / "summary.md").read_text(encoding="utf-8"))
+    assert_safe_xml((out / "junit.xml").read_text(encoding="utf-8"))
+    assert_safe_html((out / "report.html").read_text(encoding="utf-8"))
+
+
 # ------------------------------------------------------------------ grader ci and GitHub
 
 
