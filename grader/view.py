@@ -9,7 +9,8 @@ report.json's tests) takes a ``ReportView`` and nothing else, so the rule is wri
   when no withheld program ran, since a print in ``__add__`` would spell one out;
 - **Gradescope** enforces visibility itself (it hides an ``after_published`` test until the
   grades are published), so it also gets those tests' details; hidden and after-due-date
-  tests still say only their status, since Gradescope shows those while the class can resubmit;
+  tests say only their status even there (after the due date, students with an extension
+  are still submitting);
 - an **instructor** sees everything.
 
 The seed of the hidden graphs is decided here too: a secret one reaches a student only as
