@@ -49,7 +49,7 @@ from grader.spec import Visibility, find_course
 from grader.summary import row_from_report
 from grader.terminal import Style, render_check, render_grade
 from grader.view import Audience, report_view
-from tests.conftest import REPO, _problem_and_expected, grade
+from tests.conftest import REPO, _problem_and_expected, grade, namespace_isolation_or_skip
 from tests.test_html import browser, opened  # noqa: F401 - the fixture and helper of the Chromium tests
 
 FORGED = REPO / "tests" / "fixtures" / "forged"
@@ -197,9 +197,12 @@ def assert_safe_csv(text: str) -> list[list[str]]:
 # ------------------------------------------------------------------ a class with hostile files
 
 
-@pytest.fixture(scope="module")
-def hostile_class(tmp_path_factory):
-    """A class folder of hostile files, graded by the real `grader batch`; its output as run."""
+@pytest.fixture(scope="module", params=["process", "strict"])
+def hostile_class(request, tmp_path_factory):
+    """A class folder of hostile files, graded by the real `grader batch` at each isolation
+    level; its output as run."""
+    if request.param == "strict":  # namespaces, or refuse
+        namespace_isolation_or_skip()
     root = tmp_path_factory.mktemp("hostile-class")
     folder = root / "class"
     folder.mkdir()
@@ -209,7 +212,7 @@ def hostile_class(tmp_path_factory):
     for name in HOSTILE_NAMES.values():
         (folder / f"{name}.py").write_bytes(alice)
     out = root / "out"
-    command = [sys.executable, "-m", "grader", "--isolation", "process", "batch", str(folder), "--problem", "value-basic",
+    command = [sys.executable, "-m", "grader", "--isolation", request.param, "batch", str(folder), "--problem", "value-basic",
                "--out", str(out), "--jobs", "1", "--format", FORMATS]
     result = subprocess.run(command, cwd=REPO, capture_output=True, timeout=600, check=False)
     return out, result
