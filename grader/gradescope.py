@@ -31,6 +31,7 @@ from grader.files import write_atomically
 from grader.formats import render_gradescope
 from grader.report import Report
 from grader.spec import Course, Problem, resolve_seed
+from grader.text import clean_name
 
 DEFAULT_ROOT = Path("/autograder")
 VENV = "/autograder/grader-venv"
@@ -157,7 +158,7 @@ def find_submissions(folder: Path) -> list[Path]:
 def submission_problem(submissions: list[Path], folder: Path) -> str:
     if not submissions:
         return "Your submission has no .py file. Upload the one Python file with your Value class (for example value.py)."
-    names = ", ".join(path.relative_to(folder).as_posix() for path in submissions)
+    names = ", ".join(clean_name(path.relative_to(folder).as_posix()) for path in submissions)
     return (f"Your submission has {len(submissions)} Python files ({names}). Upload exactly one .py file: "
             "the one with your Value class.")
 

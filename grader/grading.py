@@ -18,7 +18,8 @@ from grader.files import content_digest, read_submission
 from grader.observations import ProgramObservation
 from grader.pytest_plugin import CheckContext, run_checks
 from grader.reference import expected_observations
-from grader.report import Report, TestResult, results_from_json_report, submission_status, with_hint
+from grader.report import (Report, TestResult, grader_error_message, grader_error_results, results_from_json_report,
+                           submission_status, unjudged, with_hint)
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
 from grader.spec import Problem, Visibility
 
@@ -108,7 +109,7 @@ class GradingSession:
         submission does."""
         evidence = [self._observe(path) for path in submissions]
         records = run_checks([CheckContext(self.problem, self.expected, e.run, self.visible_only) for e in evidence])
-        return [self._report(e, results_from_json_report(record, self.problem)) for e, record in zip(evidence, records)]
+        return [self._report(e, results_from_json_report(record, self.problem), record) for e, record in zip(evidence, records)]
 
     def _observe(self, path: Path) -> _Evidence:
         source = read_submission(path)  # once: what runs is what is hashed and read for findings
@@ -130,18 +131,23 @@ class GradingSession:
         observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
         return diagnose(self.problem, self.expected, observed, self.library, failed)
 
-    def _report(self, evidence: _Evidence, results: tuple[TestResult, ...]) -> Report:
+    def _report(self, evidence: _Evidence, results: tuple[TestResult, ...], record: dict) -> Report:
         run = evidence.run
         load_failure = run.load_failure
-        diagnosis = self._diagnose(run, results)
+        status, message = submission_status(load_failure), load_failure.detail if load_failure else ""
+        broken = unjudged(record, self.problem, results)
+        if broken:  # a verdict for every test, or the report says the grader failed
+            results = grader_error_results(results, self.problem, broken)
+            status, message = "grader_error", grader_error_message(broken)
+        diagnosis = self._diagnose(run, results) if not broken else None
         if diagnosis is not None:
             results = with_hint(results, diagnosis.explained, diagnosis.misconception.hint)
         return Report(
             problem=self.problem,
             submission_path=evidence.path,
             submission_sha256=evidence.sha256,
-            status=submission_status(load_failure),
-            message=load_failure.detail if load_failure else "",
+            status=status,
+            message=message,
             tests=results,
             isolation=run.isolation.value,
             limits=self.problem.limits,

@@ -182,9 +182,10 @@ for _ in range(4):
         finally:
             os._exit(0)
     os.close(write)
-    readers.append(read)
+    readers.append((pid, read))
 time.sleep(1.0)
-HELD = sum(len(os.read(r, 1)) for r in readers)
+for pid, read in readers:  # held: said it holds its 200 MiB, and still alive (not killed for it)
+    HELD += len(os.read(read, 1)) and os.waitpid(pid, os.WNOHANG) == (0, 0)
 print("HELD", HELD, flush=True)
 '''
 

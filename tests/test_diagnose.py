@@ -9,7 +9,7 @@ import pytest
 from grader.diagnose import static_findings
 from grader.grading import grade_submission
 from grader.sandbox import Isolation
-from tests.conftest import REPO, SUBMISSION_FIXTURES, _problem_and_expected, grade
+from tests.conftest import REPO, SUBMISSION_FIXTURES, _problem_and_expected, grade, student
 
 REFERENCE = (REPO / "reference" / "value_basic.py").read_text()
 
@@ -58,7 +58,7 @@ def test_a_known_misconception_gives_its_hint_on_the_visible_tests_it_explains()
     report = grade("value-basic", REPO / "submissions" / "erin.py")  # topological order not reversed
     assert report.diagnosis.misconception.name == "topo_not_reversed"
     failing_visible = [t for t in report.tests if t.visibility.value == "visible" and t.score < t.max_score]
-    assert failing_visible and all("reversed" in t.student_hint for t in failing_visible)
+    assert failing_visible and all("reversed" in student(t).hint for t in failing_visible)
 
 
 def test_findings_and_diagnosis_reach_report_json(tmp_path):

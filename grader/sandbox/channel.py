@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from grader.observations import RaisedError
+from grader.text import clean
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """The longest result line accepted: far above a real program's (a few hundred KB)."""
@@ -49,7 +50,7 @@ class CappedBuffer:
             self.truncated = True
 
     def text(self) -> str:
-        text = self.data.decode("utf-8", errors="replace")
+        text = clean(bytes(self.data), self.limit)  # the one place captured output becomes text
         return text + ("\n[output truncated]" if self.truncated else "")
 
 
