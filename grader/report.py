@@ -7,6 +7,7 @@ status and nothing of its program or expected values.
 from __future__ import annotations
 
 import json
+import platform
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Collection, Mapping
@@ -99,6 +100,9 @@ class Report:
         return {
             "schema_version": SCHEMA_VERSION,
             "grader_version": __version__,
+            # the one thing besides the file, the problem and the seed that can change a result
+            # that follows memory layout (see README "Same file, same grade")
+            "python_version": platform.python_version(),
             "problem": {
                 "id": self.problem.id,
                 "version": self.problem.version,

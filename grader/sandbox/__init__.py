@@ -99,6 +99,7 @@ class _Compartment:
             work=self.work,
             programs=tuple((i, sandbox.programs[i]) for i in self.indices),
             submission={
+                "shown_as": f"{SANDBOX_DIR}/code/{SUBMISSION_FILE}",
                 "class_name": sandbox.policy.class_name,
                 "required_attributes": list(sandbox.policy.required_attributes),
                 "forbidden_imports": list(sandbox.policy.forbidden_imports),
