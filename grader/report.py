@@ -62,6 +62,8 @@ class Report:
     isolation: str
     limits: Limits
     duration_s: float
+    containment: Mapping[str, object] = field(default_factory=dict)
+    """How the limits held on this machine (see ``grader.sandbox.launch.containment_of``)."""
     stdout: str = ""
     stderr: str = ""
     output_truncated: bool = False
@@ -128,7 +130,8 @@ class Report:
                 for test in student.tests
             ],
             "captured": {"stdout": self.stdout, "stderr": self.stderr, "truncated": self.output_truncated},
-            "isolation": {"level": self.isolation, "limits": asdict(self.limits)},
+            "isolation": {"level": self.isolation, "limits": asdict(self.limits),
+                          **({"enforced": dict(self.containment)} if self.containment else {})},
             "withheld_tests": self.withheld_tests,
             "diagnosis": (
                 {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import selectors
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping, Protocol
 
 from grader.observations import NodeObservation, ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
