@@ -9,8 +9,8 @@ starts as fresh as a new interpreter would.
 One run, one world. What a run may reach is decided by its place in the kernel's structures,
 never by anything it could forge (an environment variable, a process name):
 
-- namespace level (inside bubblewrap): each run enters new user, mount, PID, IPC and network
-  namespaces of its own. Its first process is pid 1 of its PID namespace, so when it ends the
+- namespace level (inside bubblewrap, whose network namespace has no network): each run
+  enters new user, mount, PID and IPC namespaces of its own. Its first process is pid 1 of its PID namespace, so when it ends the
   kernel kills everything it started, however detached (``setsid``, double fork,
   ``CLONE_PARENT``); it gets its own size-capped tmpfs on ``/tmp``, ``/dev/shm`` and the
   working directory, gone with its mount namespace; SysV IPC and abstract Unix sockets exist
@@ -73,7 +73,6 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
-CLONE_NEWNET = 0x40000000
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 CAPABILITY_VERSION_3 = 0x20080522
 IPC_RMID = 0
@@ -320,12 +319,16 @@ def _template(server, go, statuses, requests):
 
 
 def _enter_a_world_of_its_own(world):
-    """Namespace level: new user, mount, PID, IPC and network namespaces. This process stays
+    """Namespace level: new user, mount, PID and IPC namespaces. This process stays
     outside the new PID namespace and only mirrors the run's end; its child, pid 1 there,
     mounts the run's own tmpfs, drops every capability and returns to run the submission."""
     uid, gid = os.getuid(), os.getgid()
     _prctl(PR_SET_DUMPABLE, 1)  # else /proc/self/uid_map belongs to root and cannot be written
-    if _LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWNET) != 0:
+    # no new network namespace: the sandbox's own has no network, and the one thing runs
+    # could share in it, abstract sockets, dies with the processes that hold them, all of
+    # which die with the run's PID namespace (a network namespace costs more to tear down
+    # than the rest of a run's world together)
+    if _LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC) != 0:
         _fail_setup("unshare")
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{uid} {uid} 1")
