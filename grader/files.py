@@ -44,13 +44,21 @@ def content_digest(source: bytes | None) -> str:
     return hashlib.sha256(source).hexdigest() if source is not None else ""
 
 
+CLASS_FILE_NAMES = frozenset({"summary.json", "grades.csv", "index.html", "report.json", "report.html",
+                              "summary.md", "junit.xml", "results.json", "classroom.json"})
+"""Names the grader writes itself under ``--out``: a student named so (``summary.json.py``)
+gets another, so no student's folder stands where the class files go."""
+
+
 def safe_file_name(name: str) -> str:
     """A name the grader may use for a file or folder it writes under ``--out``: the name
     itself when it is printable and an ordinary name; otherwise a cleaned one with a digest of
     the original, so that distinct names stay distinct, the same name always maps alike, and
-    ``..``, ``.``, a slash or a NUL never leave the folder."""
+    ``..``, ``.``, a slash or a NUL never leave the folder, and no name is one of the class
+    files."""
     cleaned = clean_name(name).replace("/", "_").replace("\\", "_").replace("\0", "_")
-    if cleaned == name and name not in ("", ".", "..") and not name.startswith("."):
+    ordinary = name not in ("", ".", "..") and not name.startswith(".") and name.lower() not in CLASS_FILE_NAMES
+    if cleaned == name and ordinary:
         return name
     digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()
     return f"{cleaned.lstrip('.') or 'file'}-{digest[:10]}"

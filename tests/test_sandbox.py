@@ -38,7 +38,10 @@ for folder in (".", "/tmp", "/dev/shm"):
         pass
 # a grandchild in a session of its own, the way a submission hides a process
 if os.fork() == 0:
-    os.setsid()
+    try:
+        os.setsid()
+    except OSError:  # the sandbox may refuse it: the double fork alone then
+        pass
     if os.fork() == 0:
         os.execv("/bin/sh", ["/bin/sh", "-c", "sleep 60", MARK])
     os._exit(0)

@@ -1,5 +1,5 @@
 """Caps that hold for all of a sandbox's processes together: a cgroup with ``pids.max`` and,
-where the grader may set it, a memory limit.
+where the grader may set them, a memory limit and a CPU quota of one core.
 
 RLIMIT_NPROC is not applied by the kernel to root, and RLIMIT_AS is per process, so where
 the grader may create cgroups (root on Linux: cgroup v1 ``pids`` and ``memory`` hierarchies,
@@ -18,6 +18,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+
+CONTROLLERS = ("pids", "memory", "cpu")
+CPU_PERIOD_US = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,41 +73,44 @@ class SandboxCgroup:
 
 
 def create_sandbox_cgroup(processes: int, memory_bytes: int) -> SandboxCgroup | None:
-    """A fresh cgroup capped at ``processes`` tasks and, where possible, ``memory_bytes``;
-    None where no pids cgroup can be made."""
+    """A fresh cgroup capped at ``processes`` tasks and, where possible, ``memory_bytes`` and
+    one core; None where no pids cgroup can be made."""
     name = f"grader-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    setters = {
+        "pids": lambda folder, _version: (folder / "pids.max").write_text(str(processes)),
+        "memory": lambda folder, version: _limit_memory(folder, version, memory_bytes),
+        "cpu": _one_core,
+    }
     made: list[Path] = []
-    pids_done = memory_done = False
+    done: set[str] = set()
     for mount_point, version, controllers in _hierarchies():
-        wanted = [c for c in controllers if (c == "pids" and not pids_done) or (c == "memory" and not memory_done)]
-        if not wanted:
-            continue
+        wanted = [c for c in controllers if c not in done]
         folder = mount_point / name
         try:
+            if not wanted:
+                continue
             folder.mkdir()
         except OSError:
             continue
-        if "pids" in wanted:
-            try:
-                (folder / "pids.max").write_text(str(processes))
-                pids_done = True
-            except OSError:
-                folder.rmdir()
-                continue
-        if "memory" in wanted:
-            try:
-                _limit_memory(folder, version, memory_bytes)
-                memory_done = True
-            except OSError:
-                if "pids" not in wanted:
-                    folder.rmdir()
-                    continue
+        applied = [c for c in wanted if _applied(setters[c], folder, version)]
+        if not applied:
+            folder.rmdir()
+            continue
+        done.update(applied)
         made.append(folder)
-    if not pids_done:
+    if "pids" not in done:
         for folder in made:
             folder.rmdir()
         return None
-    return SandboxCgroup(tuple(made), memory_done)
+    return SandboxCgroup(tuple(made), "memory" in done)
+
+
+def _applied(setter: Callable[[Path, int], object], folder: Path, version: int) -> bool:
+    try:
+        setter(folder, version)
+        return True
+    except OSError:
+        return False
 
 
 def _limit_memory(folder: Path, version: int, memory_bytes: int) -> None:
@@ -116,6 +124,16 @@ def _limit_memory(folder: Path, version: int, memory_bytes: int) -> None:
         swap = folder / "memory.memsw.limit_in_bytes"
         if swap.exists():
             swap.write_text(str(memory_bytes))
+
+
+def _one_core(folder: Path, version: int) -> None:
+    """At most one core for the whole sandbox: a run that spreads over many processes (each
+    in a scheduling group of its own) takes no time from the runs of other workers."""
+    if version == 2:
+        (folder / "cpu.max").write_text(f"{CPU_PERIOD_US} {CPU_PERIOD_US}")
+    else:
+        (folder / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+        (folder / "cpu.cfs_quota_us").write_text(str(CPU_PERIOD_US))
 
 
 def _hierarchies() -> list[tuple[Path, int, tuple[str, ...]]]:
@@ -132,7 +150,7 @@ def _hierarchies() -> list[tuple[Path, int, tuple[str, ...]]]:
             continue
         mount_point, fstype, options = Path(fields[1]), fields[2], fields[3].split(",")
         if fstype == "cgroup":
-            controllers = tuple(c for c in ("pids", "memory") if c in options)
+            controllers = tuple(c for c in CONTROLLERS if c in options)
             if controllers:
                 found.append((mount_point, 1, controllers))
         elif fstype == "cgroup2":
@@ -147,4 +165,4 @@ def _delegated(mount_point: Path) -> tuple[str, ...]:
         offered = (mount_point / "cgroup.subtree_control").read_text().split()
     except OSError:
         return ()
-    return tuple(c for c in ("pids", "memory") if c in offered)
+    return tuple(c for c in CONTROLLERS if c in offered)

@@ -469,38 +469,64 @@ PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 EPERM, ENOSYS = 1, 38
 NAMESPACE_FLAGS = 0x7E020080
 """CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET and NEWTIME."""
-SYSCALLS = {
-    # architecture (AUDIT_ARCH_*): refused outright, flag-checked (clone, unshare), clone3
-    "x86_64": (0xC000003E, (248, 249, 250, 319, 308, 101, 321, 298, 323, 425, 426, 427, 165, 166, 155,
-                            428, 429, 430, 431, 432, 433, 442), (56, 272), 435),
-    "aarch64": (0xC00000B7, (217, 218, 219, 279, 268, 117, 280, 241, 282, 425, 426, 427, 40, 39, 41,
-                             428, 429, 430, 431, 432, 433, 442), (220, 97), 435),
+REFUSED = {
+    "keyrings (shared by every run of a uid; by no namespace at the process level)":
+        {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)},
+    "memory no limit counts (memfd_create, memfd_secret)": {"x86_64": (319, 447), "aarch64": (279, 447)},
+    "other processes (ptrace, process_vm_readv/writev, process_madvise, kcmp, pidfd_getfd)":
+        {"x86_64": (101, 310, 311, 440, 312, 438), "aarch64": (117, 270, 271, 440, 272, 438)},
+    "namespaces and mounts (setns, mount, umount2, pivot_root, the new mount API)":
+        {"x86_64": (308, 165, 166, 155, 428, 429, 430, 431, 432, 433, 442),
+         "aarch64": (268, 40, 39, 41, 428, 429, 430, 431, 432, 433, 442)},
+    "kernel interfaces (bpf, perf_event_open, userfaultfd, io_uring, fanotify, file handles)":
+        {"x86_64": (321, 298, 323, 425, 426, 427, 300, 303, 304),
+         "aarch64": (280, 241, 282, 425, 426, 427, 262, 264, 265)},
+    "scheduling shared with other runs (setsid: an autogroup of its own; priorities, affinity)":
+        {"x86_64": (112, 141, 142, 144, 203, 314, 251, 256, 279),
+         "aarch64": (157, 140, 118, 119, 122, 274, 30, 238, 239)},
+    "metadata a later run can read (chmod, chown, utime and xattr families)":
+        {"x86_64": (90, 91, 268, 452, 92, 93, 94, 260, 132, 235, 280, 261, 188, 189, 190, 197, 198, 199, 463, 466),
+         "aarch64": (52, 53, 452, 55, 54, 88, 5, 6, 7, 14, 15, 16, 463, 466)},
+    "probes of the page cache (fadvise64, readahead, mincore, cachestat, preadv2, pwritev2)":
+        {"x86_64": (221, 187, 27, 451, 327, 328), "aarch64": (223, 213, 232, 451, 286, 287)},
 }
-"""Refused: the kernel keyrings (add_key, request_key, keyctl: shared by every run of a uid,
-and by no namespace at the process level), memfd_create (memory no address-space limit
-counts), setns, ptrace, bpf, perf_event_open, userfaultfd, io_uring, and every mount call;
-clone and unshare with any namespace flag (a namespace of its own would give a run
-capabilities over new mounts and tmpfs of any size); clone3, whose flags a filter cannot read
-(ENOSYS: the C library then falls back to clone)."""
+"""What a run is refused, and why (seccomp, both levels). Found by attacking the sandbox: each
+group closed a channel between runs, a way around a limit, or a way to reach other processes."""
+ARCHITECTURES = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+"""AUDIT_ARCH_* of each architecture the filter knows; any other (i386 calls through
+``int 0x80`` on x86-64 included) is refused outright."""
+NAMESPACE_FLAGGED = {"x86_64": (56, 272), "aarch64": (220, 97)}
+"""clone and unshare: refused with any namespace flag (a namespace of its own would give a
+run capabilities over new mounts and tmpfs of any size)."""
+FIRST_ARGUMENT_ONLY = {"x86_64": ((302, 0), (41, 1), (53, 1)), "aarch64": ((261, 0), (198, 1), (199, 1))}
+"""prlimit64 on itself only (pid 0: no run changes the grader's limits); socket and
+socketpair for AF_UNIX only (no run sends anything anywhere: UDP included)."""
+CLONE3 = 435
+"""Refused with ENOSYS, since a filter cannot read its flags: the C library then uses clone."""
 
 
 def _refuse_what_no_run_needs():
     """A seccomp filter on the run's first process, inherited by all it starts (no_new_privs
-    is set). An unknown architecture is left without one."""
-    known = SYSCALLS.get(os.uname().machine)
-    if known is None:
+    is set). An unknown architecture is left without one (the grader says so in the report)."""
+    machine = os.uname().machine
+    arch = ARCHITECTURES.get(machine)
+    if arch is None:
         return
-    arch, refused, flagged, clone3 = known
     deny, allow = SECCOMP_RET_ERRNO | EPERM, SECCOMP_RET_ALLOW
-    program = [(0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, deny), (0x20, 0, 0, 0)]
-    if arch == 0xC000003E:
+    load_number, load_first_argument = (0x20, 0, 0, 0), (0x20, 0, 0, 16)
+    program = [(0x20, 0, 0, 4), (0x15, 1, 0, arch), (0x06, 0, 0, deny), load_number]
+    if machine == "x86_64":
         program += [(0x35, 0, 1, 0x40000000), (0x06, 0, 0, deny)]  # the x32 ABI
-    for number in refused:
-        program += [(0x15, 0, 1, number), (0x06, 0, 0, deny)]
-    program += [(0x15, 0, 1, clone3), (0x06, 0, 0, SECCOMP_RET_ERRNO | ENOSYS)]
-    for number in flagged:
-        program += [(0x15, 0, 3, number), (0x20, 0, 0, 16), (0x45, 0, 1, NAMESPACE_FLAGS), (0x06, 0, 0, deny)]
-        program += [(0x20, 0, 0, 0)]  # the number again, for the next comparison
+    for numbers in REFUSED.values():
+        for number in numbers[machine]:
+            program += [(0x15, 0, 1, number), (0x06, 0, 0, deny)]
+    program += [(0x15, 0, 1, CLONE3), (0x06, 0, 0, SECCOMP_RET_ERRNO | ENOSYS)]
+    for number in NAMESPACE_FLAGGED[machine]:
+        program += [(0x15, 0, 4, number), load_first_argument, (0x45, 0, 1, NAMESPACE_FLAGS), (0x06, 0, 0, deny),
+                    load_number]
+    for number, wanted in FIRST_ARGUMENT_ONLY[machine]:
+        program += [(0x15, 0, 4, number), load_first_argument, (0x15, 1, 0, wanted), (0x06, 0, 0, deny),
+                    (0x06, 0, 0, allow)]
     program += [(0x06, 0, 0, allow)]
     filters = b"".join(struct.pack("HBBI", *instruction) for instruction in program)
     buffer = ctypes.create_string_buffer(filters)

@@ -175,7 +175,7 @@ def containment_of(isolation: Isolation, caps: Caps, user: SandboxUser | None, p
         "address_space_mb": caps.address_space_mb,
         "worst_case_memory_mb": caps.worst_case_memory_mb(isolation),
         "landlock_abi": forkserver.landlock_abi() if isolation is Isolation.PROCESS else None,
-        "seccomp": os.uname().machine in forkserver.SYSCALLS,
+        "seccomp": os.uname().machine in forkserver.ARCHITECTURES,
     }
 
 
@@ -237,8 +237,11 @@ def _nproc(isolation: Isolation, caps: Caps, user: SandboxUser | None, cgroup: S
     that user already runs."""
     if cgroup is not None:
         return None
+    if isolation is Isolation.NAMESPACE:
+        # counted in the run's own user namespace: its processes and the one that made it
+        return caps.processes + 1
     if user is not None:
-        return caps.processes + (OWN_PROCESSES[isolation] - 1 if isolation is Isolation.NAMESPACE else 0)
+        return caps.processes
     return _processes_of_user(os.getuid()) + caps.processes + OWN_PROCESSES[isolation]
 
 
