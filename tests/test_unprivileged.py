@@ -122,6 +122,7 @@ def test_as_an_unprivileged_user_an_attacker_changes_no_classmate_s_grade(runtim
     # one level after the other, not side by side: at the process level RLIMIT_NPROC counts
     # every process of the user, the other level's sandbox's too (the README says so)
     levels = ["process"] + (["namespace"] if detect_isolation("auto").value == "namespace" else [])
+    tmp_path.chmod(0o755)
     for level in levels:
         _scenario_as_nobody(runtime, tmp_path / level, level)
 
