@@ -23,6 +23,7 @@ The modules, along the seams:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -46,6 +47,9 @@ __all__ = [
 ]
 
 SUBMISSION_FILE = "submission.py"
+TWIN_GRACE_SECONDS = 2.0
+"""How far past the submission's own time its forward-only twins may run (only after a hang
+or crash; a twin that hangs too is stopped at the test's limit)."""
 SECRET_LOAD_FAILURE = (
     "the submission did not load in the run of the hidden tests ({kind}); "
     "it loaded for the visible tests, so this depends on something outside the file's own code"
@@ -130,12 +134,18 @@ class Sandbox:
     compartment (see the module's docstring); by default all are in group 0."""
 
     def __init__(self, policy: SandboxPolicy, programs: Sequence[dict], groups: Sequence[int] = ()) -> None:
-        self.policy, self.programs = policy, list(programs)
+        self.policy, self.count = policy, len(programs)
+        # each program with a backward() step has a twin without it, run in a process of its
+        # own after the program hung or crashed: what the file computed before backward()
+        # still earns partial credit, and the program's own run is not disturbed
+        self.twin_of = {i: len(programs) + k for k, i in enumerate(i for i, p in enumerate(programs) if _forward(p))}
+        self.programs = list(programs) + [_forward(programs[i]) for i in self.twin_of]
         self.layouts = [ResultLayout.of(program) for program in self.programs]
         self.root = Path(tempfile.mkdtemp(prefix="grader-box-"))
         os.chmod(self.root, 0o755)  # a sandbox's own uid reaches code/ (and nothing else here)
         self.code = _prepare_code(self.root)
-        group_of = list(groups) if groups else [0] * len(self.programs)
+        group_of = list(groups) if groups else [0] * self.count
+        group_of += [group_of[i] for i in self.twin_of]
         self.compartments = tuple(
             _Compartment(group, [i for i, g in enumerate(group_of) if g == group], self) for group in sorted(set(group_of))
         )
@@ -173,7 +183,7 @@ class Sandbox:
         land by ``again_shift`` blocks of each size (``interpreter.shift_memory_layout``):
         results that depend on set order differ there."""
         started = time.monotonic()
-        indices = list(range(len(self.programs))) if tests is None else list(tests)
+        indices = list(range(self.count)) if tests is None else list(tests)
         if source is None:
             failure = LoadFailure(LoadFailureKind.IMPORT_ERROR, None,
                                   "the submission is a symbolic link, not a file: submit the file itself")
@@ -192,12 +202,13 @@ class Sandbox:
         deadline = started + self.policy.limits.submission_seconds
         try:
             sessions = [(c.group, self._session(c, indices, again, again_shift, deadline)) for c in self.compartments]
+            ran = [(group, session) for group, session in sessions if session is not None]
+            results: dict[tuple[int, bool], ProgramObservation] = {}
+            for _group, session in ran:
+                results.update(session.results)
+            self._run_twins(results, indices, deadline + TWIN_GRACE_SECONDS)
         finally:
             submission.unlink(missing_ok=True)
-        ran = [(group, session) for group, session in sessions if session is not None]
-        results: dict[tuple[int, bool], ProgramObservation] = {}
-        for _group, session in ran:
-            results.update(session.results)
         shown = next((session for group, session in ran if group == 0), None)
         return SubmissionRun(
             load_failure=_load_failure(shown, [session for group, session in ran if group != 0]),
@@ -211,6 +222,22 @@ class Sandbox:
             again={i: results[(i, True)] for i in again},
             containment=self.compartments[0].containment(),
         )
+
+    def _run_twins(self, results: dict[tuple[int, bool], ProgramObservation], indices: list[int],
+                   deadline: float) -> None:
+        """The twins of the programs that hung or crashed, in fresh processes of their
+        compartments; the nodes they show are attached to the failed program's observation,
+        whose status stays what it was."""
+        broken = {self.twin_of[i]: i for i in indices
+                  if i in self.twin_of and results[(i, False)].status in (RunStatus.TIMED_OUT, RunStatus.CRASHED)}
+        if not broken:
+            return
+        for compartment in self.compartments:
+            session = self._session(compartment, list(broken), (), 1, deadline)
+            for (twin, _again), observation in (session.results.items() if session is not None else ()):
+                if observation.status in (RunStatus.COMPLETED, RunStatus.RAISED):
+                    original = (broken[twin], False)
+                    results[original] = dataclasses.replace(results[original], nodes=observation.nodes)
 
     def _session(self, compartment: _Compartment, indices: list[int], again: Sequence[int], again_shift: int,
                  deadline: float) -> Session | None:
@@ -240,6 +267,17 @@ def _load_failure(shown: Session | None, others: list[Session]) -> LoadFailure |
         return None
     text = SECRET_LOAD_FAILURE if shown is not None else SECRET_ONLY_LOAD_FAILURE
     return LoadFailure(failed.kind, None, text.format(kind=failed.kind.value.replace("_", " ")))
+
+
+def _forward(program: object) -> object:
+    """The program up to its first backward() step; None if it has none, or starts with one."""
+    steps = program.get("steps") if isinstance(program, dict) else program
+    if not isinstance(steps, list):
+        return None
+    first = next((k for k, step in enumerate(steps) if step.get("kind") == "backward"), None)
+    if not first:
+        return None
+    return {**program, "steps": steps[:first]} if isinstance(program, dict) else steps[:first]
 
 
 def _prepare_code(root: Path) -> Path:
