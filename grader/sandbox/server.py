@@ -87,9 +87,11 @@ class Server:
         )
         code = f"{SANDBOX_DIR}/code" if namespace else str(spec.code)
         ours, theirs = socket.socketpair()
-        command = [python_executable(), *PYTHON_FLAGS, f"{code}/forkserver.py", str(theirs.fileno())]
-        if namespace and user is not None:
-            command.append(str(user.uid))  # the uid the server drops to before anything else
+        # fixed-width arguments: the server's argv is part of the heap every run is forked from,
+        # and its size must not depend on which descriptor number the socket got here
+        drop_to = user.uid if namespace and user is not None else 0  # the uid it drops to first
+        command = [python_executable(), *PYTHON_FLAGS, f"{code}/forkserver.py", f"{theirs.fileno():05d}",
+                   f"{drop_to:010d}"]
         if namespace:
             command = bwrap_command(spec.code, as_root=os.getuid() == 0) + command
         known = frozenset(_children_of(os.getpid())) if not namespace and user is None else None
