@@ -49,6 +49,8 @@ def render_gradescope(report: Report) -> str:
         output = test.details if detailed else ("" if test.status is TestStatus.PASSED else f"Test {test.status.value}.")
         if detailed and test.hint and test.status is not TestStatus.PASSED:
             output += f"\nHint: {test.hint}"
+        if detailed and test.diagnosis and test.status is not TestStatus.PASSED:
+            output += f"\nLikely cause: {test.diagnosis}"
         tests.append({
             "name": test.name,
             "number": str(number),
@@ -115,6 +117,8 @@ def render_markdown(report: Report) -> str:
         details = _cell(test.student_output)
         if test.student_hint and test.status is not TestStatus.PASSED:
             details += f"<br>*hint:* {_cell(test.student_hint)}"
+        if test.student_diagnosis:
+            details += f"<br>*likely cause:* {_cell(test.student_diagnosis)}"
         lines.append(f"| {icon[test.status]} | {_cell(test.name)} | {test.score:g}/{test.max_score:g} | {details} |")
     if hidden:
         passed = sum(t.status is TestStatus.PASSED for t in hidden)

@@ -74,6 +74,8 @@ class FailureSection:
     points: str
     summary: str
     hint: str
+    diagnosis: str
+    """The likely misconception behind it, shown beside the hint."""
     program: str
     graph: TestGraph | None
     layout: GraphLayout | None
@@ -207,6 +209,7 @@ def _failure(report: Report, test: TestResult) -> FailureSection:
         points=f"{test.score:g} / {test.max_score:g}",
         summary=summary,
         hint=test.student_hint,
+        diagnosis=test.student_diagnosis,
         program=_program_text(problem_test.program) if problem_test else "",
         graph=graph,
         layout=layout(graph) if graph is not None and graph.nodes else None,

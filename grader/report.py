@@ -33,6 +33,9 @@ class TestResult:
     """The structured judgement (None for instructor pytest checks)."""
     message: str = ""
     """For instructor pytest checks: the assertion message."""
+    diagnosis: str = ""
+    """The likely misconception behind this failure, in words (beside the test's own hint,
+    never instead of it), when the diagnosis explains this test."""
 
     __test__ = False
 
@@ -53,6 +56,10 @@ class TestResult:
     @property
     def student_hint(self) -> str:
         return "" if self.details_withheld else self.hint
+
+    @property
+    def student_diagnosis(self) -> str:
+        return "" if self.details_withheld or self.status is TestStatus.PASSED else self.diagnosis
 
     @property
     def details(self) -> str:
@@ -129,6 +136,7 @@ class Report:
                     "visibility": test.visibility.value,
                     "output": test.student_output,
                     "hint": test.student_hint,
+                    "diagnosis": test.student_diagnosis,
                 }
                 for test in self.tests
             ],
@@ -140,6 +148,7 @@ class Report:
                     "misconception": self.diagnosis.misconception.name,
                     "hint": self.diagnosis.misconception.hint,
                     "explains_tests": len(self.diagnosis.explained),
+                    "confidence": self.diagnosis.confidence,
                 }
                 if self.diagnosis
                 else None
@@ -192,10 +201,11 @@ def results_from_json_report(json_report: dict, problem: Problem) -> tuple[TestR
     return tuple(results)
 
 
-def with_hint(results: tuple[TestResult, ...], tests: Collection[str], hint: str) -> tuple[TestResult, ...]:
-    """The results, with ``hint`` (a diagnosed misconception's) on the failed ones of ``tests``."""
+def with_diagnosis(results: tuple[TestResult, ...], tests: Collection[str], diagnosis: str) -> tuple[TestResult, ...]:
+    """The results, with ``diagnosis`` (a diagnosed misconception's hint) beside the own hint
+    of the failed ones of ``tests``."""
     return tuple(
-        replace(result, verdict=replace(result.verdict, hint=hint))
+        replace(result, diagnosis=diagnosis)
         if result.name in tests and result.verdict is not None and not result.verdict.passed else result
         for result in results
     )

@@ -50,6 +50,8 @@ def render_check(report: Report, style: Style) -> str:
             lines.append(_indent(test.student_output, 6))
             if test.student_hint:
                 lines.append(_indent(style.dim(f"hint: {test.student_hint}"), 6))
+            if test.student_diagnosis:
+                lines.append(_indent(style.dim(f"likely cause: {test.student_diagnosis}"), 6))
     if report.findings:
         lines += ["", style.bold("In your code:")]
         lines += [f"  line {finding.line}: {finding.message}" for finding in report.findings]

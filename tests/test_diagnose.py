@@ -54,11 +54,16 @@ def test_the_reference_has_no_findings():
     assert findings(REFERENCE) == []
 
 
-def test_a_known_misconception_gives_its_hint_on_the_visible_tests_it_explains():
+def test_a_known_misconception_is_shown_beside_the_tests_own_hint_never_instead_of_it():
+    problem = _problem_and_expected("value-basic")[0]
     report = grade("value-basic", REPO / "submissions" / "erin.py")  # topological order not reversed
     assert report.diagnosis.misconception.name == "topo_not_reversed"
     failing_visible = [t for t in report.tests if t.visibility.value == "visible" and t.score < t.max_score]
-    assert failing_visible and all("reversed" in t.student_hint for t in failing_visible)
+    assert failing_visible and all("reversed" in t.student_diagnosis for t in failing_visible)
+    assert [t.student_hint for t in failing_visible] == [problem.test(t.name).hint for t in failing_visible]
+    assert any(t.student_hint for t in failing_visible)
+    entry = next(t for t in report.to_json()["tests"] if t["name"] == failing_visible[0].name)
+    assert entry["hint"] == problem.test(entry["name"]).hint and "reversed" in entry["diagnosis"]
 
 
 def test_findings_and_diagnosis_reach_report_json(tmp_path):

@@ -1,6 +1,7 @@
 """The ReLU backward gate uses `>= 0`, so at exactly 0 the gradient passes instead of being blocked.
 
 hint: relu passes gradient only where its output is > 0; at exactly 0 it passes none (gate on out.data > 0).
+cause: relu_no_gate (out.data >= 0 always holds, so this gate lets every gradient through)
 exposed by: a = Value(0); b = a.relu(); b.backward()
 """
 
