@@ -1,7 +1,6 @@
 """The ReLU backward gate uses `>= 0`, so at exactly 0 the gradient passes instead of being blocked.
 
 hint: relu passes gradient only where its output is > 0; at exactly 0 it passes none (gate on out.data > 0).
-cause: relu_no_gate (out.data >= 0 always holds, so this gate lets every gradient through)
 exposed by: a = Value(0); b = a.relu(); b.backward()
 """
 
@@ -37,7 +36,7 @@ class Value:
         out = Value(0 if self.data < 0 else self.data, (self,), 'ReLU')
 
         def _backward():
-            self.grad += (out.data >= 0) * out.grad
+            self.grad += (self.data >= 0) * out.grad
         out._backward = _backward
         return out
 
