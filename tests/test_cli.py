@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.spec import find_course
+
 from tests.conftest import REPO
 
 SEED_001_PRINTED = (
@@ -118,8 +120,10 @@ def test_validate_passes_all_three_problems():
     result = grader("validate")
     assert result.returncode == 0, result.stdout
     assert result.stdout.count(": ok") == 3
-    assert "reference: 21/21 through the sandbox" in result.stdout
+    basic = find_course(REPO).load("value-basic")
+    assert f"reference: {basic.max_score:g}/{basic.max_score:g} through the sandbox" in result.stdout
     assert result.stdout.count("killed (100%)") == 3
+    assert result.stdout.count("clauses are caught by a test") == 3
 
 
 def test_validate_rejects_the_seed_001_printed_example_showing_both_outputs(grader_in_process, tmp_path):
