@@ -202,9 +202,12 @@ def wrong_cells(test: ProblemTest, expected: ProgramObservation, observed: Progr
     for field_name in test.checks:
         for name, want in wanted.items():
             have = had.get(name)
-            got = have.field(field_name) if have is not None else None
-            if got is None or not readings_equal(want.field(field_name), got, field_name, test.exact_repr):
-                cells[(name, field_name)] = got
+            if have is None:
+                if ERROR_CELL not in cells:  # nodes an exception kept from being made are its
+                    cells[(name, field_name)] = None  # consequence, not failures of their own
+                continue
+            if not readings_equal(want.field(field_name), have.field(field_name), field_name, test.exact_repr):
+                cells[(name, field_name)] = have.field(field_name)
     return cells
 
 
