@@ -54,8 +54,10 @@ CAUSES: dict[str, frozenset[str]] = {
     **dict.fromkeys(("add_backward_assign", "mul_backward_assign", "relu_backward_assign", "pow_backward_assign",
                      "tanh_backward_assign", "grad_assign_not_accumulate"), frozenset({"grad_overwritten"})),
     **dict.fromkeys(("backward_not_seeded", "backward_seed_not_one"), frozenset({"missing_seed_grad"})),
-    **dict.fromkeys(("mul_backward_missing_out_grad", "all_backward_missing_out_grad"),
-                    frozenset({"mul_backward_no_chain"})),
+    # a backward rule that leaves out the output's grad, in one operation or in all
+    **dict.fromkeys(("add_backward_missing_out_grad", "mul_backward_missing_out_grad", "all_backward_missing_out_grad",
+                     "relu_backward_missing_out_grad", "pow_backward_missing_out_grad", "div_backward_missing_out_grad",
+                     "tanh_backward_missing_out_grad"), frozenset({"chain_rule_missing"})),
     "backward_only_direct_children": frozenset({"backward_only_direct_children"}),
     "backward_resets_grads": frozenset({"seed_grad_zero_reset"}),
     "grad_init_nonzero": frozenset({"grad_not_zero_init"}),
@@ -80,6 +82,8 @@ missing here is a cause the library does not know: only silence is right for it.
 BY_DESCRIPTION: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
     "reflected_op_missing": (("__radd__", frozenset({"radd_missing"})),),
     "backward_not_seeded": (("only after", frozenset({"seed_after_backprop"})),),
+    "repr_format_wrong": (("without the grad field", frozenset({"repr_without_grad"})),
+                          ("instead of `Value(data=X)`", frozenset({"repr_with_grad"}))),
 }
 """Categories whose description says more than the category: (words in it, more causes that name it)."""
 

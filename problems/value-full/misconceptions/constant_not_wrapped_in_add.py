@@ -1,6 +1,7 @@
-"""No `__rmul__`: `2 * a` raises TypeError.
+"""__add__ does not wrap a plain number (only __mul__ does), so `a + 2` raises.
 
-The reference with only this clause of the statement broken (see ../clauses.yaml).
+hint: wrap plain numbers before using them: other = other if isinstance(other, Value) else Value(other).
+cause: constant_not_wrapped
 """
 
 
@@ -13,7 +14,6 @@ class Value:
         self._op = _op
 
     def __add__(self, other):
-        other = other if isinstance(other, Value) else Value(other)
         out = Value(self.data + other.data, (self, other), "+")
 
         def _backward():
@@ -72,6 +72,8 @@ class Value:
     def __rsub__(self, other):  # other - self
         return other + (-self)
 
+    def __rmul__(self, other):  # other * self
+        return self * other
 
     def __truediv__(self, other):  # self / other
         return self * other**-1

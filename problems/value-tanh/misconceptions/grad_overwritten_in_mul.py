@@ -1,6 +1,7 @@
-"""`repr(v)` shows the grad too: `Value(data=X, grad=Y)`.
+"""Only __mul__'s backward assigns (=) the inputs' grads instead of adding to them.
 
-The reference with only this clause of the statement broken (see ../clauses.yaml).
+hint: a node used more than once gets the gradient of every use: accumulate with += in _backward, never =.
+cause: grad_overwritten
 """
 
 import math
@@ -16,7 +17,7 @@ class Value:
         self.label = label
 
     def __repr__(self):
-        return f"Value(data={self.data}, grad={self.grad})"
+        return f"Value(data={self.data})"
 
     def __add__(self, other):
         out = Value(self.data + other.data, (self, other), "+")
@@ -32,8 +33,8 @@ class Value:
         out = Value(self.data * other.data, (self, other), "*")
 
         def _backward():
-            self.grad += other.data * out.grad
-            other.grad += self.data * out.grad
+            self.grad = other.data * out.grad
+            other.grad = self.data * out.grad
 
         out._backward = _backward
         return out

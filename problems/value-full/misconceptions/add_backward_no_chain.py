@@ -1,6 +1,7 @@
-"""`repr(v)` leaves the grad out: `Value(data=X)`.
+"""__add__'s backward adds 1 to each input instead of out.grad.
 
-The reference with only this clause of the statement broken (see ../clauses.yaml).
+hint: in __add__'s _backward each input gets the output's grad: self.grad += out.grad and other.grad += out.grad (the chain rule, local derivative 1).
+cause: chain_rule_missing
 """
 
 
@@ -17,8 +18,8 @@ class Value:
         out = Value(self.data + other.data, (self, other), "+")
 
         def _backward():
-            self.grad += out.grad
-            other.grad += out.grad
+            self.grad += 1
+            other.grad += 1
 
         out._backward = _backward
         return out
@@ -34,11 +35,21 @@ class Value:
         out._backward = _backward
         return out
 
+    def __pow__(self, other):
+        if not isinstance(other, (int, float)):
+            raise TypeError("only int/float exponents are supported")
+        out = Value(self.data**other, (self,), f"**{other}")
+
+        def _backward():
+            self.grad += (other * self.data ** (other - 1)) * out.grad
+
+        out._backward = _backward
+        return out
+
     def relu(self):
         out = Value(0 if self.data < 0 else self.data, (self,), "ReLU")
 
         def _backward():
-            # gate on the output: at exactly 0 no gradient passes
             self.grad += (out.data > 0) * out.grad
 
         out._backward = _backward
@@ -50,8 +61,29 @@ class Value:
         for v in reversed(topo):
             v._backward()
 
+    def __neg__(self):  # -self
+        return self * -1
+
+    def __radd__(self, other):  # other + self
+        return self + other
+
+    def __sub__(self, other):  # self - other
+        return self + (-other)
+
+    def __rsub__(self, other):  # other - self
+        return other + (-self)
+
+    def __rmul__(self, other):  # other * self
+        return self * other
+
+    def __truediv__(self, other):  # self / other
+        return self * other**-1
+
+    def __rtruediv__(self, other):  # other / self
+        return other * self**-1
+
     def __repr__(self):
-        return f"Value(data={self.data})"
+        return f"Value(data={self.data}, grad={self.grad})"
 
 
 def _topological_order(root):
