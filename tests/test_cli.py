@@ -39,7 +39,8 @@ def test_check_tells_a_student_which_node_is_wrong_and_hides_hidden_tests():
     assert result.returncode == 0
     assert "✗ a node added to itself" in result.stdout
     assert "grad of a  expected 2, got 1" in result.stdout
-    assert "hint: a node used more than once gets the gradient of every use" in result.stdout
+    assert "hint: a node used twice gets the gradient of both uses" in result.stdout  # the test's own hint
+    assert "likely cause: a node used more than once gets the gradient of every use" in result.stdout  # beside it
     assert "shared intermediate node" not in result.stdout  # a hidden test's name
     assert "more tests are hidden" in result.stdout
     assert "\033[" not in result.stdout  # piped: no colours

@@ -168,3 +168,59 @@ def test_a_damaged_cache_entry_is_recomputed_not_a_crash(tmp_path):
 @pytest.mark.parametrize("source", ["x = " + "not " * 200_000 + "True\n", "# " + "x" * 2_000_000 + "\n"])
 def test_a_source_built_to_choke_the_parser_gets_no_findings_and_no_crash(source):
     assert findings(source) == []
+
+
+def test_check_grade_html_markdown_and_gradescope_show_the_same_diagnosis_for_the_same_file():
+    import html
+
+    from grader.formats import render_gradescope, render_markdown
+    from grader.html import render_html
+    from grader.terminal import Style, render_check
+
+    problem, expected = _problem_and_expected("value-basic")
+    path = REPO / "submissions" / "carol.py"  # grads overwritten, not accumulated
+    graded = grade("value-basic", path)
+    checked = grade_submission(problem, path, isolation=Isolation.PROCESS, visible_only=True)
+    assert graded.diagnosis is not None and checked.diagnosis is not None
+    assert graded.diagnosis.misconception.name == checked.diagnosis.misconception.name
+    assert graded.diagnosis.explained == checked.diagnosis.explained
+
+    def shown(report):
+        return {t.name: t.student_diagnosis for t in report.tests if t.visibility.value == "visible"}
+
+    assert shown(graded) == shown(checked) and any(shown(graded).values())
+    hint = graded.diagnosis.misconception.hint
+    assert f"likely cause: {hint}" in render_check(checked, Style(colour=False))
+    assert f"*likely cause:* {hint}" in render_markdown(graded)
+    assert any(f"Likely cause: {hint}" in t["output"] for t in json.loads(render_gradescope(graded))["tests"])
+    assert f"<strong>Likely cause:</strong> {html.escape(hint)}" in render_html(graded)
+
+
+def test_a_test_failing_in_a_way_no_misconception_explains_gets_no_diagnosis(tmp_path):
+    """A repr with a different format, and nothing else wrong: the old ranking "explained" it with
+    whatever variant agreed most elsewhere; now nothing is said beyond the test's own hint."""
+    source = REFERENCE.replace('return f"Value(data={self.data}, grad={self.grad})"',
+                               'return f"Value(data={self.data}, gradient={self.grad})"')
+    assert source != REFERENCE
+    path = tmp_path / "repr_gradient.py"
+    path.write_text(source)
+    report = grade("value-basic", path)
+    failing = [t for t in report.tests if t.score < t.max_score]
+    assert failing and report.diagnosis is None
+    assert all(t.student_diagnosis == "" for t in failing)
+    assert all(t.student_hint == report.problem.test(t.name).hint for t in failing if t.visibility.value == "visible")
+
+
+def test_two_misconceptions_that_fail_alike_are_told_apart_by_the_source_or_not_named(tmp_path):
+    """Walking the topological order forwards and calling only the output's rule give the same
+    values on every graph: the source tells them apart; where it cannot, nothing is said."""
+    folder = REPO / "problems" / "value-basic" / "misconceptions"
+    for name in ("topo_not_reversed", "backward_only_direct_children"):
+        report = grade("value-basic", folder / f"{name}.py")
+        assert report.diagnosis is not None and report.diagnosis.misconception.name == name
+    disguised = (folder / "topo_not_reversed.py").read_text().replace("for v in topo:", "for v in list(topo):")
+    assert "for v in list(topo):" in disguised
+    path = tmp_path / "disguised.py"
+    path.write_text(disguised)
+    report = grade("value-basic", path)
+    assert report.score < report.max_score and report.diagnosis is None
