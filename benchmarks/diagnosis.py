@@ -198,6 +198,17 @@ def independent(problem_id: str, folder: Path = INDEPENDENT_SET) -> list[Graded]
     return graded
 
 
+def correct(problem_id: str, folder: Path = INDEPENDENT_SET) -> tuple[int, list[str]]:
+    """The set's correct files: how many, and those that lost a point (none should)."""
+    files = sorted((folder / "correct" / problem_id).glob("*.py"))
+    if not files:
+        return 0, []
+    session, library = _session(problem_id)
+    with session:
+        lost = [path.name for path in files if _grade(session, library, path)[1]]
+    return len(files), lost
+
+
 def rates(graded: list[Graded]) -> dict[str, float | int]:
     """Shares of the files that lost points: right (named the true cause, or said nothing about
     a cause the library does not know), wrong (named another cause), silent (said nothing);
@@ -243,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             for g in graded:
                 if g.outcome in (Outcome.WRONG, Outcome.MISSED):
                     print(f"    {g.outcome.value:<6} {g.file}: cause {g.cause}, named {g.named or '-'}")
+    for problem_id in args.problem or PROBLEM_IDS:
+        count, lost = correct(problem_id, args.set)
+        print(f"{problem_id} correct files: {count}, lost points: {len(lost)} {' '.join(lost)}")
     for kind in ("whole library", "leave-one-out", "independent"):
         every = [g for label, graded in results.items() if label.endswith(kind) for g in graded]
         print(_line(f"all {kind}", every))
