@@ -366,7 +366,6 @@ def rank(
 
 
 def diagnose(
-    problem: Problem,
     expected: Mapping[str, ProgramObservation],
     observed: Mapping[str, ProgramObservation],
     library: MisconceptionLibrary,
@@ -438,10 +437,11 @@ def _backward_shape(inside: list[ast.AST]) -> set[str]:
     nested = [node for node in inside[1:] if isinstance(node, (ast.FunctionDef, ast.Lambda))]
     calls = [node for node in inside if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)]
     if not loops and not nested and not any(call.func.attr == "backward" for call in calls):  # type: ignore[attr-defined]
-        return {"backward_only_direct_children"}
+        return {"backward_only_direct_children"}  # it walks no graph: no topological order is built here
     reverses = any(
         (isinstance(node, ast.Name) and node.id == "reversed")
         or (isinstance(node, ast.Attribute) and node.attr in ("reverse", "insert", "appendleft"))
+        or (isinstance(node, ast.keyword) and node.arg == "reverse")
         or (isinstance(node, ast.Slice) and node.step is not None)
         for node in inside
     )

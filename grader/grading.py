@@ -126,7 +126,7 @@ class GradingSession:
         if all(result.verdict is None or result.verdict.passed for result in results):
             return None
         observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
-        return diagnose(self.problem, self.expected, observed, self.library, evidence.signals)
+        return diagnose(self.expected, observed, self.library, evidence.signals)
 
     def _report(self, evidence: _Evidence, results: tuple[TestResult, ...]) -> Report:
         run = evidence.run
