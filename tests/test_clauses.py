@@ -90,4 +90,5 @@ def test_validate_fails_when_a_test_that_caught_a_clause_is_removed(grader_in_pr
     result = grader_in_process("--course", str(course), "--isolation", "process", "validate", "value-tanh")
     assert result.returncode == 1, result.stdout
     assert "value-tanh: INVALID" in result.stdout
+    assert "known misconception 'repr_with_grad' scores full marks" in result.stdout  # both audits report
     assert re.search(r"clauses\.yaml:\d+: clauses\[11\]\.tests: no test fails when only '`repr\(v\)` is `Value\(data=X\)`' is broken", result.stdout), result.stdout
