@@ -11,11 +11,14 @@ untested, whatever the seed of the generated tests.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Callable, Collection
 
+import jsonschema
 import yaml
 
 from grader.spec import Problem, SpecError, line_finder
@@ -40,7 +43,7 @@ def clauses_path(problem: Problem) -> Path:
 
 
 def load_clauses(problem: Problem) -> tuple[Clause, ...]:
-    """Read and check the shape of ``clauses.yaml``; a SpecError names file, line and field."""
+    """Read ``clauses.yaml`` and check its shape (JSON Schema); a SpecError names file, line and field."""
     path = clauses_path(problem)
     if not path.is_file():
         raise SpecError(path, None, "", "no clause audit: list each clause of the statement and the tests that catch it")
@@ -50,22 +53,19 @@ def load_clauses(problem: Problem) -> tuple[Clause, ...]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         raise SpecError(path, mark.line + 1 if mark else None, "", f"not valid YAML: {error}") from None
-    entries = raw.get("clauses") if isinstance(raw, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise SpecError(path, lines(()), "clauses", "a list of clauses is required")
-    return tuple(_clause(problem, entry, i, lines) for i, entry in enumerate(entries))
-
-
-def _clause(problem: Problem, entry: object, index: int, lines: Callable) -> Clause:
-    path, field = clauses_path(problem), f"clauses[{index}]"
-    line = lines(("clauses", index))
-    if not isinstance(entry, dict) or not isinstance(entry.get("clause"), str) or not isinstance(entry.get("broken_by"), str):
-        raise SpecError(path, line, field, "needs `clause` (text of the statement) and `broken_by` (a file)")
-    tests = entry.get("tests")
-    if not isinstance(tests, list) or not tests or not all(isinstance(t, str) for t in tests):
-        raise SpecError(path, lines(("clauses", index, "tests")) or line, f"{field}.tests",
-                        f"the clause {entry['clause']!r} names no test: add a test that fails when only it is broken")
-    return Clause(entry["clause"], problem.directory / entry["broken_by"], tuple(tests), index, line)
+    for index, entry in enumerate(raw.get("clauses") or [] if isinstance(raw, dict) else []):
+        if isinstance(entry, dict) and entry.get("tests") == []:
+            raise SpecError(path, lines(("clauses", index, "tests")), f"clauses[{index}].tests",
+                            f"the clause {entry.get('clause')!r} names no test: add a test that fails when only it is broken")
+    schema = json.loads(resources.files("grader").joinpath("schema/clauses.schema.json").read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(raw))
+    if error is not None:
+        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in error.absolute_path).replace(".[", "[")
+        raise SpecError(path, lines(tuple(error.absolute_path)), field or "(top level)", error.message)
+    return tuple(
+        Clause(entry["clause"], problem.directory / entry["broken_by"], tuple(entry["tests"]), i, lines(("clauses", i)))
+        for i, entry in enumerate(raw["clauses"])
+    )
 
 
 def _words(text: str) -> str:

@@ -92,3 +92,13 @@ def test_validate_fails_when_a_test_that_caught_a_clause_is_removed(grader_in_pr
     assert "value-tanh: INVALID" in result.stdout
     assert "known misconception 'repr_with_grad' scores full marks" in result.stdout  # both audits report
     assert re.search(r"clauses\.yaml:\d+: clauses\[11\]\.tests: no test fails when only '`repr\(v\)` is `Value\(data=X\)`' is broken", result.stdout), result.stdout
+
+
+def test_a_malformed_clause_is_an_error_naming_file_line_and_field(tmp_path):
+    course = scratch_course(tmp_path)
+    path = _edit_clauses(course, "value-basic", lambda text: text.replace("    broken_by: clauses/data_not_kept.py\n", "", 1))
+    problem = find_course(course).load("value-basic")
+    with pytest.raises(SpecError) as raised:
+        load_clauses(problem)
+    line = [i for i, text in enumerate(path.read_text().splitlines(), 1) if text.strip().startswith("- clause:")][1]
+    assert str(raised.value).startswith(f"{path}:{line}: clauses[1]: ") and "'broken_by' is a required property" in str(raised.value)
