@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from grader import __version__
-from grader.files import content_digest, read_submission, write_atomically
+from grader.files import content_digest, read_submission, safe_file_name, write_atomically
 from grader.formats import FILE_NAMES
 from grader.html import write_index
 from grader.sandbox import Isolation
 from grader.spec import Problem
 from grader.summary import StudentRow, row_from_report
+from grader.text import clean_name
 from grader.workers import BatchEntry, DaskPool, GradedSubmission, LocalPool, Preloaded, WorkerSpec, chunked, preload
 
 MAX_CHUNK = 16
@@ -57,6 +58,7 @@ class Discovery:
     skipped: list[Skipped]
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NOT_SUBMISSIONS = {"__pycache__"}
 """Left alone without a word, like hidden entries (``.git``)."""
 
@@ -69,11 +71,11 @@ def discover(folder: Path) -> Discovery:
         if path.name.startswith(".") or path.name in NOT_SUBMISSIONS:
             continue
         if path.suffix == ".py" and (path.is_symlink() or path.is_file()):
-            entries.append(BatchEntry(path.stem, path))
+            entries.append(BatchEntry(safe_file_name(path.stem), path))
         elif path.is_dir() and not path.is_symlink():
             files = sorted(p for p in path.iterdir() if p.suffix == ".py" and (p.is_symlink() or p.is_file()))
             if len(files) == 1:
-                entries.append(BatchEntry(path.name, files[0]))
+                entries.append(BatchEntry(safe_file_name(path.name), files[0]))
             else:
                 skipped.append(Skipped(path, _why_not_a_submission_folder(files)))
         else:
@@ -95,7 +97,7 @@ def _without_name_clashes(entries: list[BatchEntry], skipped: list[Skipped]) -> 
 def _why_not_a_submission_folder(files: list[Path]) -> str:
     if not files:
         return "a folder with no .py file"
-    names = ", ".join(path.name for path in files[:5]) + (", ..." if len(files) > 5 else "")
+    names = ", ".join(clean_name(path.name) for path in files[:5]) + (", ..." if len(files) > 5 else "")
     return f"a folder with {len(files)} .py files ({names}): a student's folder must hold exactly one"
 
 
@@ -199,9 +201,16 @@ def write_class_files(rows: list[StudentRow], out: Path, problem: Problem) -> No
     writer = csv.writer(buffer)
     writer.writerow(["student", "score", "max_score", "percent", "status"])
     for row in rows:
-        writer.writerow([row.student, f"{row.score:g}", f"{row.max_score:g}", f"{row.percent:g}", row.status])
+        writer.writerow([csv_text(row.student), f"{row.score:g}", f"{row.max_score:g}", f"{row.percent:g}", csv_text(row.status)])
     write_atomically(out / "grades.csv", buffer.getvalue())
     write_index(out, problem, rows)
+
+
+def csv_text(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting with a formula character (or a
+    tab or carriage return, which some spreadsheets skip before one) gets a leading quote,
+    as OWASP's advice on CSV injection has it; the csv module quotes the rest."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def default_jobs() -> int:

@@ -26,12 +26,13 @@ from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
-from grader.check import TestStatus
 from grader.classroom import runner_output
-from grader.files import write_atomically
+from grader.files import safe_file_name, write_atomically
 from grader.formats import FILE_NAMES, render_markdown, write_formats
 from grader.report import Report
-from grader.spec import Course, Problem, Visibility, guess_problem_id
+from grader.spec import Course, Problem, guess_problem_id
+from grader.text import clean_name
+from grader.view import Audience, report_view
 
 COMMENT_MARKER = "<!-- grader ci -->"
 """First line of the summary, so a workflow can find and update its own pull-request comment."""
@@ -119,6 +120,8 @@ def run_ci(
     """Find the submissions, grade each one, and report to GitHub."""
     repo = repository_root(Path.cwd())
     submissions = request.paths or pull_request_submissions(request, course, repo, github)
+    for path in request.paths:
+        refuse_unprintable_name(path)
     reports, problems = [], {}
     for path in submissions:
         problem_id = request.problem_id or guess_problem_id(path, course.problem_ids())
@@ -205,8 +208,17 @@ def check_course_untouched(course: Course, repo: Path, changes: Sequence[Change]
     prefixes = tuple(f"{part}/" if folder == "." else f"{folder}/{part}/" for part in COURSE_PARTS)
     for change in changes:
         if change.path.startswith(prefixes):
-            raise CiError(f"the pull request changes {change.path}, part of the course that would grade it: "
+            raise CiError(f"the pull request changes {clean_name(change.path)}, part of the course that would grade it: "
                           "grade with --course pointing at a copy from outside the checkout")
+
+
+def refuse_unprintable_name(path: Path) -> None:
+    """A file name with a control character (a newline starts a workflow command in the log)
+    or bytes that are not UTF-8 is not graded: the student is told, in one line, to rename it."""
+    name = str(path)
+    if clean_name(name, len(name)) != name:
+        raise CiError(f"cannot grade {clean_name(name)!r}: its name holds control characters or bytes that are not "
+                      "UTF-8; rename the file")
 
 
 def pull_request_submissions(request: CiRequest, course: Course, repo: Path | None, github: GitHubFiles) -> list[Path]:
@@ -218,9 +230,11 @@ def pull_request_submissions(request: CiRequest, course: Course, repo: Path | No
     changes = changed_files(repo, base, head)
     check_course_untouched(course, repo, changes)
     paths = [repo / name for name in select_submissions(changes, request.submissions_dir)]
+    for path in paths:
+        refuse_unprintable_name(path)
     missing = [p for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
-        raise CiError(f"{missing[0].relative_to(repo)} is changed by the pull request but not in the checkout "
+        raise CiError(f"{clean_name(str(missing[0].relative_to(repo)))} is changed by the pull request but not in the checkout "
                       "(check out the pull request, not its base)")
     return paths
 
@@ -246,20 +260,20 @@ def workflow_command(command: str, message: str, **properties: str | int) -> str
 def annotations(report: Report, path: str) -> list[str]:
     """``::error`` for each failing visible test at the line that raised (else 1); one for a
     file that could not load; ``::warning`` for each source finding. Hidden tests: none."""
-    if report.status != "graded":
-        title = f"{report.problem.id}: your file could not be graded"
-        return [workflow_command("error", report.message or report.status, file=path, line=_load_failure_line(report), title=title)]
+    view = report_view(report, Audience.STUDENT)
+    if view.status != "graded":
+        title = f"{view.problem_id}: your file could not be graded"
+        return [workflow_command("error", view.message or view.status, file=path, line=_load_failure_line(report), title=title)]
     lines = []
-    for test in report.tests:
-        if test.visibility is not Visibility.VISIBLE or test.status is TestStatus.PASSED:
+    for test in view.detailed:
+        if test.passed:
             continue
-        message = test.student_output or test.status.value
-        if test.student_hint:
-            message += f"\nhint: {test.student_hint}"
-        line = test.verdict.line if test.verdict is not None and test.verdict.line else 1
-        lines.append(workflow_command("error", message, file=path, line=line, title=f"{report.problem.id}: {test.name}"))
-    for finding in report.findings:
-        lines.append(workflow_command("warning", finding.message, file=path, line=finding.line, title=f"{report.problem.id}: in your code"))
+        message = test.output or test.status.value
+        if test.hint:
+            message += f"\nhint: {test.hint}"
+        lines.append(workflow_command("error", message, file=path, line=test.line or 1, title=f"{view.problem_id}: {test.name}"))
+    for finding in view.findings:
+        lines.append(workflow_command("warning", finding.message, file=path, line=finding.line, title=f"{view.problem_id}: in your code"))
     return lines
 
 
@@ -310,10 +324,11 @@ def _shown_path(path: Path, repo: Path | None) -> str:
 def _write_reports(outcome: CiOutcome, out: Path, formats: tuple[str, ...]) -> None:
     used: set[str] = set()
     for report in outcome.reports:
-        name, n = report.submission_path.stem, 1
+        stem = safe_file_name(report.submission_path.stem)
+        name, n = stem, 1
         while name in used:
             n += 1
-            name = f"{report.submission_path.stem}-{n}"
+            name = f"{stem}-{n}"
         used.add(name)
         write_formats(report, out / name, formats)
 

@@ -19,8 +19,8 @@ import json
 from collections.abc import Sequence
 
 from grader.check import TestStatus
-from grader.report import Report, TestResult
-from grader.spec import Visibility
+from grader.report import Report
+from grader.view import Audience, ReportView, TestView, report_view
 
 RUNNER_VERSION = 3
 """The version python-grader writes, the richest of the runner formats."""
@@ -30,20 +30,15 @@ TEST_STATUS = {TestStatus.PASSED: "pass", TestStatus.FAILED: "fail", TestStatus.
 def classroom_results(reports: Sequence[Report]) -> dict:
     """One runner's results for one or more graded files: tests listed one after another,
     max_score summed, so the points Classroom adds up equal the reports' own."""
+    views = [report_view(report, Audience.STUDENT) for report in reports]
     tests = []
-    for report in reports:
-        prefix = f"{report.submission_path.name}: " if len(reports) > 1 else ""
-        hidden = 0
-        for test in report.tests:
-            if test.visibility is Visibility.VISIBLE:
-                tests.append(_visible_test(report, test, prefix))
-            else:
-                hidden += 1
-                tests.append(_withheld_test(test, f"{prefix}hidden test {hidden}"))
+    for view in views:
+        prefix = f"{view.submission_name}: " if len(views) > 1 else ""
+        tests += [_entry(view, test, prefix) for test in view.tests]
     return {
         "version": RUNNER_VERSION,
-        "status": _status(reports),
-        "max_score": round(sum(report.max_score for report in reports), 6),
+        "status": _status(views),
+        "max_score": round(sum(view.max_score for view in views), 6),
         "tests": tests,
     }
 
@@ -59,44 +54,26 @@ def runner_output(reports: Sequence[Report]) -> str:
     return base64.b64encode(document.encode()).decode("ascii")
 
 
-def _status(reports: Sequence[Report]) -> str:
-    if any(report.status != "graded" for report in reports):
+def _status(views: Sequence[ReportView]) -> str:
+    if any(view.status != "graded" for view in views):
         return "error"
-    passed = all(test.status is TestStatus.PASSED for report in reports for test in report.tests)
-    return "pass" if passed else "fail"
+    return "pass" if all(test.passed for view in views for test in view.tests) else "fail"
 
 
-def _visible_test(report: Report, test: TestResult, prefix: str) -> dict:
-    message = test.student_output if test.status is not TestStatus.PASSED else ""
-    if message and test.student_hint:
-        message += f"\nHint: {test.student_hint}"
-    if not message and report.status != "graded":
-        message = report.message  # why nothing could run: a syntax error, say
-    line = test.verdict.line if test.verdict is not None and test.verdict.line else 0
-    return _entry(f"{prefix}{test.name}", test, message, _program_source(report, test.name), line)
-
-
-def _withheld_test(test: TestResult, name: str) -> dict:
-    message = "" if test.status is TestStatus.PASSED else f"Hidden test {test.status.value}."
-    return _entry(name, test, message, "", 0)
-
-
-def _entry(name: str, test: TestResult, message: str, test_code: str, line: int) -> dict:
+def _entry(view: ReportView, test: TestView, prefix: str) -> dict:
+    """A test as the runner lists it; a withheld one as "hidden test N", status and score."""
+    message = test.output
+    if message and test.hint:
+        message += f"\nHint: {test.hint}"
+    if test.detailed and not message and view.status != "graded":
+        message = view.message  # why nothing could run: a syntax error, say
     return {
-        "name": name,
+        "name": f"{prefix}{test.anonymous_name}",
         "status": TEST_STATUS[test.status],
         "message": message,
-        "test_code": test_code,
+        "test_code": test.program,
         "filename": "",
-        "line_no": line,
+        "line_no": test.line or 0,
         "execution_time": "",
         "score": round(test.score, 6),
     }
-
-
-def _program_source(report: Report, name: str) -> str:
-    """The test program a visible test ran (instructor pytest checks have none)."""
-    for test in report.problem.tests:
-        if test.name == name:
-            return test.program.source.strip()
-    return ""

@@ -7,6 +7,7 @@ Exit codes: 0 graded (whatever the score); 1 --fail-under not met, or a problem 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="seed of the hidden generated tests (default: $GRADER_SEED, "
                         "the file $GRADER_SEED_FILE, or the spec's public seed)")
     parser.add_argument(
-        "--isolation", choices=("auto", "strict", "process"), default="auto",
-        help="auto: namespaces where available; strict: refuse without them; process: limits only",
+        "--isolation", choices=("auto", "strict", "process"), default=os.environ.get("GRADER_ISOLATION") or "auto",
+        help="auto: namespaces where available; strict: refuse without them; process: limits only "
+             "(default: $GRADER_ISOLATION, else auto)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -122,6 +124,8 @@ def _problem(args, problem_id: str, *, visible_only: bool = False):
 def _isolation(args):
     from grader.sandbox import IsolationUnavailable, detect_isolation
 
+    if args.isolation not in ("auto", "strict", "process"):
+        raise UsageError(f"GRADER_ISOLATION={args.isolation!r}: use auto, strict or process")
     try:
         return detect_isolation(args.isolation)
     except IsolationUnavailable as error:
@@ -138,13 +142,14 @@ def _check(args) -> int:
     from grader.grading import grade_submission
     from grader.spec import guess_problem_id
     from grader.terminal import Style, render_check
+    from grader.view import Audience, report_view
 
     submission = _readable_file(args.submission)
     course = _course(args)
     problem_id = args.problem or guess_problem_id(submission, course.problem_ids())
     problem = _problem(args, problem_id, visible_only=True)
     report = grade_submission(problem, submission, isolation=_isolation(args), visible_only=True)
-    sys.stdout.write(render_check(report, Style(colour=sys.stdout.isatty())))
+    sys.stdout.write(render_check(report_view(report, Audience.STUDENT), Style(colour=sys.stdout.isatty())))
     return EXIT_OK
 
 
@@ -153,6 +158,7 @@ def _grade(args) -> int:
     from grader.grading import grade_submission
     from grader.report import render_json
     from grader.terminal import Style, render_grade
+    from grader.view import Audience, report_view
 
     submission = _readable_file(args.submission)
     formats = _formats(args.format)
@@ -160,7 +166,7 @@ def _grade(args) -> int:
     report = grade_submission(problem, submission, isolation=_isolation(args))
     if args.out:
         write_formats(report, args.out, formats)
-        sys.stdout.write(render_grade(report, Style(colour=sys.stdout.isatty())))
+        sys.stdout.write(render_grade(report_view(report, Audience.INSTRUCTOR), Style(colour=sys.stdout.isatty())))
     else:
         sys.stdout.write(render_json(report))
     return _threshold(report.percent, args.fail_under)
@@ -177,6 +183,7 @@ def _formats(raw: str) -> tuple[str, ...]:
 def _batch(args) -> int:
     from grader.batch import default_jobs, discover, grade_batch
     from grader.progress import Progress
+    from grader.text import clean_name
 
     if not args.folder.is_dir():
         raise UsageError(f"no such folder: {args.folder}")
@@ -185,7 +192,7 @@ def _batch(args) -> int:
     found = discover(args.folder)
     entries = found.entries
     if not entries:
-        why = "".join(f"; {item.path.name}: {item.reason}" for item in found.skipped[:3])
+        why = "".join(f"; {clean_name(item.path.name)}: {item.reason}" for item in found.skipped[:3])
         raise UsageError(f"no submissions (*.py, or one-file folders) in {args.folder}{why}")
     jobs = args.jobs or default_jobs()
     if jobs < 1:
@@ -220,7 +227,7 @@ def _batch(args) -> int:
     if found.skipped:
         print(f"{len(found.skipped)} skipped, not being submissions:")
     for item in found.skipped:
-        print(f"  {item.path}: {item.reason}")
+        print(f"  {clean_name(str(item.path))}: {item.reason}")
     return EXIT_OK
 
 

@@ -9,6 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from grader.text import clean_name
+
 
 def write_atomically(path: Path, text: str) -> None:
     """Write through a temporary file and rename, so a reader never sees half a file."""
@@ -40,3 +42,15 @@ def read_submission(path: Path) -> bytes | None:
 def content_digest(source: bytes | None) -> str:
     """What a report records of the content it graded (empty for a refused link)."""
     return hashlib.sha256(source).hexdigest() if source is not None else ""
+
+
+def safe_file_name(name: str) -> str:
+    """A name the grader may use for a file or folder it writes under ``--out``: the name
+    itself when it is printable and an ordinary name; otherwise a cleaned one with a digest of
+    the original, so that distinct names stay distinct, the same name always maps alike, and
+    ``..``, ``.``, a slash or a NUL never leave the folder."""
+    cleaned = clean_name(name).replace("/", "_").replace("\\", "_").replace("\0", "_")
+    if cleaned == name and name not in ("", ".", "..") and not name.startswith("."):
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{cleaned.lstrip('.') or 'file'}-{digest[:10]}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,12 +13,19 @@ from grader.files import write_atomically
 from grader.html import render_html
 from grader.report import Report, render_json
 from grader.spec import Visibility
+from grader.view import Audience, report_view
 
 FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json",
               "classroom": "classroom.json", "html": "report.html"}
-# what a student may see of a test's details in Gradescope: hidden and after-due-date tests
-# show their name and status only, whatever Gradescope later reveals
-DETAILED_IN_GRADESCOPE = (Visibility.VISIBLE, Visibility.AFTER_PUBLISHED)
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters XML 1.0 cannot hold, even as references (text is cleaned before it gets here;
+this is what keeps junit.xml parseable whatever reaches it)."""
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#!|~&:$])")
+"""What can start Markdown syntax in the middle of a line (CommonMark lets any ASCII
+punctuation be backslash-escaped): emphasis, code, links and images, raw HTML, entities,
+table pipes, strikethrough, emoji shortcodes, GitHub's math. Nothing a submission writes
+ever starts a line (lines are joined with <br>), so list and heading markers are harmless."""
+_BACKTICKS = re.compile("`+")
 
 
 def render_formats(report: Report, formats: tuple[str, ...]) -> dict[str, str]:
@@ -42,28 +50,29 @@ def write_formats(report: Report, out: Path, formats: tuple[str, ...]) -> list[P
 
 
 def render_gradescope(report: Report) -> str:
-    """Gradescope's results.json: its own field names and visibility values."""
+    """Gradescope's results.json: its own field names and visibility values. Gradescope
+    enforces visibility itself, so it gets after-published tests' details too."""
+    view = report_view(report, Audience.GRADESCOPE)
     tests = []
-    for number, test in enumerate(report.tests, 1):
-        detailed = test.visibility in DETAILED_IN_GRADESCOPE
-        output = test.details if detailed else ("" if test.status is TestStatus.PASSED else f"Test {test.status.value}.")
-        if detailed and test.hint and test.status is not TestStatus.PASSED:
+    for test in view.tests:
+        output = test.output
+        if test.hint:
             output += f"\nHint: {test.hint}"
-        if detailed and test.diagnosis and test.status is not TestStatus.PASSED:
+        if test.diagnosis:
             output += f"\nLikely cause: {test.diagnosis}"
         tests.append({
             "name": test.name,
-            "number": str(number),
+            "number": str(test.number),
             "score": round(test.score, 6),
             "max_score": test.max_score,
-            "status": "passed" if test.status is TestStatus.PASSED else "failed",
+            "status": "passed" if test.passed else "failed",
             "output": output,
             "visibility": test.visibility.value,
         })
     results = {
-        "score": report.score,
-        "execution_time": max(1, round(report.duration_s)),
-        "output": report.message,
+        "score": view.score,
+        "execution_time": max(1, round(view.duration_s)),
+        "output": view.message,
         "output_format": "text",
         "test_output_format": "text",
         "stdout_visibility": "hidden",
@@ -74,62 +83,91 @@ def render_gradescope(report: Report) -> str:
 
 def render_junit(report: Report) -> str:
     """JUnit XML as CI systems read it: one testcase per test; hidden ones say only their status."""
+    view = report_view(report, Audience.STUDENT)
     suite = ET.Element(
         "testsuite",
-        name=report.problem.id,
-        tests=str(len(report.tests)),
-        failures=str(sum(t.status is TestStatus.FAILED for t in report.tests)),
-        errors=str(sum(t.status in (TestStatus.ERROR, TestStatus.TIMEOUT) for t in report.tests)),
-        time=f"{report.duration_s:.3f}",
+        name=xml_text(view.problem_id),
+        tests=str(len(view.tests)),
+        failures=str(sum(t.status is TestStatus.FAILED for t in view.tests)),
+        errors=str(sum(t.status in (TestStatus.ERROR, TestStatus.TIMEOUT) for t in view.tests)),
+        time=f"{view.duration_s:.3f}",
     )
-    for test in report.tests:
-        case = ET.SubElement(suite, "testcase", classname=report.problem.id, name=test.name)
-        if test.status is TestStatus.PASSED:
+    for test in view.tests:
+        case = ET.SubElement(suite, "testcase", classname=xml_text(view.problem_id), name=xml_text(test.name))
+        if test.passed:
             continue
         tag = "failure" if test.status is TestStatus.FAILED else "error"
-        details = test.student_output
-        if test.student_hint:
-            details += f"\nhint: {test.student_hint}"
-        element = ET.SubElement(case, tag, message=details.splitlines()[0] if details else test.status.value, type=test.status.value)
-        element.text = details
-    root = ET.Element("testsuites", name=f"grader {report.submission_path.name}")
+        details = test.output
+        if test.hint:
+            details += f"\nhint: {test.hint}"
+        first_line = details.splitlines()[0] if details else test.status.value
+        element = ET.SubElement(case, tag, message=xml_text(first_line), type=test.status.value)
+        element.text = xml_text(details)
+    root = ET.Element("testsuites", name=xml_text(f"grader {view.submission_name}"))
     root.append(suite)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
+def xml_text(text: str) -> str:
+    """Text XML 1.0 can hold; ElementTree escapes markup, but writes any character it is given."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def render_markdown(report: Report) -> str:
     """A summary for a pull-request comment or a CI job summary; hidden tests as counts."""
+    view = report_view(report, Audience.STUDENT)
     icon = {TestStatus.PASSED: "✅", TestStatus.FAILED: "❌", TestStatus.ERROR: "⚠️", TestStatus.TIMEOUT: "⏱️"}
     lines = [
-        f"## {report.problem.title}: {report.score:g} / {report.max_score:g}",
+        f"## {markdown_text(view.problem_title)}: {view.score:g} / {view.max_score:g}",
         "",
-        f"`{report.submission_path.name}` · status **{report.status}** · isolation {report.isolation}",
+        f"{markdown_code(view.submission_name)} · status **{markdown_text(view.status)}** · isolation {markdown_text(view.isolation)}",
         "",
     ]
-    if report.message:
-        lines += ["```", report.message, "```", ""]
+    if view.message:
+        lines += [*markdown_code_block(view.message), ""]
     lines += ["| | Test | Points | Details |", "|---|---|---|---|"]
-    hidden = [t for t in report.tests if t.visibility is Visibility.HIDDEN]
-    for test in report.tests:
+    hidden = [t for t in view.tests if t.visibility is Visibility.HIDDEN]
+    for test in view.tests:
         if test.visibility is Visibility.HIDDEN:
             continue
-        details = _cell(test.student_output)
-        if test.student_hint and test.status is not TestStatus.PASSED:
-            details += f"<br>*hint:* {_cell(test.student_hint)}"
-        if test.student_diagnosis:
-            details += f"<br>*likely cause:* {_cell(test.student_diagnosis)}"
-        lines.append(f"| {icon[test.status]} | {_cell(test.name)} | {test.score:g}/{test.max_score:g} | {details} |")
+        details = markdown_text(test.output)
+        if test.hint:
+            details += f"<br>*hint:* {markdown_text(test.hint)}"
+        if test.diagnosis:
+            details += f"<br>*likely cause:* {markdown_text(test.diagnosis)}"
+        lines.append(f"| {icon[test.status]} | {markdown_text(test.name)} | {test.score:g}/{test.max_score:g} | {details} |")
     if hidden:
-        passed = sum(t.status is TestStatus.PASSED for t in hidden)
+        passed = sum(t.passed for t in hidden)
         lines += ["", f"Hidden tests: {passed} of {len(hidden)} passed."]
-    if report.diagnosis:
-        lines += ["", f"**Likely misconception:** {report.diagnosis.misconception.hint}"]
-    if report.findings:
+    if view.misconception:
+        lines += ["", f"**Likely misconception:** {markdown_text(view.misconception.hint)}"]
+    if view.findings:
         lines += ["", "**In your code:**", ""]
-        lines += [f"- line {f.line}: {_cell(f.message)}" for f in report.findings]
+        lines += [f"- line {f.line}: {markdown_text(f.message)}" for f in view.findings]
     return "\n".join(lines) + "\n"
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+def markdown_text(text: str) -> str:
+    """Text that Markdown (CommonMark, GitHub's too) shows as written, in a paragraph or a
+    table cell: special characters escaped, "@" kept from mentioning anyone (a word joiner after
+    it), lines joined with <br>, the only HTML in it."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("@", "@\u2060")
+    return "<br>".join(escaped.splitlines())
+
+
+def markdown_code(text: str) -> str:
+    """One line as a code span, whatever backticks it holds: delimited by a longer run."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    ticks = "`" * (longest + 1)
+    line = " ".join(text.splitlines())
+    pad = " " if line[:1] in ("`", " ") or line[-1:] in ("`", " ") else ""  # one is stripped from each side
+    return f"{ticks}{pad}{line}{pad}{ticks}"
+
+
+def markdown_code_block(text: str) -> list[str]:
+    """Text as a fenced code block that nothing in it can close: the fence is longer than
+    any run of backticks inside."""
+    longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [fence, text, fence]

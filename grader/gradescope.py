@@ -31,10 +31,10 @@ from grader.files import write_atomically
 from grader.formats import render_gradescope
 from grader.report import Report
 from grader.spec import Course, Problem, resolve_seed
+from grader.text import clean_name
 
 DEFAULT_ROOT = Path("/autograder")
 VENV = "/autograder/grader-venv"
-RUN_AS = "grader-student"
 """The unprivileged user setup.sh creates and run_autograder grades as."""
 EXECUTABLE = 0o755
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -84,7 +84,6 @@ def _template_values(problem_id: str) -> dict:
         "grader_version_toml": json.dumps(grader.__version__),
         "dependencies_toml": json.dumps(requirements),
         "venv": VENV,
-        "run_as": RUN_AS,
     }
 
 
@@ -136,7 +135,11 @@ def run_autograder(root: Path, load_problem: Callable[[str], Problem], grade: Ca
         if len(submissions) != 1:
             results = _not_graded(submission_problem(submissions, root / "submission"))
         else:
-            results = json.loads(render_gradescope(grade(problem, submissions[0])))
+            report = grade(problem, submissions[0])
+            # stdout reaches the staff only (stdout_visibility hidden): what held this run
+            print(f"grader: {report.isolation} isolation, as uid {os.getuid()} (each run as an unprivileged uid of "
+                  f"its own when that is root); status {report.status}, {report.score}/{report.max_score}")
+            results = json.loads(render_gradescope(report))
     except Exception:  # noqa: BLE001 - the one place a grader bug must become a message, not a crash
         traceback.print_exc(file=sys.stdout)  # stdout goes to the staff only (stdout_visibility hidden)
         results = _not_graded("The autograder failed while grading your submission. This is not a problem "
@@ -155,7 +158,7 @@ def find_submissions(folder: Path) -> list[Path]:
 def submission_problem(submissions: list[Path], folder: Path) -> str:
     if not submissions:
         return "Your submission has no .py file. Upload the one Python file with your Value class (for example value.py)."
-    names = ", ".join(path.relative_to(folder).as_posix() for path in submissions)
+    names = ", ".join(clean_name(path.relative_to(folder).as_posix()) for path in submissions)
     return (f"Your submission has {len(submissions)} Python files ({names}). Upload exactly one .py file: "
             "the one with your Value class.")
 

@@ -18,10 +18,16 @@ from grader.files import content_digest, read_submission
 from grader.observations import ProgramObservation
 from grader.pytest_plugin import CheckContext, run_checks
 from grader.reference import expected_observations
-from grader.report import Report, TestResult, results_from_json_report, submission_status, with_diagnosis
+from grader.report import (Report, TestResult, grader_error_message, grader_error_results, results_from_json_report,
+                           submission_status, unjudged, with_diagnosis)
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
 from grader.spec import Problem, Visibility
 
+
+VISIBILITY_GROUPS = (Visibility.VISIBLE, Visibility.AFTER_DUE_DATE, Visibility.AFTER_PUBLISHED, Visibility.HIDDEN)
+"""Each visibility level's programs run in a compartment of their own, visible ones first
+(see ``grader.sandbox``): what a student sees now never comes from a process that held a
+program they may not see."""
 
 LAYOUT_SHIFTS = 61
 """How many different layouts the second pass may get (see ``interpreter.shift_memory_layout``)."""
@@ -79,7 +85,8 @@ class GradingSession:
             library = MisconceptionLibrary(problem, default_cache_dir())
         self.library = library if diagnose_failures else None
         programs = [test.to_wire() for test in problem.tests]
-        self.sandbox = Sandbox(sandbox_policy(problem, isolation), programs)
+        self.sandbox = Sandbox(sandbox_policy(problem, isolation), programs,
+                               [VISIBILITY_GROUPS.index(test.visibility) for test in problem.tests])
         # run again where a second layout can show anything: hidden programs with a shared node
         self.again = [i for i, test in enumerate(problem.tests)
                       if problem.rerun_hidden and test.visibility is not Visibility.VISIBLE
@@ -104,7 +111,7 @@ class GradingSession:
         submission does."""
         evidence = [self._observe(path) for path in submissions]
         records = run_checks([CheckContext(self.problem, self.expected, e.run, self.visible_only) for e in evidence])
-        return [self._report(e, results_from_json_report(record, self.problem)) for e, record in zip(evidence, records)]
+        return [self._report(e, results_from_json_report(record, self.problem), record) for e, record in zip(evidence, records)]
 
     def _observe(self, path: Path) -> _Evidence:
         source = read_submission(path)  # once: what runs is what is hashed and read for findings
@@ -128,18 +135,23 @@ class GradingSession:
         observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
         return diagnose(self.expected, observed, self.library, evidence.signals)
 
-    def _report(self, evidence: _Evidence, results: tuple[TestResult, ...]) -> Report:
+    def _report(self, evidence: _Evidence, results: tuple[TestResult, ...], record: dict) -> Report:
         run = evidence.run
         load_failure = run.load_failure
-        diagnosis = self._diagnose(evidence, results)
+        status, message = submission_status(load_failure), load_failure.detail if load_failure else ""
+        broken = unjudged(record, self.problem, results)
+        if broken:  # a verdict for every test, or the report says the grader failed
+            results = grader_error_results(results, self.problem, broken)
+            status, message = "grader_error", grader_error_message(broken)
+        diagnosis = self._diagnose(evidence, results) if not broken else None
         if diagnosis is not None:
             results = with_diagnosis(results, diagnosis.explained, diagnosis.misconception.hint)
         return Report(
             problem=self.problem,
             submission_path=evidence.path,
             submission_sha256=evidence.sha256,
-            status=submission_status(load_failure),
-            message=load_failure.detail if load_failure else "",
+            status=status,
+            message=message,
             tests=results,
             isolation=run.isolation.value,
             limits=self.problem.limits,

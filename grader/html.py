@@ -5,15 +5,16 @@ page reads offline, on a phone, and in a mail attachment. Templates are package 
 (``grader/templates/*.html.j2``) rendered by one jinja2 Environment with autoescape and
 StrictUndefined.
 
-What a student may see is decided here, in plain Python, before any template runs: hidden
-tests appear only as a count, after-due-date tests by name and status, graphs only for
-visible tests, and output the submission printed only when no hidden program ran.
+The page is built from the student's ``ReportView`` (``grader.view`` decides what a student
+may see): hidden tests appear only as a count, every other withheld test (after the due date,
+after grades are published) by name, status and points, details and graphs only for visible
+tests, and output the submission printed only when no withheld program ran. jinja2's
+autoescape escapes every value; nothing is marked safe.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,16 +24,13 @@ from grader import __version__
 from grader.check import TestStatus
 from grader.files import write_atomically
 from grader.graph import GraphLayout, TestGraph, layout
-from grader.report import Report, TestResult
-from grader.spec import Problem, TestProgram, Visibility
+from grader.report import Report
+from grader.spec import Problem, Visibility
 from grader.summary import ClassSummary, StudentRow, class_summary
+from grader.view import Audience, ReportView, TestView, report_view
 
-DETAILED = (Visibility.VISIBLE, Visibility.AFTER_PUBLISHED)
-"""Tests whose details (output, hint, program, graph) a student may see."""
 MAX_CAPTURED_CHARS = 20_000
 """Of each captured stream, the last this many characters are shown."""
-SEED_FINGERPRINT_ROUNDS = 200_000
-"""A slow hash, so a fingerprint does not hand out a guessable seed for free."""
 
 STATUS_LABELS = {
     TestStatus.PASSED: ("✓", "passed"),
@@ -94,13 +92,11 @@ class Captured:
     stdout: str
     stderr: str
     shortened: bool
-    withheld: bool
-    """It includes hidden programs' runs, so it would show what they compute."""
 
 
 @dataclass(frozen=True, slots=True)
 class ReportPage:
-    report: Report
+    view: ReportView
     status_label: str
     percent: float
     rows: tuple[TestRow, ...]
@@ -146,98 +142,67 @@ def render_index(summary: ClassSummary) -> str:
 
 
 def report_page(report: Report) -> ReportPage:
-    shown = [t for t in report.tests if t.visibility is not Visibility.HIDDEN]
-    failing = [t for t in shown if _detailed(t) and t.status is not TestStatus.PASSED]
-    failures = tuple(_failure(report, t) for t in failing) if report.status == "graded" else ()
+    view = report_view(report, Audience.STUDENT)
+    shown = [t for t in view.tests if t.visibility is not Visibility.HIDDEN]
+    failures = tuple(_failure(t) for t in view.detailed if not t.passed) if view.status == "graded" else ()
     anchors = {section.name: section.anchor for section in failures}
-    rows = tuple(_row(t, anchors.get(t.name, "")) for t in shown)
     return ReportPage(
-        report=report,
-        status_label=SUBMISSION_STATUS.get(report.status, report.status.replace("_", " ")),
-        percent=round(100.0 * report.score / report.max_score, 1) if report.max_score else 0.0,
-        rows=rows,
-        hidden=_hidden_count(report.tests),
+        view=view,
+        status_label=SUBMISSION_STATUS.get(view.status, view.status.replace("_", " ")),
+        percent=round(100.0 * view.score / view.max_score, 1) if view.max_score else 0.0,
+        rows=tuple(_row(t, anchors.get(t.name, "")) for t in shown),
+        hidden=_hidden_count(view.tests),
         failures=failures,
-        captured=_captured(report),
-        seed=seed_text(report.problem),
+        captured=_captured(view),
+        seed=view.seed,
     )
 
 
-def seed_text(problem: Problem) -> str:
-    """The seed of the generated tests as a student may see it: in full only when it is the
-    spec's public one; a secret seed by its source and a fingerprint, so two reports can be
-    compared without revealing it."""
-    if problem.seed is None:
-        return "none (no generated tests)"
-    if problem.seed_source == "spec":
-        return f"{problem.seed} (the problem's public seed)"
-    return f"secret, from {problem.seed_source}; fingerprint {seed_fingerprint(problem.seed)}"
-
-
-@functools.lru_cache(maxsize=8)
-def seed_fingerprint(seed: int) -> str:
-    digest = hashlib.pbkdf2_hmac("sha256", str(seed).encode(), b"grader seed fingerprint", SEED_FINGERPRINT_ROUNDS)
-    return digest.hex()[:8]
-
-
-def _detailed(test: TestResult) -> bool:
-    return test.visibility in DETAILED
-
-
-def _row(test: TestResult, anchor: str) -> TestRow:
+def _row(test: TestView, anchor: str) -> TestRow:
     symbol, status = STATUS_LABELS[test.status]
     return TestRow(
         name=test.name,
         symbol=symbol,
         status=status,
-        passed=test.status is TestStatus.PASSED,
+        passed=test.passed,
         points=f"{test.score:g} / {test.max_score:g}",
         visibility=test.visibility.value.replace("_", " "),
         anchor=anchor,
     )
 
 
-def _failure(report: Report, test: TestResult) -> FailureSection:
-    graph = report.graphs.get(test.name) if test.visibility is Visibility.VISIBLE else None
-    problem_test = next((t for t in report.problem.tests if t.name == test.name), None)
-    summary = test.verdict.summary if graph is not None and test.verdict else test.student_output
+def _failure(test: TestView) -> FailureSection:
+    """A failing test the student may see in full."""
+    graph = test.graph
     _, status = STATUS_LABELS[test.status]
     return FailureSection(
         name=test.name,
-        anchor=f"test-{report.tests.index(test) + 1}",
+        anchor=f"test-{test.number}",
         status=status,
         points=f"{test.score:g} / {test.max_score:g}",
-        summary=summary,
-        hint=test.student_hint,
-        diagnosis=test.student_diagnosis,
-        program=_program_text(problem_test.program) if problem_test else "",
+        summary=test.summary if graph is not None else test.output,
+        hint=test.hint,
+        diagnosis=test.diagnosis,
+        program=test.program,
         graph=graph,
         layout=layout(graph) if graph is not None and graph.nodes else None,
     )
 
 
-def _program_text(program: TestProgram) -> str:
-    return program.source.strip()
-
-
-def _hidden_count(tests: tuple[TestResult, ...]) -> HiddenCount | None:
+def _hidden_count(tests: tuple[TestView, ...]) -> HiddenCount | None:
     hidden = [t for t in tests if t.visibility is Visibility.HIDDEN]
     if not hidden:
         return None
     return HiddenCount(
         tests=len(hidden),
-        passed=sum(t.status is TestStatus.PASSED for t in hidden),
+        passed=sum(t.passed for t in hidden),
         score=round(sum(t.score for t in hidden), 6),
         max_score=round(sum(t.max_score for t in hidden), 6),
     )
 
 
-def _captured(report: Report) -> Captured:
-    """What the submission printed; withheld when a program a student may not see ran,
-    since a print in ``__add__`` would spell out a hidden program's numbers."""
-    ran_withheld = report.status == "graded" and any(not _detailed(t) for t in report.tests)
-    if ran_withheld:
-        return Captured("", "", False, True)
-    stdout, stderr = report.stdout, report.stderr
-    shortened = report.output_truncated or max(len(stdout), len(stderr)) > MAX_CAPTURED_CHARS
-    return Captured(stdout[-MAX_CAPTURED_CHARS:], stderr[-MAX_CAPTURED_CHARS:], shortened, False)
+def _captured(view: ReportView) -> Captured:
+    """What the submission printed on the visible tests (the only run whose output is kept)."""
+    stdout, stderr = view.stdout, view.stderr
+    shortened = view.output_truncated or max(len(stdout), len(stderr)) > MAX_CAPTURED_CHARS
+    return Captured(stdout[-MAX_CAPTURED_CHARS:], stderr[-MAX_CAPTURED_CHARS:], shortened)

@@ -191,15 +191,20 @@ def _submission_line(exc, source_file):
 # ---------------------------------------------------------------- script mode (untrusted side)
 
 
+class ForbiddenImport(ImportError):
+    """Raised by the hook below; the grader recognises a forbidden import by this type."""
+
+
 class _ForbiddenImports:
-    """A meta path finder that refuses the modules a problem forbids."""
+    """A meta path finder that refuses the modules a problem forbids (the grader also finds
+    them in the source before the run: see ``grader/forbidden.py``)."""
 
     def __init__(self, names):
         self.names = frozenset(names)
 
     def find_spec(self, fullname, path=None, target=None):
         if fullname.split(".")[0] in self.names:
-            raise ImportError(f"importing {fullname} is not allowed in this exercise")
+            raise ForbiddenImport(f"importing {fullname} is not allowed in this exercise")
         return None
 
 

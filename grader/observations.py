@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any, Mapping
 
+from grader.text import clean
+
 MAX_TEXT = 2000
 MEMORY_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 """As in ``<submission.Value object at 0x7f3a...>``, Python's default repr: where objects land in
@@ -229,7 +231,7 @@ def _number_reading(raw: Any) -> Reading:
 
 
 def _text_reading(raw: Any) -> Reading:
-    return Reading(text=_without_addresses(raw)[:MAX_TEXT]) if type(raw) is str else _error_reading(raw)
+    return Reading(text=_text(raw, None, MAX_TEXT)) if type(raw) is str else _error_reading(raw)
 
 
 def _error_reading(raw: Any) -> Reading:
@@ -239,7 +241,8 @@ def _error_reading(raw: Any) -> Reading:
 
 
 def _text(raw: Any, default: str | None, limit: int) -> str | None:
-    return _without_addresses(raw)[:limit] if isinstance(raw, str) else default
+    """Every text the channel carries passes here: cleaned once, for every report after it."""
+    return clean(_without_addresses(raw), limit) if isinstance(raw, str) else default
 
 
 def _without_addresses(text: str) -> str:

@@ -271,7 +271,9 @@ def run_checks(contexts: Sequence[CheckContext]) -> list[dict]:
         plugin.contexts.clear()
     if recorder.report is None:
         raise RuntimeError(f"the checks of {contexts[0].problem.id} did not run:\n{quiet.getvalue()[-2000:]}")
-    records: list[dict] = [{"tests": []} for _ in contexts]
+    # a check file that could not be collected judges nobody: every submission's report says so
+    broken = [c for c in recorder.report.get("collectors", []) if c.get("outcome") == "failed"]
+    records: list[dict] = [{"tests": [], "collectors": broken} for _ in contexts]
     for entry in recorder.report.get("tests", []):
         submission = _submission_of(entry)
         if submission is not None and 0 <= submission < len(records):

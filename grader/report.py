@@ -18,6 +18,8 @@ from grader.graph import TestGraph
 from grader.pytest_plugin import GRADER_PROPERTY
 from grader.sandbox import LoadFailure, LoadFailureKind
 from grader.spec import Limits, Problem, Visibility
+from grader.text import clean_name
+from grader.view import Audience, report_view
 
 SCHEMA_VERSION = 1
 
@@ -40,30 +42,8 @@ class TestResult:
     __test__ = False
 
     @property
-    def details_withheld(self) -> bool:
-        """Only a visible test shows its details now: a hidden one never does, and one visible
-        after the due date (or once grades are published) not yet, in any format the grader
-        writes for students (Gradescope alone reveals those itself, at the right time)."""
-        return self.visibility is not Visibility.VISIBLE
-
-    @property
-    def student_output(self) -> str:
-        """What the student may see of this test."""
-        if self.details_withheld:
-            return "" if self.status is TestStatus.PASSED else f"Hidden test {self.status.value}."
-        return self.details
-
-    @property
-    def student_hint(self) -> str:
-        return "" if self.details_withheld else self.hint
-
-    @property
-    def student_diagnosis(self) -> str:
-        return "" if self.details_withheld or self.status is TestStatus.PASSED else self.diagnosis
-
-    @property
     def details(self) -> str:
-        """What went wrong, whatever the visibility: for platforms that enforce it themselves."""
+        """What went wrong, whatever the visibility: who may see it is ``grader.view``'s to say."""
         if self.verdict is None:
             return self.message
         return render_verdict(self.verdict)
@@ -95,6 +75,11 @@ class Report:
     """Computation graphs of failing visible tests, by test name (never of a hidden one)."""
 
     @property
+    def submission_name(self) -> str:
+        """The file's name as reports show it (a name is the student's text too)."""
+        return clean_name(self.submission_path.name)
+
+    @property
     def nondeterministic_tests(self) -> list[str]:
         return [t.name for t in self.tests if t.verdict is not None and t.verdict.nondeterministic]
 
@@ -112,6 +97,8 @@ class Report:
         return 100.0 * self.score / self.max_score if self.max_score else 100.0
 
     def to_json(self) -> dict:
+        """report.json: the instructor's file, whose tests say what the student may see."""
+        student = report_view(self, Audience.STUDENT)
         return {
             "schema_version": SCHEMA_VERSION,
             "grader_version": __version__,
@@ -122,7 +109,7 @@ class Report:
                 "seed": self.problem.seed,
                 "seed_source": self.problem.seed_source,
             },
-            "submission": {"path": str(self.submission_path), "sha256": self.submission_sha256},
+            "submission": {"path": clean_name(str(self.submission_path), 4096), "sha256": self.submission_sha256},
             "status": self.status,
             "output": self.message,
             "score": self.score,
@@ -134,11 +121,11 @@ class Report:
                     "max_score": test.max_score,
                     "status": test.status.value,
                     "visibility": test.visibility.value,
-                    "output": test.student_output,
-                    "hint": test.student_hint,
-                    "diagnosis": test.student_diagnosis,
+                    "output": test.output,
+                    "hint": test.hint,
+                    "diagnosis": test.diagnosis,
                 }
-                for test in self.tests
+                for test in student.tests
             ],
             "captured": {"stdout": self.stdout, "stderr": self.stderr, "truncated": self.output_truncated},
             "isolation": {"level": self.isolation, "limits": asdict(self.limits)},
@@ -199,6 +186,39 @@ def results_from_json_report(json_report: dict, problem: Problem) -> tuple[TestR
                 )
             )
     return tuple(results)
+
+
+def unjudged(json_report: dict, problem: Problem, results: tuple[TestResult, ...]) -> tuple[str, ...]:
+    """What got no verdict because the grader (or an instructor's check) broke, not the
+    submission: a test of problem.yaml missing from the results, an instructor check whose
+    setup or teardown raised, a check file that could not be collected."""
+    judged = {result.name for result in results}
+    missing = [test.name for test in problem.tests if test.name not in judged]
+    broken = [prop["name"] for entry in json_report.get("tests", []) if entry.get("outcome") == "error"
+              for prop in _grader_properties(entry) if "verdict" not in prop]
+    uncollected = [str(c.get("nodeid") or "a check file") for c in json_report.get("collectors", [])]
+    return tuple(dict.fromkeys(uncollected + broken + missing))  # the cause first: a file that broke stops every test
+
+
+def grader_error_results(results: tuple[TestResult, ...], problem: Problem, names: tuple[str, ...]) -> tuple[TestResult, ...]:
+    """The results, with every test of problem.yaml that got none as an error worth 0 of its
+    points (so the score is never out of fewer points than the problem has)."""
+    judged = {result.name for result in results}
+    added = tuple(
+        TestResult(test.name, 0.0, test.points, TestStatus.ERROR, test.visibility, None,
+                   message="not judged: the grader failed on this test (not your fault)")
+        for test in problem.tests if test.name not in judged
+    )
+    broken = set(names)
+    kept = tuple(replace(r, score=0.0, status=TestStatus.ERROR, message="not judged: the check broke (not your fault)")
+                 if r.verdict is None and r.name in broken else r for r in results)
+    return kept + added
+
+
+def grader_error_message(names: tuple[str, ...]) -> str:
+    shown = ", ".join(repr(name) for name in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    return (f"The grader could not judge {shown}. This is not a problem with your code: "
+            "please tell your instructor (the grade is not final).")
 
 
 def with_diagnosis(results: tuple[TestResult, ...], tests: Collection[str], diagnosis: str) -> tuple[TestResult, ...]:

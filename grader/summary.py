@@ -13,6 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping
 
+from grader.text import clean
+
 
 HISTOGRAM_BUCKETS = 10
 """Scores in bins of 10 percentage points; 100% joins the top bin."""
@@ -117,7 +119,7 @@ def row_from_report(student: str, report: dict, report_file: str = "report.html"
         status=status,
         score=float(report.get("score", 0.0)),
         max_score=float(report.get("max_score", 0.0)),
-        note=_one_line(str(report.get("output", ""))),
+        note=_one_line(clean(str(report.get("output", "")))),
         passed=tuple(sys.intern(str(t.get("name", ""))) for t in tests if t.get("status") == "passed"),
         failed=tuple(sys.intern(str(t.get("name", ""))) for t in tests if t.get("status") != "passed"),
         misconception=sys.intern(str(diagnosis.get("misconception") or "")),

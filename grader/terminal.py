@@ -1,14 +1,20 @@
 """Reports as a person reads them in a terminal: colours on a TTY only, plain when piped.
-Hidden tests appear as counts, never by program or expected value."""
+Hidden tests appear as counts, never by program or expected value.
+
+The only escape sequences written are the colours below: every text from a report passes
+through ``grader.text.clean`` once more on its way out (it already did where it entered), so
+no ESC, CSI, OSC or C1 character of a submission's ever reaches the terminal."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from grader.check import TestStatus
-from grader.report import Report
-from grader.spec import Visibility
+from grader.text import clean
+from grader.view import ReportView
 
+_LOG_COMMAND = re.compile(r"(?m)^(\s*)(::|##\[)")
 SYMBOLS = {TestStatus.PASSED: "✓", TestStatus.FAILED: "✗", TestStatus.ERROR: "!", TestStatus.TIMEOUT: "⏱"}
 
 
@@ -32,59 +38,67 @@ class Style:
         return self.paint(text, "1")
 
 
-def render_check(report: Report, style: Style) -> str:
+def render_check(view: ReportView, style: Style) -> str:
     """A student's view of their visible tests."""
-    lines = [style.bold(f"{report.problem.title} ({report.problem.id}) · {report.submission_path}")]
-    if report.status != "graded":
-        lines += ["", style.bad("Your file could not be graded:"), _indent(report.message, 2), ""]
+    lines = [style.bold(f"{safe(view.problem_title)} ({view.problem_id}) · {safe(view.submission_path)}")]
+    if view.status != "graded":
+        lines += ["", style.bad("Your file could not be graded:"), _indent(view.message, 2), ""]
         lines.append("Fix this first: none of the tests could run.")
         return "\n".join(lines) + "\n"
-    shown = [t for t in report.tests if t.visibility is Visibility.VISIBLE]
+    shown = view.detailed
     width = max((len(t.name) for t in shown), default=0)
     lines.append("")
     for test in shown:
         mark = SYMBOLS[test.status]
-        mark = style.good(mark) if test.status is TestStatus.PASSED else style.bad(mark)
-        lines.append(f"  {mark} {test.name.ljust(width)}  {test.score:g}/{test.max_score:g}")
-        if test.status is not TestStatus.PASSED:
-            lines.append(_indent(test.student_output, 6))
-            if test.student_hint:
-                lines.append(_indent(style.dim(f"hint: {test.student_hint}"), 6))
-            if test.student_diagnosis:
-                lines.append(_indent(style.dim(f"likely cause: {test.student_diagnosis}"), 6))
-    if report.findings:
+        mark = style.good(mark) if test.passed else style.bad(mark)
+        lines.append(f"  {mark} {safe(test.name).ljust(width)}  {test.score:g}/{test.max_score:g}")
+        if not test.passed:
+            lines.append(_indent(test.output, 6))
+            if test.hint:
+                lines.append(_indent(style.dim(f"hint: {safe(test.hint)}"), 6))
+            if test.diagnosis:
+                lines.append(_indent(style.dim(f"likely cause: {safe(test.diagnosis)}"), 6))
+    if view.findings:
         lines += ["", style.bold("In your code:")]
-        lines += [f"  line {finding.line}: {finding.message}" for finding in report.findings]
-    hidden = len(report.tests) - len(shown) + report.withheld_tests
-    passed = sum(t.status is TestStatus.PASSED for t in shown)
-    total = f"{report.score:g}/{report.max_score:g} points"
+        lines += [f"  line {finding.line}: {safe(finding.message)}" for finding in view.findings]
+    hidden = len(view.withheld) + view.withheld_tests
+    passed = sum(t.passed for t in shown)
+    total = f"{view.score:g}/{view.max_score:g} points"
     lines += ["", style.bold(f"{passed} of {len(shown)} visible tests pass ({total}).")]
     if hidden:
         lines.append(style.dim(f"{hidden} more tests are hidden; they are run when your work is graded."))
-    if report.stdout.strip() and len(shown) == len(report.tests):  # prints during hidden runs would spell them out
-        lines += ["", style.dim("Your code printed:"), _indent(report.stdout.strip()[-1500:], 2)]
+    if view.stdout.strip():
+        lines += ["", style.dim("Your code printed:"), _indent(view.stdout.strip()[-1500:], 2)]
     return "\n".join(lines) + "\n"
 
 
-def render_grade(report: Report, style: Style) -> str:
+def render_grade(view: ReportView, style: Style) -> str:
     """An instructor's one-screen summary of a graded submission."""
-    head = f"{report.submission_path}: {report.score:g}/{report.max_score:g} ({report.status})"
+    head = f"{safe(view.submission_path)}: {view.score:g}/{view.max_score:g} ({view.status})"
     lines = [style.bold(head)]
-    if report.message:
-        lines.append(_indent(report.message, 2))
-    if report.diagnosis:
-        d = report.diagnosis
-        lines.append(f"  likely misconception: {d.misconception.name} (explains {len(d.explained)} failing tests)")
-    for finding in report.findings:
-        lines.append(f"  line {finding.line}: {finding.message}")
-    if report.nondeterministic_tests:
-        lines.append(f"  nondeterministic: {len(report.nondeterministic_tests)} tests differed between two runs")
-    for test in report.tests:
-        if test.status is not TestStatus.PASSED:
-            lines.append(f"  {SYMBOLS[test.status]} {test.name} [{test.visibility.value}]: {test.status.value}")
+    if view.message:
+        lines.append(_indent(view.message, 2))
+    if view.misconception:
+        m = view.misconception
+        lines.append(f"  likely misconception: {safe(m.name)} (explains {m.explains} failing tests)")
+    for finding in view.findings:
+        lines.append(f"  line {finding.line}: {safe(finding.message)}")
+    if view.nondeterministic:
+        lines.append(f"  nondeterministic: {view.nondeterministic} tests differed between two runs")
+    for test in view.tests:
+        if not test.passed:
+            lines.append(f"  {SYMBOLS[test.status]} {safe(test.name)} [{test.visibility.value}]: {test.status.value}")
     return "\n".join(lines) + "\n"
+
+
+def safe(text: str) -> str:
+    """Text for a terminal: nothing in it can move the cursor, retitle the window or write to
+    the clipboard; and where the terminal is a CI log, no line of it is a workflow command
+    (the runner reads ``::command::`` and ``##[command]`` at a line's start, after spaces):
+    a word joiner goes before them."""
+    return _LOG_COMMAND.sub("\\1\u2060\\2", clean(text))
 
 
 def _indent(text: str, spaces: int) -> str:
     pad = " " * spaces
-    return "\n".join(pad + line for line in text.splitlines())
+    return "\n".join(pad + line for line in safe(text).splitlines())

@@ -137,5 +137,8 @@ def _reference_full_marks(problem: Problem, isolation: Isolation, notes: list[st
     if report.score == report.max_score and report.status == "graded":
         notes.append(f"reference: {report.score:g}/{report.max_score:g} through the sandbox ({report.isolation})")
         return []
-    failing = [f"{t.name} ({t.status.value}: {t.student_output or 'hidden'})" for t in report.tests if t.score < t.max_score]
+    from grader.view import Audience, report_view
+
+    instructor = report_view(report, Audience.INSTRUCTOR)
+    failing = [f"{t.name} ({t.status.value}: {t.output})" for t in instructor.tests if t.score < t.max_score]
     return [f"the reference scores {report.score:g}/{report.max_score:g}; failing: {'; '.join(failing)}"]

@@ -132,7 +132,9 @@ class _Worker:
 class LocalPool:
     """``jobs`` worker processes, each holding one GradingSession (and so one warm sandbox)
     for its whole life and one chunk at a time. A worker that dies has its chunk graded again
-    by a new worker once; a chunk that kills a second worker is recorded as a grader error."""
+    by a new worker once; a chunk that kills a second worker is split, one submission per
+    worker, so that only the submission that kills its worker (twice more) is recorded as a
+    grader error, naming it; every other submission of the chunk is graded."""
 
     def __init__(self, spec: WorkerSpec, jobs: int, preloaded: Preloaded | None = None) -> None:
         self.spec, self.jobs = spec, max(1, jobs)
@@ -140,6 +142,7 @@ class LocalPool:
         self.context = multiprocessing.get_context("fork" if forking else "spawn")
         self.preloaded = preloaded if forking else None  # inherited, never pickled
         self.results = self.context.Queue()
+        self.issued = 0
 
     def _start_worker(self) -> _Worker:
         tasks = self.context.Queue()
@@ -151,6 +154,7 @@ class LocalPool:
     def map(self, chunks: Iterable[list[BatchEntry]]) -> Iterator[list[GradedSubmission]]:
         """Grade every chunk; yield each chunk's results as soon as it is done."""
         pending = dict(enumerate(chunks))
+        self.issued = len(pending)
         waiting = list(pending)
         retried: set[int] = set()
         workers = [self._start_worker() for _ in range(min(self.jobs, len(pending)) or 1)]
@@ -178,6 +182,17 @@ class LocalPool:
                 if worker.process.is_alive():
                     worker.process.kill()
 
+    def _split(self, key: int, waiting: list[int], pending: dict, retried: set[int]) -> None:
+        """One chunk becomes one chunk per submission, each already tried once (new keys: a
+        late message about a finished chunk must not match one of them)."""
+        entries = pending.pop(key)
+        keys = list(range(self.issued, self.issued + len(entries)))
+        self.issued += len(entries)
+        for new_key, entry in zip(keys, entries):
+            pending[new_key] = [entry]
+            retried.add(new_key)
+        waiting[:0] = keys
+
     @staticmethod
     def _assign(worker: _Worker, waiting: list[int], pending: dict) -> None:
         while waiting:
@@ -192,14 +207,17 @@ class LocalPool:
             return worker
         key = worker.holding
         if key is not None and key in pending:
-            if key in retried:
-                error = RuntimeError(f"a grading worker died (exit code {worker.process.exitcode}) twice on this chunk")
-                errors = [grader_error(self.spec.problem, entry, error, self.spec.formats, self.spec.isolation)
-                          for entry in pending[key]]
-                self.results.put((None, key, errors))
-            else:
+            if key not in retried:
                 retried.add(key)
                 waiting.insert(0, key)
+            elif len(pending[key]) > 1:
+                self._split(key, waiting, pending, retried)
+            else:
+                entry = pending[key][0]
+                error = RuntimeError(f"grading {entry.path.name} killed a grading worker (exit code "
+                                     f"{worker.process.exitcode}) twice; the other submissions were graded")
+                self.results.put((None, key, [grader_error(self.spec.problem, entry, error, self.spec.formats,
+                                                           self.spec.isolation)]))
         replacement = self._start_worker()
         self._assign(replacement, waiting, pending)
         return replacement

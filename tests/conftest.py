@@ -23,6 +23,7 @@ from grader.reference import expected_observations
 from grader.report import Report
 from grader.sandbox import Isolation, detect_isolation
 from grader.spec import Course, Visibility, find_course
+from grader.view import Audience, TestView, view_of
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
@@ -121,3 +122,8 @@ def namespace_isolation_or_skip() -> Isolation:
     if UNDER_CI:
         pytest.fail("bubblewrap is not usable under CI: .ci/install-os-packages should have installed it")
     pytest.skip("bubblewrap (bwrap) with user namespaces is not available on this machine")
+
+
+def student(test) -> TestView:
+    """What a student may see of one test."""
+    return view_of(test, Audience.STUDENT)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import batch as batch_module
 from grader import workers
 from grader.batch import discover, grade_batch
 from grader.grading import GradingSession
@@ -603,10 +604,11 @@ def test_a_batch_records_a_grader_error_and_regrades_it_next_time(tmp_path, grad
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="worker processes inherit the patch by fork")
-def test_a_chunk_that_kills_its_worker_twice_is_a_grader_error_and_the_rest_is_graded(tmp_path, monkeypatch):
+def test_a_submission_that_kills_its_worker_is_the_only_grader_error_of_its_chunk(tmp_path, monkeypatch):
     problem, _ = _problem_and_expected("value-basic")
     entries = [BatchEntry(name, SAMPLES / f"{name}.py") for name in ("alice", "dave", "bob")]
     real = workers.grade_chunk
+    monkeypatch.setattr(batch_module, "chunked", lambda todo, _size: [list(todo)])  # all three in one chunk
 
     def dies_on_dave(session, chunk, formats):
         if any(entry.student == "dave" for entry in chunk):
@@ -618,7 +620,9 @@ def test_a_chunk_that_kills_its_worker_twice_is_a_grader_error_and_the_rest_is_g
 
     assert [row.status for row in result.rows] == ["graded", "grader_error", "graded"]
     dave = json.loads((tmp_path / "out" / "dave" / "report.json").read_text())
-    assert "a grading worker died (exit code 3) twice on this chunk" in dave["output"]
+    assert "grading dave.py killed a grading worker (exit code 3) twice" in dave["output"]
+    alice = json.loads((tmp_path / "out" / "alice" / "report.json").read_text())
+    assert alice["score"] == alice["max_score"]
 
 
 # ------------------------------------------------------------------ Dask

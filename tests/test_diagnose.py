@@ -9,7 +9,7 @@ import pytest
 from grader.diagnose import static_findings
 from grader.grading import grade_submission
 from grader.sandbox import Isolation
-from tests.conftest import REPO, SUBMISSION_FIXTURES, _problem_and_expected, grade
+from tests.conftest import REPO, SUBMISSION_FIXTURES, _problem_and_expected, grade, student
 
 REFERENCE = (REPO / "reference" / "value_basic.py").read_text()
 
@@ -59,9 +59,9 @@ def test_a_known_misconception_is_shown_beside_the_tests_own_hint_never_instead_
     report = grade("value-basic", REPO / "submissions" / "erin.py")  # topological order not reversed
     assert report.diagnosis.misconception.name == "topo_not_reversed"
     failing_visible = [t for t in report.tests if t.visibility.value == "visible" and t.score < t.max_score]
-    assert failing_visible and all("reversed" in t.student_diagnosis for t in failing_visible)
-    assert [t.student_hint for t in failing_visible] == [problem.test(t.name).hint for t in failing_visible]
-    assert any(t.student_hint for t in failing_visible)
+    assert failing_visible and all("reversed" in student(t).diagnosis for t in failing_visible)
+    assert [student(t).hint for t in failing_visible] == [problem.test(t.name).hint for t in failing_visible]
+    assert any(student(t).hint for t in failing_visible)
     entry = next(t for t in report.to_json()["tests"] if t["name"] == failing_visible[0].name)
     assert entry["hint"] == problem.test(entry["name"]).hint and "reversed" in entry["diagnosis"]
 
@@ -176,6 +176,7 @@ def test_check_grade_html_markdown_and_gradescope_show_the_same_diagnosis_for_th
     from grader.formats import render_gradescope, render_markdown
     from grader.html import render_html
     from grader.terminal import Style, render_check
+    from grader.view import Audience, report_view
 
     problem, expected = _problem_and_expected("value-basic")
     path = REPO / "submissions" / "carol.py"  # grads overwritten, not accumulated
@@ -186,11 +187,11 @@ def test_check_grade_html_markdown_and_gradescope_show_the_same_diagnosis_for_th
     assert graded.diagnosis.explained == checked.diagnosis.explained
 
     def shown(report):
-        return {t.name: t.student_diagnosis for t in report.tests if t.visibility.value == "visible"}
+        return {t.name: student(t).diagnosis for t in report.tests if t.visibility.value == "visible"}
 
     assert shown(graded) == shown(checked) and any(shown(graded).values())
     hint = graded.diagnosis.misconception.hint
-    assert f"likely cause: {hint}" in render_check(checked, Style(colour=False))
+    assert f"likely cause: {hint}" in render_check(report_view(checked, Audience.STUDENT), Style(colour=False))
     assert f"*likely cause:* {hint}" in render_markdown(graded)
     assert any(f"Likely cause: {hint}" in t["output"] for t in json.loads(render_gradescope(graded))["tests"])
     assert f"<strong>Likely cause:</strong> {html.escape(hint)}" in render_html(graded)
@@ -207,8 +208,8 @@ def test_a_test_failing_in_a_way_no_misconception_explains_gets_no_diagnosis(tmp
     report = grade("value-basic", path)
     failing = [t for t in report.tests if t.score < t.max_score]
     assert failing and report.diagnosis is None
-    assert all(t.student_diagnosis == "" for t in failing)
-    assert all(t.student_hint == report.problem.test(t.name).hint for t in failing if t.visibility.value == "visible")
+    assert all(student(t).diagnosis == "" for t in failing)
+    assert all(student(t).hint == report.problem.test(t.name).hint for t in failing if t.visibility.value == "visible")
 
 
 def test_two_misconceptions_that_fail_alike_are_told_apart_by_the_source_or_not_named(tmp_path):

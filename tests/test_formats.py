@@ -32,17 +32,6 @@ def test_gradescope_results_use_only_documented_fields_and_values(report):
     assert sum(entry["score"] for entry in results["tests"]) == pytest.approx(report.score)
 
 
-def test_gradescope_output_of_hidden_and_after_due_date_tests_says_only_the_status(report):
-    results = json.loads(render_gradescope(report))
-    withheld = [e for e in results["tests"] if e["visibility"] in ("hidden", "after_due_date")]
-    failed = [e for e in withheld if e["status"] == "failed"]
-    assert failed, "the scenario needs a failing withheld test"
-    for entry in withheld:
-        assert entry["output"] in ("", "Test failed.", "Test error.", "Test timeout.")
-    visible_failed = [e for e in results["tests"] if e["visibility"] == "visible" and e["status"] == "failed"]
-    assert any("expected 2, got 1" in e["output"] for e in visible_failed)
-
-
 def test_junit_has_one_testcase_per_test_with_failures_a_ci_system_reads(report):
     suite = ET.fromstring(render_junit(report)).find("testsuite")
     cases = suite.findall("testcase")

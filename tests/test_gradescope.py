@@ -6,6 +6,7 @@ import os
 import shutil
 import stat
 import subprocess
+import time
 import sys
 import zipfile
 from pathlib import Path
@@ -44,8 +45,9 @@ def unpack(bundle: Path, root: Path) -> Path:
     return source
 
 
-def run_autograder(root: Path, python: str = sys.executable) -> dict:
-    environment = {**os.environ, "GRADER_AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": python, "GRADER_RUN_AS": ""}
+def run_autograder(root: Path, python: str = sys.executable, isolation: str = "auto") -> dict:
+    environment = {**os.environ, "GRADER_AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": python,
+                   "GRADER_ISOLATION": isolation}
     environment.pop("GRADER_SEED", None)
     result = subprocess.run([str(root / "source" / "run_autograder")], env=environment,
                             capture_output=True, text=True, timeout=300)
@@ -171,3 +173,54 @@ def test_a_grader_that_cannot_start_still_leaves_results_json(bundle, tmp_path):
     shutil.copyfile(REPO / "submissions" / "alice.py", tmp_path / "submission" / "value.py")
     results = run_autograder(tmp_path, python=str(tmp_path / "no-such-python"))
     assert results["score"] == 0 and "could not run" in results["output"]
+
+
+FORGER = """
+import os, time
+ROOT = "__ROOT__"
+LEAKS = []
+for secret in ("source/course/reference/value_basic.py", "source/seed", "source/bundle.json"):
+    try:
+        with open(os.path.join(ROOT, secret)) as handle:
+            LEAKS.append("LEAKED " + secret + " " + handle.read()[:200])
+    except OSError:
+        pass
+if os.fork() == 0:  # outlives the run if it can, and rewrites the results after the grader
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(1.5)
+        for _ in range(20):
+            try:
+                with open(os.path.join(ROOT, "results", "results.json"), "w") as handle:
+                    handle.write('{"score": 999, "output": "FORGED", "tests": []}')
+            except OSError:
+                pass
+            time.sleep(0.1)
+    os._exit(0)
+"""
+EXFILTRATE = """
+
+def _relu(self):  # a visible test's message is what the student reads
+    raise RuntimeError("ATTACK RAN " + " | ".join(LEAKS))
+
+
+Value.relu = _relu
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.getuid() != 0, reason="Gradescope runs the autograder as root; so does CI")
+@pytest.mark.parametrize("isolation", ["process", "auto"])
+def test_as_root_a_submission_reads_no_course_and_rewrites_no_results(bundle, tmp_path, isolation):
+    unpack(bundle, tmp_path)
+    os.chmod(tmp_path, 0o755)
+    source = (FORGER.replace("__ROOT__", str(tmp_path)) + (REPO / "reference" / "value_basic.py").read_text()
+              + EXFILTRATE)
+    (tmp_path / "submission" / "value.py").write_text(source)
+    results = run_autograder(tmp_path, isolation=isolation)
+    time.sleep(3)  # past the forger's delay
+    after = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert after == results
+    assert 0 < after["score"] < sum(test["max_score"] for test in after["tests"])
+    text = json.dumps(after)
+    assert "ATTACK RAN" in text and "LEAKED" not in text and "FORGED" not in text

@@ -230,7 +230,11 @@ ROWS = (
     Row("invalid_utf8", "failed_to_load", **NOT_LOADED, says=("SyntaxError", "utf-8")),
     Row("forbidden_import_torch", "failed_to_load", **NOT_LOADED, says=("not allowed", "torch")),
     Row("forbidden_import_micrograd", "failed_to_load", **NOT_LOADED, says=("not allowed", "micrograd")),
+    # a name built at run time: refused by the run-time hook
     Row("forbidden_import_lazy", "graded", broken="relu", broken_as=("error",), says=("not allowed",)),
+    # found in the source before anything runs, even with the run-time hook removed
+    Row("forbidden_import_hook_removed", "failed_to_load", **NOT_LOADED, says=("not allowed", "micrograd", "line 7")),
+    Row("forbidden_import_dynamic", "failed_to_load", **NOT_LOADED, says=("not allowed", "micrograd", "line 4")),
 )
 
 

@@ -19,7 +19,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from grader.batch import discover, grade_batch
 from grader.formats import write_formats
-from grader.html import render_html, seed_fingerprint
+from grader.html import render_html
+from grader.view import seed_fingerprint
 from grader.sandbox import Isolation
 from tests.conftest import REPO, UNDER_CI, grade
 

@@ -8,7 +8,7 @@ import pytest
 from grader.grading import grade_submission
 from grader.sandbox import Isolation
 from grader.spec import Course
-from tests.conftest import REPO
+from tests.conftest import REPO, student
 
 EXTRA_CHECKS = '''
 import pytest
@@ -41,7 +41,7 @@ def test_instructor_checks_count_with_their_points_and_visibility(course_with_ex
     by_name = {test.name: test for test in report.tests}
     extra = by_name["test_leaf_grad_matches_reference"]
     assert (extra.score, extra.max_score, extra.status.value) == (0, 2, "failed")
-    assert "a.grad is 1, the reference says 2" in extra.student_output
+    assert "a.grad is 1, the reference says 2" in student(extra).output
     hidden = by_name["test_every_grad_is_a_number"]
     assert (hidden.score, hidden.max_score, hidden.visibility.value) == (3, 3, "hidden")
     assert report.max_score == problem.max_score + 5

@@ -10,7 +10,7 @@ import pytest
 
 from grader.diagnose import load_misconceptions
 from grader.spec import find_course
-from tests.conftest import PROBLEM_IDS, REPO, SUBMISSION_FIXTURES, grade
+from tests.conftest import PROBLEM_IDS, REPO, SUBMISSION_FIXTURES, grade, student
 
 
 def scenario_files(prefix: str) -> list:
@@ -39,7 +39,7 @@ def docstring_first_line(path: Path) -> str:
 def test_correct_submissions_in_any_style_get_full_marks_on_data_and_grad(problem_id, path):
     report = grade(problem_id, path)
     assert report.status == "graded"
-    lost = [(t.name, t.student_output) for t in report.tests if t.score < t.max_score]
+    lost = [(t.name, student(t).output) for t in report.tests if t.score < t.max_score]
     if "repr" in path.stem:
         # a differently formatted or missing repr costs the repr checks, never data or grad
         assert lost and all("repr" in name for name, _ in lost), lost
@@ -61,9 +61,9 @@ def test_each_known_misconception_loses_points_and_is_named_rightly_or_not_at_al
     assert explained
     problem = find_course(REPO).load(problem_id)
     for test in explained:  # beside the test's own hint (or the error's), never instead of it
-        assert test.student_diagnosis == report.diagnosis.misconception.hint
+        assert student(test).diagnosis == report.diagnosis.misconception.hint
         own_hint = problem.test(test.name).hint
-        assert test.student_hint == own_hint or (test.status.value == "error" and test.student_hint != test.student_diagnosis)
+        assert student(test).hint == own_hint or (test.status.value == "error" and student(test).hint != student(test).diagnosis)
 
 
 @pytest.mark.parametrize(
@@ -108,9 +108,9 @@ def test_an_exception_inside_backward_costs_only_the_tests_that_call_backward():
     report = grade("value-basic", SUBMISSION_FIXTURES / "value-basic" / "broken_backward_raises.py")
     assert report.status == "graded"
     errors = [t for t in report.tests if t.status.value == "error"]
-    assert errors and all("raised" in t.student_output or t.visibility.value == "hidden" for t in errors)
+    assert errors and all("raised" in student(t).output or t.visibility.value == "hidden" for t in errors)
     visible = [t for t in errors if t.visibility.value == "visible"]
-    assert any("backward" in t.student_output for t in visible)
+    assert any("backward" in student(t).output for t in visible)
 
 
 def test_a_repr_that_raises_costs_only_the_repr_test():
@@ -121,7 +121,7 @@ def test_a_repr_that_raises_costs_only_the_repr_test():
 
 def test_missing_method_is_named_in_the_hint():
     report = grade("value-basic", SUBMISSION_FIXTURES / "value-basic" / "broken_relu_missing.py")
-    hints = [t.student_hint for t in report.tests if t.status.value == "error" and t.visibility.value == "visible"]
+    hints = [student(t).hint for t in report.tests if t.status.value == "error" and t.visibility.value == "visible"]
     assert any("no `relu`" in hint for hint in hints), hints
 
 
@@ -129,11 +129,11 @@ def test_a_failing_visible_test_names_node_field_expected_and_got_and_a_hidden_o
     report = grade("value-basic", REPO / "submissions" / "carol.py")
     by_name = {t.name: t for t in report.tests}
     visible = by_name["a node added to itself"]
-    assert visible.student_output.startswith("grad of a") and "expected 6, got 3" not in visible.student_output
-    assert "expected 2, got 1" in visible.student_output
+    assert student(visible).output.startswith("grad of a") and "expected 6, got 3" not in student(visible).output
+    assert "expected 2, got 1" in student(visible).output
     hidden = by_name["shared intermediate node"]
     assert hidden.score < hidden.max_score
-    assert hidden.student_output == "Hidden test failed." and hidden.student_hint == ""
+    assert student(hidden).output == "Hidden test failed." and student(hidden).hint == ""
 
 
 def test_a_submission_that_links_to_the_reference_gets_nothing_from_it(tmp_path):

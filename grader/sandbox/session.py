@@ -1,0 +1,250 @@
+"""One submission's run in one compartment: as many child processes as crashes and timeouts
+require, each followed message by message until it is done, dies or runs out of time."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from grader.observations import ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
+from grader.sandbox.channel import (
+    CappedBuffer, LineReader, LoadFailure, LoadFailureKind, describe_exit, load_failure_from, names_from,
+    parse_message,
+)
+from grader.sandbox.server import Server
+from grader.spec import Limits
+
+OUTPUT_DRAIN_SECONDS = 0.5
+EXIT_GRACE_SECONDS = 2.0
+"""How long a child whose result channel closed may take to exit before it is killed."""
+REPLY_SLACK_SECONDS = 10.0
+
+
+class Compartment(Protocol):
+    """Where a session runs: a fork server holding some of the programs."""
+
+    limits: Limits
+    layouts: dict[int, ResultLayout]
+    required_attributes: frozenset[str]
+
+    def server(self) -> Server: ...
+
+    def discard_server(self) -> None: ...
+
+
+class Child:
+    """One forked run inside the server: ends exactly once, with its wait status."""
+
+    def __init__(self, server: Server, pid: int) -> None:
+        self.server, self.pid = server, pid
+        self.ended = False
+        self.status: int | None = None
+
+    def end(self, grace: float) -> int | None:
+        """Let the run end on its own within ``grace`` seconds, else kill it; then the server
+        kills its stragglers and wipes its traces. None if the server did not answer."""
+        if not self.ended:
+            self.ended = True
+            reply = self.server.request({"op": "finish", "pid": self.pid, "grace": grace}, grace + REPLY_SLACK_SECONDS)
+            self.status = reply.get("status") if reply else None
+        return self.status
+
+
+_Key = tuple[int, bool]
+"""A program's place in a run: its test index, and whether it is the second pass's."""
+
+
+class Session:
+    """One submission's run: as many child processes as crashes and timeouts require."""
+
+    def __init__(self, compartment: Compartment, submission: str, indices: list[int], again: list[int], again_shift: int,
+                 deadline: float, output_kb: int):
+        self.compartment, self.submission, self.deadline = compartment, submission, deadline
+        self.keys: list[_Key] = [(i, False) for i in indices] + [(i, True) for i in again]
+        self.wanted = set(self.keys)
+        self.again_shift = again_shift
+        self.limits = compartment.limits
+        self.results: dict[_Key, ProgramObservation] = {}
+        self.load_failure: LoadFailure | None = None
+        self.missing: tuple[str, ...] = ()
+        cap = output_kb * 1024
+        self.stdout, self.stderr = CappedBuffer(cap), CappedBuffer(cap)
+
+    def run(self) -> None:
+        while self.load_failure is None and self.pending():
+            if time.monotonic() >= self.deadline:
+                self.fill_pending(self.out_of_time())
+                return
+            progressed = self.attempt(self.pending())
+            if not progressed and self.pending():
+                # a process that dies between tests must not loop forever
+                first = self.pending()[0]
+                self.results[first] = ProgramObservation(
+                    RunStatus.CRASHED, detail="the submission's process died before this test could run"
+                )
+        if self.load_failure is not None:
+            self.fill_pending(ProgramObservation(RunStatus.NOT_RUN, detail=self.load_failure.detail))
+
+    def pending(self) -> list[_Key]:
+        return [key for key in self.keys if key not in self.results]
+
+    def is_pending(self, key: object) -> bool:
+        """Without building the list: a run reports on each of its programs."""
+        return key in self.wanted and key not in self.results
+
+    def fill_pending(self, observation: ProgramObservation) -> None:
+        for key in self.pending():
+            self.results[key] = observation
+
+    def out_of_time(self) -> ProgramObservation:
+        seconds = self.limits.submission_seconds
+        return ProgramObservation(
+            RunStatus.NOT_RUN, detail=f"not run: the submission used up its {seconds:g} s in total"
+        )
+
+    def attempt(self, pending: list[_Key]) -> bool:
+        """One forked child over the pending programs. Returns whether anything was decided."""
+        before = len(self.results)
+        server = self.compartment.server()
+        pipes = [os.pipe() for _ in range(3)]  # result channel, stdout, stderr
+        try:
+            reply = server.request(
+                {"op": "spawn", "submission": self.submission,
+                 "tests": [i for i, again in pending if not again], "again": [i for i, again in pending if again],
+                 "again_shift": self.again_shift},
+                REPLY_SLACK_SECONDS,
+                fds=[write for _read, write in pipes],
+            )
+        finally:
+            for _read, write in pipes:
+                os.close(write)
+        if reply is None or not isinstance(reply.get("pid"), int):
+            for read, _write in pipes:
+                os.close(read)
+            self.compartment.discard_server()
+            return False
+        child = Child(server, reply["pid"])
+        try:
+            self.follow(child, pending, *(read for read, _write in pipes))
+        finally:
+            for read, _write in pipes:
+                os.close(read)
+            child.end(grace=0)
+        if child.status is None:
+            self.compartment.discard_server()  # it stopped answering: the next run gets a new one
+        return len(self.results) > before or self.load_failure is not None
+
+    def follow(self, child: _Child, order: list[_Key], channel: int, stdout: int, stderr: int) -> None:
+        """Read the child's messages and output until it is done, dies, or runs out of time.
+        The child runs the programs in ``order``, each once the one before it has reported."""
+        state = _AttemptState(time.monotonic() + self.limits.test_seconds, order)
+        selector = selectors.DefaultSelector()
+        selector.register(channel, selectors.EVENT_READ, "channel")
+        selector.register(stdout, selectors.EVENT_READ, self.stdout)
+        selector.register(stderr, selectors.EVENT_READ, self.stderr)
+        reader = LineReader()
+        while selector.get_map():
+            deadline = state.drain_deadline or min(state.test_deadline, self.deadline)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                if state.drain_deadline is None:
+                    self.on_timeout(state.loaded, state.current, state.test_deadline <= self.deadline)
+                return
+            for key, _ in selector.select(timeout=remaining):
+                chunk = os.read(key.fd, 65536)
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    if key.data == "channel" and state.drain_deadline is None:
+                        self.on_exit(child, state.loaded, state.current)
+                        return
+                elif key.data == "channel":
+                    for line in reader.feed(chunk):
+                        self.handle(parse_message(line), state)
+                    if state.finished:
+                        # what the submission printed last is still in the pipes: read it briefly
+                        state.drain_deadline = state.drain_deadline or time.monotonic() + OUTPUT_DRAIN_SECONDS
+                else:
+                    key.data.add(chunk)
+
+    def handle(self, message: dict | None, state: "_AttemptState") -> None:
+        """One message of the protocol; anything out of order is ignored."""
+        if message is None or state.finished:
+            return
+        event = message["event"]
+        if event == "loaded" and not state.loaded:
+            state.loaded = True
+            required = self.compartment.required_attributes
+            self.missing = tuple(name for name in names_from(message.get("missing")) if name in required)
+            self.next_program(state)
+        elif event == "load_error" and not state.loaded:
+            self.load_failure = load_failure_from(parse_error(message.get("error")))
+            state.finished = True
+        elif event == "result" and state.loaded and (message.get("test"), message.get("again") is True) == state.current:
+            if self.is_pending(state.current):
+                self.record(state.current, message)
+            self.next_program(state)
+        elif event == "done" and state.loaded:
+            state.finished = True
+
+    def next_program(self, state: "_AttemptState") -> None:
+        """The program the child runs now: it has its own time limit from this moment."""
+        state.current = state.order[state.started] if state.started < len(state.order) else None
+        state.started += 1
+        state.test_deadline = time.monotonic() + self.limits.test_seconds
+
+    def record(self, key: _Key, message: dict) -> None:
+        index, again = key
+        if again and message.get("same") is True:
+            # the child ran this program twice and saw the same both times; it can only claim
+            # this about its own first pass, which this session then holds
+            first = self.results.get((index, False))
+            self.results[key] = first if first is not None else ProgramObservation(
+                RunStatus.NOT_RUN, detail="the second pass had nothing to compare with")
+            return
+        self.results[key] = parse_program(message.get("values"), message.get("error"), self.compartment.layouts[index])
+
+    def on_timeout(self, loaded: bool, current: _Key | None, test_limit: bool) -> None:
+        limits = self.limits
+        if not loaded:
+            seconds = min(limits.test_seconds, limits.submission_seconds)
+            self.load_failure = LoadFailure(
+                LoadFailureKind.TIMED_OUT, None,
+                f"importing the submission did not finish within {seconds:g} s "
+                "(is there a loop or a long computation at the top level?)",
+            )
+        elif self.is_pending(current):
+            detail = (
+                f"this test did not finish within {limits.test_seconds:g} s (an infinite loop?)"
+                if test_limit
+                else f"the submission used up its {limits.submission_seconds:g} s in total during this test"
+            )
+            self.results[current] = ProgramObservation(RunStatus.TIMED_OUT, detail=detail)
+
+    def on_exit(self, child: _Child, loaded: bool, current: _Key | None) -> None:
+        status = child.end(grace=EXIT_GRACE_SECONDS)
+        how = describe_exit(None if status is None else os.waitstatus_to_exitcode(status))
+        if not loaded:
+            self.load_failure = LoadFailure(
+                LoadFailureKind.CRASHED, None, f"the submission's process {how} while it was being imported"
+            )
+        elif self.is_pending(current):
+            self.results[current] = ProgramObservation(
+                RunStatus.CRASHED, detail=f"the submission's process {how} during this test"
+            )
+
+
+@dataclass(slots=True)
+class _AttemptState:
+    test_deadline: float
+    order: list[_Key]
+    """The programs the child runs, in its order."""
+    started: int = 0
+    loaded: bool = False
+    current: _Key | None = None
+    finished: bool = False
+    drain_deadline: float | None = None
+
+
