@@ -173,7 +173,7 @@ def test_a_source_built_to_choke_the_parser_gets_no_findings_and_no_crash(source
 def test_check_grade_html_markdown_and_gradescope_show_the_same_diagnosis_for_the_same_file():
     import html
 
-    from grader.formats import render_gradescope, render_markdown
+    from grader.formats import markdown_text, render_gradescope, render_markdown
     from grader.html import render_html
     from grader.terminal import Style, render_check
     from grader.view import Audience, report_view
@@ -192,7 +192,7 @@ def test_check_grade_html_markdown_and_gradescope_show_the_same_diagnosis_for_th
     assert shown(graded) == shown(checked) and any(shown(graded).values())
     hint = graded.diagnosis.misconception.hint
     assert f"likely cause: {hint}" in render_check(report_view(checked, Audience.STUDENT), Style(colour=False))
-    assert f"*likely cause:* {hint}" in render_markdown(graded)
+    assert f"*likely cause:* {markdown_text(hint)}" in render_markdown(graded)
     assert any(f"Likely cause: {hint}" in t["output"] for t in json.loads(render_gradescope(graded))["tests"])
     assert f"<strong>Likely cause:</strong> {html.escape(hint)}" in render_html(graded)
 
