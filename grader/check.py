@@ -123,8 +123,10 @@ def judge(
 ) -> Verdict:
     """Compare one program's observations; the reference's are the truth."""
     if observed.status is RunStatus.TIMED_OUT:
-        return Verdict(TestStatus.TIMEOUT, 0.0, observed.detail or "the test timed out")
-    if observed.status in (RunStatus.CRASHED, RunStatus.NOT_RUN):
+        return _before_backward(test, expected, observed, TestStatus.TIMEOUT, observed.detail or "the test timed out")
+    if observed.status is RunStatus.CRASHED:
+        return _before_backward(test, expected, observed, TestStatus.ERROR, observed.detail or "the test could not run")
+    if observed.status is RunStatus.NOT_RUN:
         return Verdict(TestStatus.ERROR, 0.0, observed.detail or "the test could not run")
     if observed.error is not None and expected.error is None:
         return _raised(test, observed, missing_attributes)
@@ -146,6 +148,21 @@ def judge(
     if fraction:
         summary += f" (every data value is right: {fraction:.0%} of the points)"
     return Verdict(TestStatus.FAILED, fraction, summary, tuple(kept), test.hint, more_mismatches=count - len(kept))
+
+
+def _before_backward(
+    test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation, status: TestStatus, detail: str
+) -> Verdict:
+    """A program that hung or crashed: the nodes it computed before ``backward()`` (the sandbox
+    runs it again without it, see ``Sandbox.run``) still earn the test's partial credit when
+    every data value is right, as a test whose grads alone are wrong does."""
+    if not observed.nodes or not test.partial or "data" not in test.checks:
+        return Verdict(status, 0.0, detail)
+    wrong = [(node, want, have) for node, _field, want, have in _differences(test, expected, observed, ("data",))]
+    if wrong:
+        return Verdict(status, 0.0, detail)
+    return Verdict(status, test.partial,
+                   f"{detail}; every data value computed before backward() is right: {test.partial:.0%} of the points")
 
 
 def judge_twice(

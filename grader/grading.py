@@ -154,6 +154,7 @@ class GradingSession:
             message=message,
             tests=results,
             isolation=run.isolation.value,
+            containment=run.containment,
             limits=self.problem.limits,
             duration_s=run.duration_s,
             stdout=run.stdout,

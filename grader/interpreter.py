@@ -35,6 +35,7 @@ import json
 import math
 import operator
 import os
+import signal
 import sys
 import traceback
 
@@ -53,7 +54,12 @@ BINARY = {
 }
 
 
-def run_program(value_class, program, source_file=None):
+FORWARD_AFTER_SECONDS = 0.25
+"""A backward() still running after this long gets the program's nodes sent as they are (see
+``run_program``'s ``on_slow_backward``)."""
+
+
+def run_program(value_class, program, source_file=None, on_slow_backward=None):
     """Run one program; return (values, error) as plain data.
 
     ``program`` is its list of steps, or ``{"steps": [...], "repr": false}`` to leave the
@@ -61,20 +67,49 @@ def run_program(value_class, program, source_file=None):
     out) repr, node after node in the order the steps create them (the grader knows their
     names: the steps' targets). ``error`` is None, or the exception a step raised (the
     program stops there; nodes created before it are still observed).
+
+    ``on_slow_backward(values)``, if given, is called with the nodes as they are when a
+    backward() step is still running after FORWARD_AFTER_SECONDS (from a timer signal): if it
+    never ends, or crashes the process, what was computed before it is known all the same.
     """
     steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, dict) else (program, True)
     env = {}
     error = None
     for index, step in enumerate(steps):
+        slow = on_slow_backward is not None and step["kind"] == "backward"
+        if slow:
+            _arm(lambda: on_slow_backward(_observed(env, with_repr)))
         try:
             _execute(value_class, step, env)
         except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
             error = describe_exception(exc, source_file, step=index)
             break
+        finally:
+            if slow:
+                _disarm()
+    return _observed(env, with_repr), error
+
+
+def _observed(env, with_repr):
     values = []
     for node in env.values():
         values += observe(node, with_repr)
-    return values, error
+    return values
+
+
+def _arm(action):
+    """Run ``action`` once, FORWARD_AFTER_SECONDS from now, unless disarmed before."""
+    def handler(_signum, _frame):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        action()
+
+    signal.signal(signal.SIGALRM, handler)
+    signal.setitimer(signal.ITIMER_REAL, FORWARD_AFTER_SECONDS)
+
+
+def _disarm():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
 
 
 def _execute(value_class, step, env):
@@ -278,9 +313,11 @@ def run_in_this_process(config):
     ballast = settle_memory_layout()  # noqa: F841 - kept alive on purpose
     channel = os.fdopen(config["channel_fd"], "w", encoding="utf-8", buffering=1)
     send = lambda message: channel.write(json.dumps(message, separators=(",", ":")) + "\n")  # noqa: E731
-    source_file = os.path.abspath(config["submission"])
+    # the name the submission's code sees for its own file is the same wherever the sandbox
+    # keeps it (a path's length moves where objects land, and so set order)
+    source_file = config.get("shown_as") or os.path.abspath(config["submission"])
     try:
-        with open(source_file, "rb") as handle:
+        with open(config["submission"], "rb") as handle:
             source = handle.read()
         code = compile(source, source_file, "exec")  # a syntax error is reported before anything runs
         module = _load_submission(source_file, code, config["forbidden_imports"])
@@ -303,7 +340,10 @@ def run_in_this_process(config):
     kept = {index for index, _steps in again}
     first = {}
     for index, steps in config["programs"]:
-        values, error = run_program(value_class, steps, source_file)
+        values, error = run_program(
+            value_class, steps, source_file,
+            on_slow_backward=lambda nodes, index=index: send({"event": "forward", "test": index, "values": nodes}),
+        )
         send({"event": "result", "test": index, "values": values, "error": error})
         if index in kept:
             first[index] = (values, error)

@@ -7,6 +7,7 @@ status and nothing of its program or expected values.
 from __future__ import annotations
 
 import json
+import platform
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Collection, Mapping
@@ -64,6 +65,8 @@ class Report:
     isolation: str
     limits: Limits
     duration_s: float
+    containment: Mapping[str, object] = field(default_factory=dict)
+    """How the limits held on this machine (see ``grader.sandbox.launch.containment_of``)."""
     stdout: str = ""
     stderr: str = ""
     output_truncated: bool = False
@@ -102,6 +105,9 @@ class Report:
         return {
             "schema_version": SCHEMA_VERSION,
             "grader_version": __version__,
+            # the one thing besides the file, the problem and the seed that can change a result
+            # that follows memory layout (see README "Same file, same grade")
+            "python_version": platform.python_version(),
             "problem": {
                 "id": self.problem.id,
                 "version": self.problem.version,
@@ -128,7 +134,8 @@ class Report:
                 for test in student.tests
             ],
             "captured": {"stdout": self.stdout, "stderr": self.stderr, "truncated": self.output_truncated},
-            "isolation": {"level": self.isolation, "limits": asdict(self.limits)},
+            "isolation": {"level": self.isolation, "limits": asdict(self.limits),
+                          **({"enforced": dict(self.containment)} if self.containment else {})},
             "withheld_tests": self.withheld_tests,
             "diagnosis": (
                 {

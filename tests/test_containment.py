@@ -99,7 +99,7 @@ def test_an_attacker_in_a_warm_sandbox_changes_no_classmate_s_grade(isolation, t
     assert "ATTACK RAN" in attack.stdout, attack.stdout[:2000]
     assert "ESCAPED" not in attack.stdout, attack.stdout
     assert attack.score == attack.max_score  # its own grade is its own code's
-    for report, alone in zip(with_attacker[1:], without):
+    for report, alone in zip(with_attacker[1:], without, strict=True):
         assert "PROBED" in report.stdout or report.status == "failed_to_load", report.stdout[:1000]
         assert "TRACE" not in report.stdout, f"{report.submission_path.name}: {report.stdout}"
         assert (report.score, [t.status for t in report.tests]) == (alone.score, [t.status for t in alone.tests])

@@ -32,7 +32,6 @@ from tests.conftest import REPO, _problem_and_expected, grade
 
 BAIT_VALUES = {Visibility.HIDDEN: "271828.182846", Visibility.AFTER_DUE_DATE: "161803.398875",
                Visibility.AFTER_PUBLISHED: "141421.356237"}
-BAIT_OUTPUT = "printed while a hidden program ran: 314159.26"
 AFTER_DUE = "shared intermediate node"
 WITHHELD_FROM_STUDENTS = (Visibility.HIDDEN, Visibility.AFTER_DUE_DATE, Visibility.AFTER_PUBLISHED)
 
@@ -86,7 +85,7 @@ def report():
             graphs[test.name] = dataclasses.replace(graph, nodes=tuple(bait.get(n.name, n) for n in graph.nodes))
             test = baited(test, spec_test.program.source)
         tests.append(test)
-    return dataclasses.replace(graded, tests=tuple(tests), graphs=graphs, stdout=BAIT_OUTPUT + "\n")
+    return dataclasses.replace(graded, tests=tuple(tests), graphs=graphs)
 
 
 def shown_elsewhere(report, withheld) -> str:

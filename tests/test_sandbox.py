@@ -7,6 +7,8 @@ the iteration order of a set of Values (which follows memory addresses).
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import os
 import secrets
@@ -15,9 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from grader.check import judge
 from grader.files import read_submission
 from grader.grading import sandbox_policy
-from grader.observations import to_wire
+from grader.observations import RunStatus, readable, to_wire
 from grader.sandbox import Isolation, Sandbox
 from grader.sandbox.forkserver import landlock_abi
 from tests.conftest import REPO, _problem_and_expected, namespace_isolation_or_skip
@@ -178,3 +181,40 @@ def test_a_process_that_dies_in_the_second_pass_keeps_the_first_and_the_rest_run
 
 def _observed_nodes(observation) -> str:
     return json.dumps(to_wire(observation)["values"])
+
+
+FORWARD_RIGHT_BACKWARD_HANGS = '''
+class Value:
+    def __init__(self, data, _children=()):
+        self.data, self.grad, self._prev = data, 0, set(_children)
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data + other.data, (self, other))
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        return Value(self.data * other.data, (self, other))
+    def relu(self):
+        return Value(max(0, self.data), (self,))
+    def backward(self):
+        __BACKWARD__
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
+'''
+
+
+@pytest.mark.parametrize("backward", ["while True: pass", "import os, time; time.sleep(0.5); os._exit(3)"],
+                         ids=["hangs", "crashes"])
+def test_a_broken_backward_keeps_what_the_forward_pass_computed(isolation, tmp_path, backward):
+    problem, expected = _problem_and_expected("value-basic")
+    problem = dataclasses.replace(problem, limits=dataclasses.replace(problem.limits, test_seconds=1))
+    index = next(i for i, test in enumerate(problem.tests) if test.partial and len(test.program.nodes) > 2)
+    test = problem.tests[index]
+    path = _write(tmp_path, "broken.py", FORWARD_RIGHT_BACKWARD_HANGS.replace("__BACKWARD__", backward))
+    with Sandbox(sandbox_policy(problem, isolation), [t.to_wire() for t in problem.tests]) as sandbox:
+        run = sandbox.run(read_submission(path), tests=[index])
+    observed = run.programs[0]
+    assert observed.status in (RunStatus.TIMED_OUT, RunStatus.CRASHED)
+    want = {name: node.data for name, node in readable(expected[test.name].nodes).items()}
+    assert {name: node.data for name, node in readable(observed.nodes).items()} == want
+    verdict = judge(test, expected[test.name], observed)
+    assert verdict.fraction == test.partial and "before backward()" in verdict.summary

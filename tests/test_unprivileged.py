@@ -140,6 +140,6 @@ def test_as_an_unprivileged_user_an_attacker_changes_no_classmate_s_grade(runtim
     facts = json.loads(result.stdout.strip().splitlines()[-1])
     assert "ATTACK RAN" in facts["attacker"] and "ESCAPED" not in facts["attacker"], facts["attacker"]
     assert facts["attacker_score"][0] == facts["attacker_score"][1], facts
-    for (status, score, stdout), (alone_status, alone_score) in zip(facts["classmates"], facts["alone"]):
+    for (status, score, stdout), (alone_status, alone_score) in zip(facts["classmates"], facts["alone"], strict=True):
         assert (status, score) == (alone_status, alone_score)
         assert "TRACE" not in stdout, stdout

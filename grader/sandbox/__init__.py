@@ -79,6 +79,8 @@ class SubmissionRun:
     again: Mapping[int, ProgramObservation] = field(default_factory=dict)
     """The second pass (``Sandbox.run(again=...)``), by test index: what the programs run
     once more, with the submission's objects at other addresses, observed."""
+    containment: Mapping[str, object] = field(default_factory=dict)
+    """How the limits held on this machine (``launch.containment_of``); empty if nothing ran."""
 
 
 class _Compartment:
@@ -99,6 +101,7 @@ class _Compartment:
             work=self.work,
             programs=tuple((i, sandbox.programs[i]) for i in self.indices),
             submission={
+                "shown_as": f"{SANDBOX_DIR}/code/{SUBMISSION_FILE}",
                 "class_name": sandbox.policy.class_name,
                 "required_attributes": list(sandbox.policy.required_attributes),
                 "forbidden_imports": list(sandbox.policy.forbidden_imports),
@@ -110,6 +113,9 @@ class _Compartment:
         if self._server is None:
             self._server = Server.start(self.spec)
         return self._server
+
+    def containment(self) -> Mapping[str, object]:
+        return self._server.containment if self._server is not None else {}
 
     def discard_server(self) -> None:
         if self._server is not None:
@@ -203,6 +209,7 @@ class Sandbox:
             isolation=self.policy.isolation,
             duration_s=round(time.monotonic() - started, 4),
             again={i: results[(i, True)] for i in again},
+            containment=self.compartments[0].containment(),
         )
 
     def _session(self, compartment: _Compartment, indices: list[int], again: Sequence[int], again_shift: int,

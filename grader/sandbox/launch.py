@@ -156,10 +156,27 @@ class Caps:
     """Whether one cap holds for the memory of all processes together (else processes x
     address space does, plus the tmpfs at the namespace level)."""
 
-    @property
-    def worst_case_memory_mb(self) -> int:
-        tmpfs = sum(TMPFS_BYTES.values()) >> 20
-        return self.address_space_mb + tmpfs if self.memory_cgroup else self.processes * self.address_space_mb + tmpfs
+    def worst_case_memory_mb(self, isolation: "Isolation") -> int:
+        """The most a run can take from the machine: with a memory cgroup, its cap (tmpfs
+        included); else every process's address space, plus the run's tmpfs (namespace level)."""
+        if self.memory_cgroup:
+            return self.address_space_mb
+        tmpfs = sum(TMPFS_BYTES.values()) >> 20 if isolation is Isolation.NAMESPACE else 0
+        return self.processes * self.address_space_mb + tmpfs
+
+
+def containment_of(isolation: Isolation, caps: Caps, user: SandboxUser | None, pids_cgroup: bool) -> dict:
+    """How the limits hold on this machine, as report.json's ``isolation.enforced`` says it."""
+    return {
+        "runs_as": "a uid of the sandbox's own" if user is not None else "the grader's user",
+        "processes": caps.processes,
+        "processes_capped_by": "cgroup" if pids_cgroup else "RLIMIT_NPROC",
+        "memory_capped_by": "cgroup, all processes together" if caps.memory_cgroup else "address space per process",
+        "address_space_mb": caps.address_space_mb,
+        "worst_case_memory_mb": caps.worst_case_memory_mb(isolation),
+        "landlock_abi": forkserver.landlock_abi() if isolation is Isolation.PROCESS else None,
+        "seccomp": os.uname().machine in forkserver.SYSCALLS,
+    }
 
 
 def caps_for(limits: Limits, memory_cgroup: bool) -> Caps:

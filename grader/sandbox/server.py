@@ -18,7 +18,7 @@ from typing import Sequence
 from grader.sandbox.cgroups import SandboxCgroup, create_sandbox_cgroup
 from grader.sandbox.launch import (
     OWN_PROCESSES, PYTHON_FLAGS, SANDBOX_DIR, SERVER_SHARE_BYTES, Caps, Isolation, SandboxUser, bwrap_command,
-    caps_for, claim_sandbox_user, python_executable, server_config,
+    caps_for, claim_sandbox_user, containment_of, python_executable, server_config,
 )
 from grader.spec import Limits
 
@@ -68,6 +68,7 @@ class Server:
         self.process, self.control, self.cgroup, self.user, self.caps = process, control, cgroup, user, caps
         self.known_children = known_children
         self.buffer = b""
+        self.containment: dict = {}
 
     @classmethod
     def start(cls, spec: ServerSpec) -> "Server":
@@ -110,6 +111,7 @@ class Server:
         theirs.close()
         LIVE_SERVERS.add(process.pid)
         server = cls(process, ours, cgroup, user, caps, known)
+        server.containment = containment_of(spec.isolation, caps, user, cgroup is not None)
         try:
             ours.sendall((json.dumps(config) + "\n").encode())
         except OSError:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import os
 import selectors
 import time
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Mapping, Protocol
 
-from grader.observations import ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
+from grader.observations import NodeObservation, ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
 from grader.sandbox.channel import (
     CappedBuffer, LineReader, LoadFailure, LoadFailureKind, describe_exit, load_failure_from, names_from,
     parse_message,
@@ -137,7 +137,7 @@ class Session:
             self.compartment.discard_server()  # it stopped answering: the next run gets a new one
         return len(self.results) > before or self.load_failure is not None
 
-    def follow(self, child: _Child, order: list[_Key], channel: int, stdout: int, stderr: int) -> None:
+    def follow(self, child: Child, order: list[_Key], channel: int, stdout: int, stderr: int) -> None:
         """Read the child's messages and output until it is done, dies, or runs out of time.
         The child runs the programs in ``order``, each once the one before it has reported."""
         state = _AttemptState(time.monotonic() + self.limits.test_seconds, order)
@@ -151,14 +151,14 @@ class Session:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if state.drain_deadline is None:
-                    self.on_timeout(state.loaded, state.current, state.test_deadline <= self.deadline)
+                    self.on_timeout(state.loaded, state.current, state.test_deadline <= self.deadline, state.forward)
                 return
             for key, _ in selector.select(timeout=remaining):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     selector.unregister(key.fileobj)
                     if key.data == "channel" and state.drain_deadline is None:
-                        self.on_exit(child, state.loaded, state.current)
+                        self.on_exit(child, state.loaded, state.current, state.forward)
                         return
                 elif key.data == "channel":
                     for line in reader.feed(chunk):
@@ -186,12 +186,16 @@ class Session:
             if self.is_pending(state.current):
                 self.record(state.current, message)
             self.next_program(state)
+        elif event == "forward" and state.loaded and state.current == (message.get("test"), False):
+            index = state.current[0]
+            state.forward = parse_program(message.get("values"), None, self.compartment.layouts[index]).nodes
         elif event == "done" and state.loaded:
             state.finished = True
 
     def next_program(self, state: "_AttemptState") -> None:
         """The program the child runs now: it has its own time limit from this moment."""
         state.current = state.order[state.started] if state.started < len(state.order) else None
+        state.forward = None
         state.started += 1
         state.test_deadline = time.monotonic() + self.limits.test_seconds
 
@@ -206,7 +210,8 @@ class Session:
             return
         self.results[key] = parse_program(message.get("values"), message.get("error"), self.compartment.layouts[index])
 
-    def on_timeout(self, loaded: bool, current: _Key | None, test_limit: bool) -> None:
+    def on_timeout(self, loaded: bool, current: _Key | None, test_limit: bool,
+                   forward: Mapping[str, NodeObservation] | None) -> None:
         limits = self.limits
         if not loaded:
             seconds = min(limits.test_seconds, limits.submission_seconds)
@@ -221,9 +226,10 @@ class Session:
                 if test_limit
                 else f"the submission used up its {limits.submission_seconds:g} s in total during this test"
             )
-            self.results[current] = ProgramObservation(RunStatus.TIMED_OUT, detail=detail)
+            self.results[current] = ProgramObservation(RunStatus.TIMED_OUT, detail=detail, nodes=forward or {})
 
-    def on_exit(self, child: _Child, loaded: bool, current: _Key | None) -> None:
+    def on_exit(self, child: Child, loaded: bool, current: _Key | None,
+                forward: Mapping[str, NodeObservation] | None) -> None:
         status = child.end(grace=EXIT_GRACE_SECONDS)
         how = describe_exit(None if status is None else os.waitstatus_to_exitcode(status))
         if not loaded:
@@ -232,7 +238,7 @@ class Session:
             )
         elif self.is_pending(current):
             self.results[current] = ProgramObservation(
-                RunStatus.CRASHED, detail=f"the submission's process {how} during this test"
+                RunStatus.CRASHED, detail=f"the submission's process {how} during this test", nodes=forward or {}
             )
 
 
@@ -246,5 +252,7 @@ class _AttemptState:
     current: _Key | None = None
     finished: bool = False
     drain_deadline: float | None = None
+    forward: Mapping[str, NodeObservation] | None = None
+    """The current program's nodes as a slow backward() found them (see interpreter.run_program)."""
 
 
