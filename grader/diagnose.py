@@ -119,7 +119,10 @@ def variant_observations(
         with Sandbox(policy, programs) as sandbox:
             for misconception, cached in missing:
                 wires = _faces_of_variant(sandbox, read_submission(misconception.path), len(programs))
-                if cached is not None:
+                # a face that timed out or crashed may be the machine's load, not the variant's:
+                # kept for this session, never cached, so a later session runs it again
+                settled = all(face["status"] in (s.value for s in COMPARABLE) for test in wires for face in test)
+                if cached is not None and settled:
                     write_atomically(cached, json.dumps(wires))
                 found[misconception.name] = [[_interned(wire, interned) for wire in test] for test in wires]
     return found
