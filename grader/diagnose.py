@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import Collection, Mapping, Sequence
 
 from grader import __version__
-from grader.check import observations_agree
-from grader.observations import ProgramObservation, from_wire, to_wire
+from grader.check import readings_equal
+from grader.observations import ProgramObservation, RunStatus, from_wire, readable, same_wire, to_wire
 from grader.files import read_submission, write_atomically
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy
-from grader.spec import Problem, ProblemTest
+from grader.spec import Problem, ProblemTest, Visibility
 
 VARIANT_LIMITS = {"test_seconds": 2.0, "submission_seconds": 30.0}
 
@@ -37,13 +37,19 @@ class Misconception:
     description: str
     hint: str
     path: Path
+    cause: str = ""
+    """What it shares with variants that are the same mistake written another way (its
+    docstring's ``cause:`` line; its name when it has none). Variants of one cause are never
+    rivals: each one's hint fits the other."""
 
 
 @dataclass(frozen=True, slots=True)
 class Diagnosis:
     misconception: Misconception
     explained: frozenset[str]
-    """Names of the failing tests this misconception reproduces exactly."""
+    """Names of the failing visible tests every wrong value of which it reproduces."""
+    confidence: float = 1.0
+    """Its evidence (``Evidence.confidence``), 0..1."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +58,8 @@ class Finding:
 
     line: int
     message: str
+    misconception: str = ""
+    """The library's name for this mistake, where it has one: evidence for that diagnosis."""
 
 
 def load_misconceptions(problem: Problem) -> tuple[Misconception, ...]:
@@ -62,8 +70,11 @@ def load_misconceptions(problem: Problem) -> tuple[Misconception, ...]:
     for path in sorted(folder.glob("*.py")):
         doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
         lines = doc.splitlines()
-        hint = next((line[len("hint:"):].strip() for line in lines if line.startswith("hint:")), "")
-        found.append(Misconception(path.stem, lines[0] if lines else path.stem, hint, path))
+        hint, cause = (next((line.split(":", 1)[1].strip() for line in lines if line.startswith(key)), "")
+                       for key in ("hint:", "cause:"))
+        # the cause is a name; what follows it on the line says why
+        found.append(Misconception(path.stem, lines[0] if lines else path.stem, hint, path,
+                                   cause.split()[0] if cause else path.stem))
     return tuple(found)
 
 
@@ -108,7 +119,10 @@ def variant_observations(
         with Sandbox(policy, programs) as sandbox:
             for misconception, cached in missing:
                 wires = _faces_of_variant(sandbox, read_submission(misconception.path), len(programs))
-                if cached is not None:
+                # a face that timed out or crashed may be the machine's load, not the variant's:
+                # kept for this session, never cached, so a later session runs it again
+                settled = all(face["status"] in (s.value for s in COMPARABLE) for test in wires for face in test)
+                if cached is not None and settled:
                     write_atomically(cached, json.dumps(wires))
                 found[misconception.name] = [[_interned(wire, interned) for wire in test] for test in wires]
     return found
@@ -161,26 +175,135 @@ def _read_cache(path: Path | None, count: int, interned: dict[str, ProgramObserv
         return None  # a damaged or foreign cache entry is recomputed
 
 
+Cell = tuple[str, str]
+"""One observed thing of a test: (node name, field) for data, grad and repr, ("", "error") for
+an exception the program raised."""
+ERROR_CELL: Cell = ("", "error")
+Cells = dict[Cell, object]
+"""The cells where a run differs from the reference, each with what the run showed there."""
+COMPARABLE = (RunStatus.COMPLETED, RunStatus.RAISED)
+
+
+def diagnostic_tests(tests: Sequence[ProblemTest]) -> tuple[ProblemTest, ...]:
+    """The tests a diagnosis is drawn from: the visible ones, the only ones `grader check` runs,
+    so that every door shows the same diagnosis for the same file."""
+    return tuple(test for test in tests if test.visibility is Visibility.VISIBLE)
+
+
+def wrong_cells(test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation) -> Cells | None:
+    """Where ``observed`` differs from the reference, cell by cell (only the fields the test
+    checks), with what it showed there; None when the run shows nothing comparable (a timeout,
+    a crash)."""
+    if observed.status not in COMPARABLE:
+        return None
+    cells: Cells = {}
+    if _error_of(observed) != _error_of(expected):
+        cells[ERROR_CELL] = _error_of(observed)
+    if same_wire(expected, observed):
+        return cells
+    wanted, had = readable(expected.nodes), readable(observed.nodes)
+    for field_name in test.checks:
+        for name, want in wanted.items():
+            have = had.get(name)
+            if have is None:
+                if ERROR_CELL not in cells:  # nodes an exception kept from being made are its
+                    cells[(name, field_name)] = None  # consequence, not failures of their own
+                continue
+            if not readings_equal(want.field(field_name), have.field(field_name), field_name, test.exact_repr):
+                cells[(name, field_name)] = have.field(field_name)
+    return cells
+
+
+def _error_of(observation: ProgramObservation) -> tuple[str, int | None] | None:
+    error = observation.error
+    return None if error is None else (error.type, error.step)
+
+
+def _same_cell(test: ProblemTest, cell: Cell, mine: object, theirs: object) -> bool:
+    """Two wrong answers at one cell are the same wrong answer."""
+    if cell == ERROR_CELL or mine is None or theirs is None:
+        return mine == theirs
+    return readings_equal(mine, theirs, cell[1], test.exact_repr)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """How one misconception's predictions meet a submission's failures, cell by cell."""
+
+    explained: int
+    """Wrong cells of the submission where the variant is wrong the very same way."""
+    unexplained: int
+    """Wrong cells of the submission where the variant shows something else."""
+    unfulfilled: int
+    """Cells where the variant is wrong but the submission is right: predictions that failed."""
+    tests: frozenset[str]
+    """Failing tests every wrong cell of which the variant reproduces."""
+
+    @property
+    def confidence(self) -> float:
+        """Explained over everything either side got wrong: 1 only for the very same failures."""
+        total = self.explained + self.unexplained + self.unfulfilled
+        return self.explained / total if total else 0.0
+
+
+def _test_evidence(test: ProblemTest, mine: Cells, faces: Sequence[Cells | None]) -> tuple[int, int, int]:
+    """(explained, unexplained, unfulfilled) on one test, for the face of the variant that
+    fits best (a set-order-dependent bug shows several)."""
+    best = None
+    for theirs in faces:
+        if theirs is None:  # the variant timed out or crashed where the submission did not
+            found = (0, len(mine), 1)
+        else:
+            explained = sum(1 for cell, got in mine.items() if cell in theirs and _same_cell(test, cell, got, theirs[cell]))
+            found = (explained, len(mine) - explained, sum(1 for cell in theirs if cell not in mine))
+        if best is None or found[0] - found[1] - found[2] > best[0] - best[1] - best[2]:
+            best = found
+    return best or (0, len(mine), 0)
+
+
+def weigh(tests: Sequence[ProblemTest], mine: Mapping[str, Cells], faces: Mapping[str, Sequence[Cells | None]]) -> Evidence:
+    """A variant's evidence over the tests the submission ran to the end (``mine``: its wrong
+    cells by test name)."""
+    explained = unexplained = unfulfilled = 0
+    fully: set[str] = set()
+    for test in tests:
+        if test.name not in mine:
+            continue
+        e, u, f = _test_evidence(test, mine[test.name], faces[test.name])
+        explained, unexplained, unfulfilled = explained + e, unexplained + u, unfulfilled + f
+        if e and not u:
+            fully.add(test.name)
+    return Evidence(explained, unexplained, unfulfilled, frozenset(fully))
+
+
 @dataclass
 class MisconceptionLibrary:
-    """A problem's misconceptions and what each shows, loaded once for a grading session
-    (a command, a batch worker) instead of once per submission."""
+    """A problem's misconceptions and what each shows on the visible tests, loaded once for a
+    grading session (a command, a batch worker) instead of once per submission."""
 
     problem: Problem
     cache_dir: Path | None
+    excluded: frozenset[str] = frozenset()
+    """Misconceptions left out (``benchmarks/diagnosis.py`` grades each variant without itself)."""
     _faces: dict = field(default_factory=dict)
     """(misconception, test names) -> its distinct faces, by test name."""
-    _right: dict = field(default_factory=dict)
-    """(misconception, test names) -> the tests it gets right."""
     _wrong: dict = field(default_factory=dict)
-    """(misconception, test names) -> its faces that disagree with the reference, by test name."""
+    """(misconception, test names) -> the wrong cells of each face, by test name."""
     _misconceptions: tuple[Misconception, ...] | None = None
 
     @property
     def misconceptions(self) -> tuple[Misconception, ...]:
         if self._misconceptions is None:
             self._misconceptions = load_misconceptions(self.problem)
-        return self._misconceptions
+        return tuple(m for m in self._misconceptions if m.name not in self.excluded)
+
+    def without(self, name: str) -> "MisconceptionLibrary":
+        """The same library (sharing what it loaded) minus one misconception."""
+        return replace(self, excluded=self.excluded | {name})
+
+    @property
+    def tests(self) -> tuple[ProblemTest, ...]:
+        return diagnostic_tests(self.problem.tests)
 
     def faces(self, misconception: Misconception, tests: Sequence[ProblemTest]) -> dict[str, list[ProgramObservation]]:
         """What the variant showed on each test (each distinct face of it), by test name."""
@@ -193,39 +316,22 @@ class MisconceptionLibrary:
         return self._faces[key]
 
     def load(self, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]) -> None:
-        """Load every misconception's faces now (from the cache, or by running the variants),
-        and compare them with the reference, rather than when the first failing submission
-        needs them: a long-lived holder can then set aside everything it will keep for good."""
+        """Load every misconception's faces on the diagnostic tests among ``tests`` now (from
+        the cache, or by running the variants), and compare them with the reference, rather
+        than when the first failing submission needs them: a long-lived holder can then set
+        aside everything it will keep for good."""
         for misconception in self.misconceptions:
-            self._compare_with_reference(misconception, tests, expected)
-
-    def right_answers(
-        self, misconception: Misconception, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]
-    ) -> frozenset[str]:
-        """The tests on which some face of the variant agrees with the reference."""
-        self._compare_with_reference(misconception, tests, expected)
-        return self._right[(misconception.name, tuple(test.name for test in tests))]
+            self.wrong_faces(misconception, diagnostic_tests(tests), expected)
 
     def wrong_faces(
         self, misconception: Misconception, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]
-    ) -> dict[str, list[ProgramObservation]]:
-        """The variant's faces that disagree with the reference, by test name: only these can
-        reproduce a wrong answer."""
-        self._compare_with_reference(misconception, tests, expected)
-        return self._wrong[(misconception.name, tuple(test.name for test in tests))]
-
-    def _compare_with_reference(
-        self, misconception: Misconception, tests: Sequence[ProblemTest], expected: Mapping[str, ProgramObservation]
-    ) -> None:
+    ) -> dict[str, list[Cells | None]]:
+        """Each face's wrong cells (None for a face that timed out or crashed), by test name."""
         key = (misconception.name, tuple(test.name for test in tests))
-        if key in self._right:
-            return
-        faces = self.faces(misconception, tests)
-        agrees = {t.name: [observations_agree(t, face, expected[t.name]) for face in faces[t.name]] for t in tests}
-        self._right[key] = frozenset(name for name, agreeing in agrees.items() if any(agreeing))
-        self._wrong[key] = {
-            t.name: [face for face, agreeing in zip(faces[t.name], agrees[t.name]) if not agreeing] for t in tests
-        }
+        if key not in self._wrong:
+            faces = self.faces(misconception, tests)
+            self._wrong[key] = {t.name: [wrong_cells(t, expected[t.name], face) for face in faces[t.name]] for t in tests}
+        return self._wrong[key]
 
 
 def default_cache_dir() -> Path:
@@ -235,39 +341,58 @@ def default_cache_dir() -> Path:
     return Path(base) / "misconceptions"
 
 
-def diagnose(
-    problem: Problem,
+CONFIDENCE = 0.8
+"""A diagnosis is given only when the misconception's evidence reaches this (explained cells
+over every cell either side got wrong); chosen with ``benchmarks/diagnosis.py``."""
+CONFIRMED_CONFIDENCE = 0.5
+"""... or this, when a mistake read from the source points at the same misconception."""
+MARGIN = 0.1
+"""The runner-up (another hint) must trail by this much, or the source must break the tie."""
+
+
+def rank(
+    tests: Sequence[ProblemTest],
     expected: Mapping[str, ProgramObservation],
     observed: Mapping[str, ProgramObservation],
     library: MisconceptionLibrary,
-    failed: Collection[str],
+) -> list[tuple[Misconception, Evidence]]:
+    """Every misconception with its evidence, most convincing first."""
+    mine = {}
+    for test in tests:
+        cells = wrong_cells(test, expected[test.name], observed[test.name])
+        if cells is not None:
+            mine[test.name] = cells
+    if not any(mine.values()):
+        return []
+    weighed = [(m, weigh(tests, mine, library.wrong_faces(m, tests, expected))) for m in library.misconceptions]
+    return sorted(weighed, key=lambda pair: (-pair[1].confidence, -pair[1].explained, pair[0].name))
+
+
+def diagnose(
+    expected: Mapping[str, ProgramObservation],
+    observed: Mapping[str, ProgramObservation],
+    library: MisconceptionLibrary,
+    pointed: Collection[str] = (),
 ) -> Diagnosis | None:
-    """The known misconception that reproduces the most of the submission's failures
-    (``failed``: the names of the tests the checks failed)."""
-    tests = problem.tests
-    comparable = [t for t in tests if t.name in failed and observed[t.name].status.value in ("completed", "raised")]
-    if not comparable:
+    """The known misconception behind the failures of the visible tests, when the evidence is
+    strong and unambiguous enough; None (say nothing) otherwise. ``pointed``: the misconceptions
+    the source points at (``source_signals``): one of them counts as ``MARGIN`` more evidence
+    and lowers the bar, and when the source points only elsewhere nothing is said."""
+    scored = sorted(
+        ((evidence.confidence + (MARGIN if m.name in pointed else 0.0), m, evidence)
+         for m, evidence in rank(library.tests, expected, observed, library) if evidence.explained),
+        key=lambda entry: (-entry[0], entry[1].name),
+    )
+    if not scored:
         return None
-    # where the submission agrees with the reference, it agrees with a variant exactly when
-    # that variant does: known once per library, so only the other tests are compared here,
-    # and only with the variant's faces that disagree with the reference too
-    right = {t.name for t in tests if observations_agree(t, expected[t.name], observed[t.name])}
-    best, best_agreement = None, -1
-    for misconception in library.misconceptions:
-        variant_right = library.right_answers(misconception, tests, expected)
-        wrong_faces = library.wrong_faces(misconception, tests, expected)
-        agreeing = {
-            t.name for t in tests
-            if (t.name in variant_right if t.name in right
-                else any(observations_agree(t, face, observed[t.name]) for face in wrong_faces[t.name]))
-        }
-        explained = frozenset(t.name for t in comparable if t.name in agreeing)
-        # rank by agreement on every test, passing ones too: two bugs that fail the same
-        # tests differently, or fail different tests, are told apart
-        agreement = len(agreeing)
-        if explained and agreement > best_agreement:
-            best, best_agreement = Diagnosis(misconception, explained), agreement
-    return best
+    score, best, evidence = scored[0]
+    if pointed and best.name not in pointed:
+        return None
+    bar = CONFIRMED_CONFIDENCE if best.name in pointed else CONFIDENCE
+    rival = next((other for other, m, _ in scored[1:] if m.cause != best.cause), 0.0)
+    if evidence.confidence < bar or rival > score - MARGIN:
+        return None
+    return Diagnosis(best, evidence.tests, round(evidence.confidence, 3))
 
 
 # ------------------------------------------------------------------ reading the source
@@ -275,11 +400,8 @@ def diagnose(
 def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
     """Mistakes visible in the submission's text. Parsing only: nothing of it runs here, and
     a file built to choke the parser (huge, or nested a million deep) just gets no findings."""
-    if len(source) > MAX_SOURCE_BYTES:
-        return ()
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = _parse(source)
+    if tree is None:
         return ()
     class_name = problem.api.class_name
     required = set(problem.api.required_attributes)
@@ -294,6 +416,53 @@ def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
     findings += _methods_outside_class(tree, classes, required, class_name)
     findings += _math_without_import(list(ast.walk(tree)))
     return tuple(sorted(findings, key=lambda f: f.line))
+
+
+def source_signals(source: bytes, problem: Problem) -> frozenset[str]:
+    """The misconceptions the source points at: those of its findings, and shapes of
+    ``backward()`` that are not worth a finding of their own but tell apart bugs that fail
+    alike (a topological order walked forwards; no walk at all). Parsing only, like
+    ``static_findings``."""
+    tree = _parse(source)
+    if tree is None:
+        return frozenset()
+    pointed = {finding.misconception for finding in static_findings(source, problem) if finding.misconception}
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and cls.name == problem.api.class_name:
+            backward = next((m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name == "backward"), None)
+            if backward is not None:
+                pointed |= _backward_shape(list(ast.walk(backward)))
+    return frozenset(pointed)
+
+
+def _backward_shape(inside: list[ast.AST]) -> set[str]:
+    loops = [node for node in inside if isinstance(node, (ast.For, ast.While))]
+    nested = [node for node in inside[1:] if isinstance(node, (ast.FunctionDef, ast.Lambda))]
+    calls = [node for node in inside if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)]
+    if not loops and not nested and not any(call.func.attr == "backward" for call in calls):  # type: ignore[attr-defined]
+        return {"backward_only_direct_children"}  # it walks no graph: no topological order is built here
+    reverses = any(
+        (isinstance(node, ast.Name) and node.id == "reversed")
+        or (isinstance(node, ast.Attribute) and node.attr in ("reverse", "insert", "appendleft"))
+        or (isinstance(node, ast.keyword) and node.arg == "reverse")
+        or (isinstance(node, ast.Slice) and node.step is not None)
+        for node in inside
+    )
+    walks_a_list = any(
+        isinstance(loop, ast.For) and isinstance(loop.iter, ast.Name)
+        and any(isinstance(n, ast.Attribute) and n.attr == "_backward" for n in ast.walk(loop))
+        for loop in loops
+    )
+    return {"topo_not_reversed"} if walks_a_list and not reverses else set()
+
+
+def _parse(source: bytes) -> ast.Module | None:
+    if len(source) > MAX_SOURCE_BYTES:
+        return None
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 Walked = Mapping[ast.FunctionDef, list[ast.AST]]
@@ -324,7 +493,7 @@ def _rule_on_wrong_object(methods: Walked) -> list[Finding]:
                 owner = target.value.id
                 if target.attr == "backward" and owner != "self":
                     found.append(Finding(node.lineno, f"`{owner}.backward = ...` replaces that node's backward() "
-                                         f"method; store the rule as `{owner}._backward`"))
+                                         f"method; store the rule as `{owner}._backward`", "backward_attached_to_output"))
                 elif target.attr == "_backward" and owner in ("self", "other") and method.name != "backward":
                     found.append(Finding(node.lineno, f"`{owner}._backward = ...` attaches the rule to an input; "
                                          "it belongs to the result (`out._backward = _backward`)"))
@@ -340,7 +509,8 @@ def _backward_without_seed(methods: Walked) -> list[Finding]:
                 and any(isinstance(t, ast.Attribute) and t.attr == "grad" for t in _targets(node))
             ]
             if not seeds:
-                return [Finding(method.lineno, "backward() never sets the output's grad (it should start with self.grad = 1)")]
+                return [Finding(method.lineno, "backward() never sets the output's grad (it should start with self.grad = 1)",
+                                "missing_seed_grad")]
     return []
 
 

@@ -58,6 +58,8 @@ def render_gradescope(report: Report) -> str:
         output = test.output
         if test.hint:
             output += f"\nHint: {test.hint}"
+        if test.diagnosis:
+            output += f"\nLikely cause: {test.diagnosis}"
         tests.append({
             "name": test.name,
             "number": str(test.number),
@@ -132,6 +134,8 @@ def render_markdown(report: Report) -> str:
         details = markdown_text(test.output)
         if test.hint:
             details += f"<br>*hint:* {markdown_text(test.hint)}"
+        if test.diagnosis:
+            details += f"<br>*likely cause:* {markdown_text(test.diagnosis)}"
         lines.append(f"| {icon[test.status]} | {markdown_text(test.name)} | {test.score:g}/{test.max_score:g} | {details} |")
     if hidden:
         passed = sum(t.passed for t in hidden)

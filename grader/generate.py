@@ -5,7 +5,9 @@ reference's domain: fractional powers of positive bases only, no division by (ne
 tanh inputs small enough that the seed's ``exp(2x)`` formula cannot overflow, and depths a
 correct recursive solution survives (Python stops recursion near 1,000 frames).
 
-The same (shape, seed, index) always gives the same program, on any machine.
+The same (shape, seed, index) always gives the same program, on any machine. Every program,
+whatever the seed, ends with the edge cases of the problem's operations (``_Writer.with_edge_cases``):
+randomness only adds to them.
 """
 
 from __future__ import annotations
@@ -130,8 +132,30 @@ class _Writer:
         return self.mul(a, self.leaf(self.rng.choice([scale, -scale])))
 
     def finish(self, root: str) -> str:
+        """End the program: the edge cases folded into ``root``, then ``root.backward()``."""
+        root = self.with_edge_cases(root)
         self.lines.append(f"{root}.backward()")
         return "\n".join(self.lines) + "\n"
+
+    def with_edge_cases(self, root: str) -> str:
+        """``root`` plus, in every program whatever the seed, the edge cases the problem's
+        operations have: a zero operand and a node used on both sides of an operation (on the
+        program's first node), relu at exactly 0, a zero base, tanh of 0. Each is
+        added to the root, so its gradient is 1 and a wrong rule shows."""
+        anchor = next(iter(self.values))
+        zero = self.leaf(0.0) if not self.numbers_allowed or self.can("pow") or self.can("tanh") else ""
+        terms = [self.emit(f"{anchor} * 0", 0.0) if self.numbers_allowed else self.mul(anchor, zero)]
+        terms.append(self.mul(anchor, anchor))
+        if self.can("relu"):
+            other = self.leaf()  # its own leaves: moving the anchor must not move this kink
+            terms.append(self.relu(self.add(other, self.leaf(-self.values[other]))))
+        if self.can("pow"):
+            terms.append(self.emit(f"{zero} ** 2", 0.0))
+        if self.can("tanh"):
+            terms.append(self.tanh(zero))
+        for term in terms:
+            root = self.add(root, term)
+        return root
 
 
 def _shared(w: _Writer) -> str:

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, static_findings
+from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, source_signals, static_findings
 from grader.graph import failure_graphs
 from grader.files import content_digest, read_submission
 from grader.observations import ProgramObservation
 from grader.pytest_plugin import CheckContext, run_checks
 from grader.reference import expected_observations
 from grader.report import (Report, TestResult, grader_error_message, grader_error_results, results_from_json_report,
-                           submission_status, unjudged, with_hint)
+                           submission_status, unjudged, with_diagnosis)
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
 from grader.spec import Problem, Visibility
 
@@ -57,6 +57,8 @@ class _Evidence:
     sha256: str
     run: SubmissionRun
     findings: tuple[Finding, ...]
+    signals: frozenset[str]
+    """The misconceptions the source points at (``diagnose.source_signals``)."""
 
 
 class GradingSession:
@@ -119,17 +121,19 @@ class GradingSession:
         # content, so the same file always gets the same two passes
         run = self.sandbox.run(source, again=self.again, again_shift=1 + int(sha256[:8] or "0", 16) % LAYOUT_SHIFTS)
         findings = static_findings(source, self.problem) if source is not None else ()
-        return _Evidence(path, sha256, run, findings)
+        signals = source_signals(source, self.problem) if source is not None else frozenset()
+        return _Evidence(path, sha256, run, findings, signals)
 
-    def _diagnose(self, run: SubmissionRun, results: Sequence[TestResult]) -> Diagnosis | None:
-        """The known misconception behind the failures the checks found, if any."""
+    def _diagnose(self, evidence: _Evidence, results: Sequence[TestResult]) -> Diagnosis | None:
+        """The known misconception behind the failures of the visible tests, if the evidence
+        names one clearly (see ``diagnose.diagnose``)."""
+        run = evidence.run
         if self.library is None or run.load_failure is not None:
             return None
-        failed = {result.name for result in results if result.verdict is not None and not result.verdict.passed}
-        if not failed:
+        if all(result.verdict is None or result.verdict.passed for result in results):
             return None
         observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
-        return diagnose(self.problem, self.expected, observed, self.library, failed)
+        return diagnose(self.expected, observed, self.library, evidence.signals)
 
     def _report(self, evidence: _Evidence, results: tuple[TestResult, ...], record: dict) -> Report:
         run = evidence.run
@@ -139,9 +143,9 @@ class GradingSession:
         if broken:  # a verdict for every test, or the report says the grader failed
             results = grader_error_results(results, self.problem, broken)
             status, message = "grader_error", grader_error_message(broken)
-        diagnosis = self._diagnose(run, results) if not broken else None
+        diagnosis = self._diagnose(evidence, results) if not broken else None
         if diagnosis is not None:
-            results = with_hint(results, diagnosis.explained, diagnosis.misconception.hint)
+            results = with_diagnosis(results, diagnosis.explained, diagnosis.misconception.hint)
         return Report(
             problem=self.problem,
             submission_path=evidence.path,

@@ -72,6 +72,8 @@ class FailureSection:
     points: str
     summary: str
     hint: str
+    diagnosis: str
+    """The likely misconception behind it, shown beside the hint."""
     program: str
     graph: TestGraph | None
     layout: GraphLayout | None
@@ -180,6 +182,7 @@ def _failure(test: TestView) -> FailureSection:
         points=f"{test.score:g} / {test.max_score:g}",
         summary=test.summary if graph is not None else test.output,
         hint=test.hint,
+        diagnosis=test.diagnosis,
         program=test.program,
         graph=graph,
         layout=layout(graph) if graph is not None and graph.nodes else None,

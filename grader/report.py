@@ -36,6 +36,9 @@ class TestResult:
     """The structured judgement (None for instructor pytest checks)."""
     message: str = ""
     """For instructor pytest checks: the assertion message."""
+    diagnosis: str = ""
+    """The likely misconception behind this failure, in words (beside the test's own hint,
+    never instead of it), when the diagnosis explains this test."""
 
     __test__ = False
 
@@ -126,6 +129,7 @@ class Report:
                     "visibility": test.visibility.value,
                     "output": test.output,
                     "hint": test.hint,
+                    "diagnosis": test.diagnosis,
                 }
                 for test in student.tests
             ],
@@ -138,6 +142,7 @@ class Report:
                     "misconception": self.diagnosis.misconception.name,
                     "hint": self.diagnosis.misconception.hint,
                     "explains_tests": len(self.diagnosis.explained),
+                    "confidence": self.diagnosis.confidence,
                 }
                 if self.diagnosis
                 else None
@@ -223,10 +228,11 @@ def grader_error_message(names: tuple[str, ...]) -> str:
             "please tell your instructor (the grade is not final).")
 
 
-def with_hint(results: tuple[TestResult, ...], tests: Collection[str], hint: str) -> tuple[TestResult, ...]:
-    """The results, with ``hint`` (a diagnosed misconception's) on the failed ones of ``tests``."""
+def with_diagnosis(results: tuple[TestResult, ...], tests: Collection[str], diagnosis: str) -> tuple[TestResult, ...]:
+    """The results, with ``diagnosis`` (a diagnosed misconception's hint) beside the own hint
+    of the failed ones of ``tests``."""
     return tuple(
-        replace(result, verdict=replace(result.verdict, hint=hint))
+        replace(result, diagnosis=diagnosis)
         if result.name in tests and result.verdict is not None and not result.verdict.passed else result
         for result in results
     )

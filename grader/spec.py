@@ -374,6 +374,12 @@ def _program(source: str, api: Api, lines: "_LineFinder", path: tuple, field: st
         raise SpecError(lines.path, line, field, error.message) from None
 
 
+def line_finder(path: Path, root: yaml.Node | None) -> "_LineFinder":
+    """Lines of a YAML document (``yaml.compose``'d) by path of keys and indexes: for the
+    problem's sibling files (``clauses.yaml``)."""
+    return _LineFinder(path, root)
+
+
 class _LineFinder:
     """Maps a path of keys and indexes in the YAML document to its 1-based line."""
 

@@ -56,6 +56,8 @@ def render_check(view: ReportView, style: Style) -> str:
             lines.append(_indent(test.output, 6))
             if test.hint:
                 lines.append(_indent(style.dim(f"hint: {safe(test.hint)}"), 6))
+            if test.diagnosis:
+                lines.append(_indent(style.dim(f"likely cause: {safe(test.diagnosis)}"), 6))
     if view.findings:
         lines += ["", style.bold("In your code:")]
         lines += [f"  line {finding.line}: {safe(finding.message)}" for finding in view.findings]

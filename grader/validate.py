@@ -2,8 +2,9 @@
 
 A problem is valid when its spec loads (schema, every program parses against the
 whitelist), the reference runs every program without raising, the reference gets full
-marks through the real sandbox, and the example's printed output is what the reference
-really prints.
+marks through the real sandbox, the example's printed output is what the reference
+really prints, every known misconception loses points, and every clause of the statement
+has a test that fails when only that clause is broken (``clauses.py``).
 """
 
 from __future__ import annotations
@@ -46,8 +47,9 @@ def validate_problem(course: Course, problem_id: str, isolation: Isolation) -> V
         notes.append("example: its output is what the reference prints")
     if not problems:
         problems += _reference_full_marks(problem, isolation, notes)
-    if not problems:
+    if not problems:  # the reference is right: what the variants show means something
         problems += _misconceptions_killed(problem, isolation, notes)
+        problems += _clauses_audited(problem, isolation, notes)
     return ValidationResult(problem_id, tuple(problems), tuple(notes))
 
 
@@ -76,6 +78,27 @@ def _misconceptions_killed(problem: Problem, isolation: Isolation, notes: list[s
         f"the visible tests alone catch {caught_by_visible}/{len(misconceptions)}; seed {problem.seed} ({problem.seed_source})"
     )
     return [f"known misconception {name!r} scores full marks: add a test that catches it" for name in survivors]
+
+
+def _clauses_audited(problem: Problem, isolation: Isolation, notes: list[str]) -> list[str]:
+    """Every clause of the statement has a test that fails when only that clause is broken
+    (``clauses.py``)."""
+    from grader.clauses import failing_tests_problems, load_clauses, static_problems
+    from grader.grading import GradingSession
+
+    try:
+        clauses = load_clauses(problem)
+    except SpecError as error:
+        return [str(error)]
+    found = static_problems(problem, clauses)
+    variants = sorted({clause.broken_by for clause in clauses if clause.broken_by.is_file()})
+    with GradingSession(problem, isolation=isolation, diagnose_failures=False) as session:
+        reports = dict(zip(variants, session.grade(variants)))
+    found += failing_tests_problems(
+        problem, clauses, lambda path: {t.name for t in reports[path].tests if t.score < t.max_score})
+    if not found:
+        notes.append(f"clauses: the statement's {len(clauses)} clauses are caught by a test each")
+    return found
 
 
 def _reference_runs_cleanly(problem: Problem) -> list[str]:

@@ -71,6 +71,8 @@ class TestView:
     summary: str
     """What went wrong in one line (the graph's table gives the rest), or empty."""
     hint: str
+    diagnosis: str
+    """The likely misconception behind the failure, shown beside the hint (never instead of it)."""
     program: str
     """The test program's source (instructor checks have none)."""
     graph: TestGraph | None
@@ -172,6 +174,7 @@ def view_of(test: TestResult, audience: Audience, *, program: str = "", graph: T
         output=test.details if detailed else withheld_output(test.status),
         summary=test.verdict.summary if detailed and test.verdict is not None else "",
         hint=test.hint if detailed and test.status is not TestStatus.PASSED else "",
+        diagnosis=test.diagnosis if detailed and test.status is not TestStatus.PASSED else "",
         program=program if detailed else "",
         graph=graph if detailed else None,
         line=test.verdict.line if detailed and test.verdict is not None else None,

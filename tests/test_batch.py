@@ -34,6 +34,9 @@ from grader.sandbox import Isolation
 from grader.workers import BatchEntry, grade_chunk
 from tests.conftest import FIXTURES, REPO, UNDER_CI, _problem_and_expected
 
+BASIC_POINTS = _problem_and_expected("value-basic")[0].max_score
+"""Full marks on value-basic (the sample class's correct files get them)."""
+
 SAMPLES = REPO / "submissions"
 BASIC = FIXTURES / "submissions" / "value-basic"
 HOSTILE = FIXTURES / "hostile"
@@ -420,7 +423,7 @@ def test_a_rerun_regrades_exactly_what_changed(tmp_path):
     assert unchanged_count(again.stdout) == 1
     now = identities(out)
     assert [s for s in seen if now[s] == seen[s]] == ["alice"]
-    assert reports(out)["dave"]["score"] == reports(out)["alice"]["score"] == 21
+    assert reports(out)["dave"]["score"] == reports(out)["alice"]["score"] == BASIC_POINTS
     assert reports(out)["zoe"]["status"] == "graded"
 
     # another seed draws other hidden tests: everything is graded again, then nothing
@@ -529,7 +532,7 @@ def test_misbehaving_submissions_never_stop_the_batch(tmp_path):
     result = batch(folder, tmp_path / "out", "--jobs", "2")
 
     by_student = reports(tmp_path / "out")
-    assert by_student["alice"]["score"] == by_student["bob"]["score"] == 21
+    assert by_student["alice"]["score"] == by_student["bob"]["score"] == BASIC_POINTS
     assert "6 submissions: 2 graded, 4 could not be graded" in result.stdout
     for line in (
         "  hangs: timed_out: importing the submission did not finish within 5 s",
@@ -573,9 +576,9 @@ def test_a_grader_failure_is_recorded_against_its_one_submission(tmp_path, gradi
 
     assert [g.student for g in graded] == ["alice", "dave", "bob"]
     alice, dave, bob = (g.report for g in graded)
-    assert alice["status"] == bob["status"] == "graded" and alice["score"] == bob["score"] == 21
+    assert alice["status"] == bob["status"] == "graded" and alice["score"] == bob["score"] == BASIC_POINTS
     assert set(graded[0].files) == {"report.json", "summary.md"}
-    assert dave["status"] == "grader_error" and dave["score"] == 0 and dave["max_score"] == 21
+    assert dave["status"] == "grader_error" and dave["score"] == 0 and dave["max_score"] == BASIC_POINTS
     assert "not the student's fault" in dave["output"] and "the grader broke here" in dave["output"]
     assert json.loads(graded[1].files["report.json"]) == dave
     # the fields every report has, so a gradebook script needs no special case

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.spec import find_course
+
 from tests.conftest import REPO
 
 SEED_001_PRINTED = (
@@ -37,7 +39,8 @@ def test_check_tells_a_student_which_node_is_wrong_and_hides_hidden_tests():
     assert result.returncode == 0
     assert "✗ a node added to itself" in result.stdout
     assert "grad of a  expected 2, got 1" in result.stdout
-    assert "hint: a node used more than once gets the gradient of every use" in result.stdout
+    assert "hint: a node used twice gets the gradient of both uses" in result.stdout  # the test's own hint
+    assert "likely cause: a node used more than once gets the gradient of every use" in result.stdout  # beside it
     assert "shared intermediate node" not in result.stdout  # a hidden test's name
     assert "more tests are hidden" in result.stdout
     assert "\033[" not in result.stdout  # piped: no colours
@@ -118,8 +121,10 @@ def test_validate_passes_all_three_problems():
     result = grader("validate")
     assert result.returncode == 0, result.stdout
     assert result.stdout.count(": ok") == 3
-    assert "reference: 21/21 through the sandbox" in result.stdout
+    basic = find_course(REPO).load("value-basic")
+    assert f"reference: {basic.max_score:g}/{basic.max_score:g} through the sandbox" in result.stdout
     assert result.stdout.count("killed (100%)") == 3
+    assert result.stdout.count("clauses are caught by a test") == 3
 
 
 def test_validate_rejects_the_seed_001_printed_example_showing_both_outputs(grader_in_process, tmp_path):

@@ -54,11 +54,16 @@ def test_the_reference_has_no_findings():
     assert findings(REFERENCE) == []
 
 
-def test_a_known_misconception_gives_its_hint_on_the_visible_tests_it_explains():
+def test_a_known_misconception_is_shown_beside_the_tests_own_hint_never_instead_of_it():
+    problem = _problem_and_expected("value-basic")[0]
     report = grade("value-basic", REPO / "submissions" / "erin.py")  # topological order not reversed
     assert report.diagnosis.misconception.name == "topo_not_reversed"
     failing_visible = [t for t in report.tests if t.visibility.value == "visible" and t.score < t.max_score]
-    assert failing_visible and all("reversed" in student(t).hint for t in failing_visible)
+    assert failing_visible and all("reversed" in student(t).diagnosis for t in failing_visible)
+    assert [student(t).hint for t in failing_visible] == [problem.test(t.name).hint for t in failing_visible]
+    assert any(student(t).hint for t in failing_visible)
+    entry = next(t for t in report.to_json()["tests"] if t["name"] == failing_visible[0].name)
+    assert entry["hint"] == problem.test(entry["name"]).hint and "reversed" in entry["diagnosis"]
 
 
 def test_findings_and_diagnosis_reach_report_json(tmp_path):
@@ -163,3 +168,60 @@ def test_a_damaged_cache_entry_is_recomputed_not_a_crash(tmp_path):
 @pytest.mark.parametrize("source", ["x = " + "not " * 200_000 + "True\n", "# " + "x" * 2_000_000 + "\n"])
 def test_a_source_built_to_choke_the_parser_gets_no_findings_and_no_crash(source):
     assert findings(source) == []
+
+
+def test_check_grade_html_markdown_and_gradescope_show_the_same_diagnosis_for_the_same_file():
+    import html
+
+    from grader.formats import markdown_text, render_gradescope, render_markdown
+    from grader.html import render_html
+    from grader.terminal import Style, render_check
+    from grader.view import Audience, report_view
+
+    problem, expected = _problem_and_expected("value-basic")
+    path = REPO / "submissions" / "carol.py"  # grads overwritten, not accumulated
+    graded = grade("value-basic", path)
+    checked = grade_submission(problem, path, isolation=Isolation.PROCESS, visible_only=True)
+    assert graded.diagnosis is not None and checked.diagnosis is not None
+    assert graded.diagnosis.misconception.name == checked.diagnosis.misconception.name
+    assert graded.diagnosis.explained == checked.diagnosis.explained
+
+    def shown(report):
+        return {t.name: student(t).diagnosis for t in report.tests if t.visibility.value == "visible"}
+
+    assert shown(graded) == shown(checked) and any(shown(graded).values())
+    hint = graded.diagnosis.misconception.hint
+    assert f"likely cause: {hint}" in render_check(report_view(checked, Audience.STUDENT), Style(colour=False))
+    assert f"*likely cause:* {markdown_text(hint)}" in render_markdown(graded)
+    assert any(f"Likely cause: {hint}" in t["output"] for t in json.loads(render_gradescope(graded))["tests"])
+    assert f"<strong>Likely cause:</strong> {html.escape(hint)}" in render_html(graded)
+
+
+def test_a_test_failing_in_a_way_no_misconception_explains_gets_no_diagnosis(tmp_path):
+    """A repr with a different format, and nothing else wrong: the old ranking "explained" it with
+    whatever variant agreed most elsewhere; now nothing is said beyond the test's own hint."""
+    source = REFERENCE.replace('return f"Value(data={self.data}, grad={self.grad})"',
+                               'return f"Value(data={self.data}, gradient={self.grad})"')
+    assert source != REFERENCE
+    path = tmp_path / "repr_gradient.py"
+    path.write_text(source)
+    report = grade("value-basic", path)
+    failing = [t for t in report.tests if t.score < t.max_score]
+    assert failing and report.diagnosis is None
+    assert all(student(t).diagnosis == "" for t in failing)
+    assert all(student(t).hint == report.problem.test(t.name).hint for t in failing if t.visibility.value == "visible")
+
+
+def test_two_misconceptions_that_fail_alike_are_told_apart_by_the_source_or_not_named(tmp_path):
+    """Walking the topological order forwards and calling only the output's rule give the same
+    values on every graph: the source tells them apart; where it cannot, nothing is said."""
+    folder = REPO / "problems" / "value-basic" / "misconceptions"
+    for name in ("topo_not_reversed", "backward_only_direct_children"):
+        report = grade("value-basic", folder / f"{name}.py")
+        assert report.diagnosis is not None and report.diagnosis.misconception.name == name
+    disguised = (folder / "topo_not_reversed.py").read_text().replace("for v in topo:", "for v in list(topo):")
+    assert "for v in list(topo):" in disguised
+    path = tmp_path / "disguised.py"
+    path.write_text(disguised)
+    report = grade("value-basic", path)
+    assert report.score < report.max_score and report.diagnosis is None

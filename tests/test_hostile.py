@@ -66,8 +66,8 @@ class Row:
     status: str
     """report.json status: graded, failed_to_load or timed_out."""
     broken: str = "none"
-    """Which tests it may cost: none, all, relu (programs that call relu), repr (tests checking repr).
-    All the others must pass."""
+    """Which tests it may cost: none, all, relu (programs that call relu), backward (programs that
+    call backward()), relu_backward (both), repr (tests checking repr). All the others must pass."""
     broken_as: tuple[str, ...] = ()
     """The statuses those tests may get."""
     says: tuple[str, ...] = ()
@@ -184,7 +184,7 @@ ROWS = (
         limits=DELIBERATE_TIMEOUT),
     Row("import_loop_swallows_everything", "timed_out", **NOT_LOADED, says=("did not finish",),
         check=_timed_out_within_limit, limits=DELIBERATE_TIMEOUT),
-    Row("relu_backward_infinite_loop", "graded", broken="relu", broken_as=("timeout",), says=("did not finish",),
+    Row("relu_backward_infinite_loop", "graded", broken="relu_backward", broken_as=("timeout",), says=("did not finish",),
         limits=DELIBERATE_TIMEOUT),
     # two tests time out on their own limit, then the submission's budget runs out mid-test
     Row("backward_infinite_loop", "graded", broken="all", broken_as=("timeout", "error"),
@@ -195,17 +195,17 @@ ROWS = (
     Row("fork_bomb", "graded", check=_forks_stopped),
     Row("write_huge_file", "graded", check=_file_size_stopped),
     Row("stdout_flood", "graded", check=_flood_capped),
-    Row("recursion_in_backward", "graded", broken="all", broken_as=("error",), says=("RecursionError",)),
-    Row("c_stack_recursion_in_relu", "graded", broken="relu", broken_as=("error",), says=("SIGSEGV",)),
+    Row("recursion_in_backward", "graded", broken="backward", broken_as=("error",), says=("RecursionError",)),
+    Row("c_stack_recursion_in_relu", "graded", broken="relu_backward", broken_as=("error",), says=("SIGSEGV",)),
     # --- exits
     Row("exit_at_import", "failed_to_load", **NOT_LOADED, says=("exited with code 3",)),
-    Row("exit_in_relu_backward", "graded", broken="relu", broken_as=("error",), says=("exited with code 7",)),
-    Row("exit_zero_in_every_backward", "graded", broken="all", broken_as=("error",), says=("exited with code 0",)),
+    Row("exit_in_relu_backward", "graded", broken="relu_backward", broken_as=("error",), says=("exited with code 7",)),
+    Row("exit_zero_in_every_backward", "graded", broken="backward", broken_as=("error",), says=("exited with code 0",)),
     Row("sys_exit_at_import", "failed_to_load", **NOT_LOADED, says=("SystemExit",)),
-    Row("sys_exit_in_relu_backward", "graded", broken="relu", broken_as=("error",), says=("SystemExit",)),
+    Row("sys_exit_in_relu_backward", "graded", broken="relu_backward", broken_as=("error",), says=("SystemExit",)),
     # --- lies
-    Row("fake_pass_stdout", "graded", broken="all", broken_as=("failed",), check=_fake_claims_captured("stdout")),
-    Row("fake_pass_stderr", "graded", broken="all", broken_as=("failed",), check=_fake_claims_captured("stderr")),
+    Row("fake_pass_stdout", "graded", broken="backward", broken_as=("failed",), check=_fake_claims_captured("stdout")),
+    Row("fake_pass_stderr", "graded", broken="backward", broken_as=("failed",), check=_fake_claims_captured("stderr")),
     Row("fake_result_channel", "graded", broken="all", broken_as=("failed", "error")),
     Row("garbage_result_channel", "graded"),
     Row("equal_to_everything", "graded", broken="all", broken_as=("failed",)),
@@ -470,10 +470,13 @@ def _grade(path: Path, isolation: Isolation, limits):
 
 
 def _is_broken(row: Row, test) -> bool:
+    calls_backward = "backward" in test.program.operations
     return {
         "none": False,
         "all": True,
         "relu": "relu" in test.program.operations,
+        "backward": calls_backward,  # a test of data and repr before any backward() is not broken
+        "relu_backward": "relu" in test.program.operations and calls_backward,
         "repr": "repr" in test.checks,
     }[row.broken]
 

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from grader.ci import COMMENT_MARKER
+from grader.spec import find_course
 from tests.conftest import REPO, UNDER_CI, namespace_isolation_or_skip
 from tests.test_ci import github_environment, read_outputs, student_repo  # noqa: F401 - a fixture
 
@@ -83,7 +84,8 @@ def test_the_grade_step_as_written_grades_with_the_private_course_only(student_r
                             env=environment, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "::warning" not in result.stdout  # the seed was given
-    assert "submissions/bob.py (value-basic): 21/21 graded" in result.stdout  # the course's reference, not the PR's
+    points = f"{find_course(REPO).load('value-basic').max_score:g}"
+    assert f"submissions/bob.py (value-basic): {points}/{points} graded" in result.stdout  # the course's reference, not the PR's
     summary = (workspace / "grader-out" / "summary.md").read_text()  # what the comment step posts
     assert summary.startswith(COMMENT_MARKER)
     assert read_outputs(Path(environment["GITHUB_OUTPUT"]))["result"]  # what the reporter step needs

@@ -1,6 +1,7 @@
 """The multiplication backward forgets the chain rule: it adds the other input's data without multiplying by out.grad.
 
 hint: apply the chain rule: local gradient times the output's gradient, self.grad += other.data * out.grad.
+cause: chain_rule_missing
 exposed by: a = Value(2); b = a * 3; c = b * 4; c.backward()
 """
 

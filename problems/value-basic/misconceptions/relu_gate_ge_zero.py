@@ -36,7 +36,7 @@ class Value:
         out = Value(0 if self.data < 0 else self.data, (self,), 'ReLU')
 
         def _backward():
-            self.grad += (out.data >= 0) * out.grad
+            self.grad += (self.data >= 0) * out.grad
         out._backward = _backward
         return out
 

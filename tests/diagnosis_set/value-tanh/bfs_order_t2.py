@@ -1,0 +1,47 @@
+import math
+
+
+class Value:
+    def __init__(self, data, parents=(), op='', label=''):
+        self.data = data
+        self.grad = 0
+        self.parents = parents
+        self.op = op
+        self.label = label
+
+    def __repr__(self):
+        return "Value(data=%r)" % (self.data,)
+
+    def __add__(self, other):
+        return Value(self.data + other.data, (self, other), '+')
+
+    def __mul__(self, other):
+        return Value(self.data * other.data, (self, other), '*')
+
+    def tanh(self):
+        return Value(math.tanh(self.data), (self,), 'tanh')
+
+    def _propagate(self):
+        if self.op == '+':
+            for p in self.parents:
+                p.grad += self.grad
+        elif self.op == '*':
+            a, b = self.parents
+            a.grad += b.data * self.grad
+            b.grad += a.data * self.grad
+        elif self.op == 'tanh':
+            (x,) = self.parents
+            x.grad += (1 - self.data ** 2) * self.grad
+
+    def backward(self):
+        from collections import deque
+        self.grad = 1
+        seen = {id(self)}
+        queue = deque([self])
+        while queue:
+            node = queue.popleft()
+            node._propagate()
+            for p in node.parents:
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    queue.append(p)
