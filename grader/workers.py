@@ -12,6 +12,7 @@ import gc
 import json
 import multiprocessing
 import os
+import platform
 import queue
 import signal
 import sys
@@ -101,6 +102,7 @@ def grader_error(
     report = {
         "schema_version": 1,
         "grader_version": __version__,
+        "python_version": platform.python_version(),
         "problem": {"id": problem.id, "version": problem.version, "digest": problem.digest},
         "submission": {"path": str(entry.path), "sha256": ""},
         "status": "grader_error",
