@@ -179,7 +179,6 @@ def test_a_graph_wrong_everywhere_keeps_the_first_differences_and_counts_the_res
     from dataclasses import replace as replaced
 
     from grader.check import MISMATCHES_KEPT
-    from grader.observations import NodeObservation
     from grader.report import render_verdict
 
     problem, expected = _problem_and_expected("value-basic")
