@@ -1,0 +1,48 @@
+from collections import deque
+
+
+def _as_value(x):
+    return x if isinstance(x, Value) else Value(x)
+
+
+class Value:
+    def __init__(self, data, children=(), op=''):
+        self.data = data
+        self.grad = 0
+        self.children = list(children)
+        self.op = op
+        self._backward = lambda: None
+
+    def _accumulate(self, amount):
+        self.grad += amount
+
+    def __add__(self, other):
+        other = _as_value(other)
+        out = Value(self.data + other.data, [self, other], '+')
+        out._backward = lambda: (self._accumulate(out.grad), other._accumulate(out.grad))
+        return out
+
+    def __mul__(self, other):
+        other = _as_value(other)
+        out = Value(self.data * other.data, [self, other], '*')
+        out._backward = lambda: (self._accumulate(other.data * out.grad),
+                                 other._accumulate(self.data * out.grad))
+        return out
+
+    def relu(self):
+        out = Value(max(0, self.data), [self], 'relu')
+        out._backward = lambda: self._accumulate(out.grad if out.data > 0 else 0)
+        return out
+
+    def backward(self):
+        # Kahn's algorithm: count consumers of every node, then release
+        # a node once all of its consumers have pushed their gradient.
+        self.grad = 1
+        stack = [self]
+        while stack:
+            n = stack.pop()
+            n._backward()
+            stack.extend(n.children)
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
