@@ -221,3 +221,18 @@ def test_a_broken_backward_keeps_what_the_forward_pass_computed(isolation, tmp_p
     assert {name: node.data for name, node in readable(observed.nodes).items()} == want
     verdict = judge(test, expected[test.name], observed)
     assert verdict.fraction == test.partial and "before backward()" in verdict.summary
+
+
+def test_a_set_order_dependent_file_gets_the_same_observations_from_every_fresh_sandbox(isolation, tmp_path):
+    """Each sandbox's fork server is started anew (a grade, a batch worker, a regrade): its
+    heap, which every run is forked from, must not depend on anything of that start (how the
+    configuration's bytes arrived, descriptor numbers, the sandbox's uid)."""
+    subject = _write(tmp_path, "carol.py", SET_ORDER_DEPENDENT)
+    seen = set()
+    for _ in range(4):
+        with _sandbox(isolation) as sandbox:
+            every = range(len(sandbox.programs))
+            run = sandbox.run(read_submission(subject), tests=list(range(sandbox.count)),
+                              again=[i for i in every if i < sandbox.count], again_shift=3)
+            seen.add((_observed(run), _observed_again(run)))
+    assert len(seen) == 1

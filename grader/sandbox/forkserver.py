@@ -887,16 +887,30 @@ def _warm_up():
 
 
 def _receive_config(control):
-    buffer = b""
-    while b"\n" not in buffer:
-        data = control.recv(1 << 20)
-        if not data:
-            sys.exit(0)
-        buffer += data
-        if len(buffer) > MAX_REQUEST:
-            sys.exit(2)
-    line, rest = buffer.split(b"\n", 1)
-    return json.loads(line), rest
+    """The configuration: its length (8 bytes), then that many bytes of JSON. Read into one
+    buffer of that size, however the bytes arrive: the heap every run is forked from must
+    not depend on how a socket happened to split them."""
+    header = _receive_exactly(control, 8)
+    size = int.from_bytes(header, "big") if header is not None else 0
+    if not 0 < size <= MAX_REQUEST:
+        sys.exit(2)
+    body = _receive_exactly(control, size)
+    if body is None:
+        sys.exit(0)
+    return json.loads(body), b""
+
+
+def _receive_exactly(control, size):
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    while filled < size:
+        count = control.recv_into(view[filled:])
+        if not count:
+            return None
+        filled += count
+    view.release()
+    return buffer
 
 
 ADDR_NO_RANDOMIZE = 0x0040000

@@ -115,7 +115,8 @@ class Server:
         server = cls(process, ours, cgroup, user, caps, known)
         server.containment = containment_of(spec.isolation, caps, user, cgroup is not None)
         try:
-            ours.sendall((json.dumps(config) + "\n").encode())
+            body = json.dumps(config).encode()
+            ours.sendall(len(body).to_bytes(8, "big") + body)  # see forkserver._receive_config
         except OSError:
             pass
         if server.reply(SERVER_START_SECONDS) != {"ready": True}:
