@@ -10,26 +10,28 @@ One run, one world. What a run may reach is decided by its place in the kernel's
 never by anything it could forge (an environment variable, a process name):
 
 - namespace level (inside bubblewrap, whose network namespace has no network): each run
-  enters new user, mount, PID and IPC namespaces of its own. Its first process is pid 1 of its PID namespace, so when it ends the
-  kernel kills everything it started, however detached (``setsid``, double fork,
-  ``CLONE_PARENT``); it gets its own size-capped tmpfs on ``/tmp``, ``/dev/shm`` and the
-  working directory, gone with its mount namespace; SysV IPC and abstract Unix sockets exist
-  only in its own namespaces. It then drops every capability and sets no_new_privs, so it
-  can neither undo its mounts nor touch the server's. The server itself never runs as root:
-  started as root, it switches to an unprivileged uid before anything else.
-- process level: where the grader runs as root, each run switches to a uid of its own
-  sandbox, and everything that uid owns (processes, SysV IPC, files in the shared temporary
-  folders) is removed when the run ends; where the kernel offers Landlock, the run can read
-  only the system, Python and its code, write only its working directory, reach no TCP port
-  and, with Landlock 6, signal no process and reach no abstract socket outside its run.
-  Whatever the user, the server and the template are child subreapers: every process a run
-  starts stays below them, and is killed when the run ends.
+  enters new user, mount, PID and IPC namespaces of its own. Its first process is pid 1 of
+  its PID namespace, so when it ends the kernel kills everything it started, however detached
+  (double fork, ``CLONE_PARENT``); it gets its own size-capped tmpfs on ``/tmp``, ``/dev/shm``
+  and the working directory, gone with its mount namespace; SysV IPC and POSIX queues exist
+  only in its IPC namespace, and an abstract socket dies with the processes that hold it. It
+  then drops every capability and sets no_new_privs, so it can neither undo its mounts nor
+  touch the server's. The server itself never runs as root: started as root, it switches to
+  an unprivileged uid before anything else.
+- process level: a watcher process per run (a child subreaper) kills whatever the run
+  started when its first process ends; where the grader runs as root, each run switches to a
+  uid of its own sandbox, and everything that uid owns (processes, SysV IPC, files in the
+  shared temporary folders) is removed when the run ends; where the kernel offers Landlock,
+  the run can read only the system, Python and its code, write only its working directory,
+  reach no TCP port and, with Landlock 6, signal no process and reach no abstract socket
+  outside its run.
+- both levels: a seccomp filter (``REFUSED``) on every run.
 
 The server and the template are non-dumpable, so a run cannot ptrace them or read their
 memory. Like ``interpreter.py`` this file is copied into the sandbox and imports only the
-standard library. Protocol on the control socket (descriptor given on the command line), one
-JSON line per message: first the grader sends the configuration and the server answers
-``{"ready": true}``; then request and reply:
+standard library. Protocol on the control socket (descriptor given on the command line):
+first the grader sends the configuration (its length in 8 bytes, then its JSON) and the
+server answers ``{"ready": true}``; then request and reply, one JSON line each:
 
     {"op": "spawn", "submission": path, "tests": [i, ...], "again": [i, ...], "again_shift": n}
         + 3 descriptors  ->  {"pid": n}
