@@ -285,11 +285,11 @@ class Server:
         nothing: its tmpfs and IPC namespace died with it."""
         world = self.world
         for folder in world.get("wipe", ()):
-            _empty(folder)
+            empty_folder(folder)
         run_as = world.get("run_as")
         if run_as is not None:
             for folder in world.get("shared_temporary", ()):
-                _remove_owned_by(folder, run_as[0])
+                empty_folder(folder, owner=run_as[0])  # what the run's uid left there
             _remove_ipc(_ipc_objects(run_as[0]))
         elif world.get("clean_ipc") == "new" and self.ipc_before is not None:
             _remove_ipc(_ipc_objects(os.getuid()) - self.ipc_before)
@@ -710,11 +710,6 @@ def _kill(pid):
             pass
 
 
-def _empty(folder):
-    """Remove everything in ``folder`` (see ``empty_folder``)."""
-    empty_folder(folder)
-
-
 def empty_folder(folder, owner=None):
     """Remove everything in ``folder`` (only what ``owner`` owns at its top, if given): never
     crossing into another file system (a mount a run made, or one of the grader's), never
@@ -801,11 +796,6 @@ def _open_folder(parent, name):
     except OSError:
         pass
     return fd
-
-
-def _remove_owned_by(folder, uid):
-    """Process level as root: what the run's uid left in a shared temporary folder."""
-    empty_folder(folder, owner=uid)
 
 
 def _unreachable_python_folders():

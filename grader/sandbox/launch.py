@@ -37,9 +37,6 @@ from grader.spec import Limits
 SANDBOX_DIR = "/sandbox"
 TMPFS_BYTES = {"/tmp": 24 << 20, "/dev/shm": 8 << 20, f"{SANDBOX_DIR}/work": 32 << 20}
 """Each run's own tmpfs at the namespace level: 64 MiB in all, counted in its memory."""
-SERVER_SHARE_BYTES = 0
-"""Nothing besides the limit: a sandbox's memory cgroup holds its server and template (some
-20 MiB, mostly shared with the run) and the run, all within ``memory_mb``."""
 MIN_PROCESS_MB = 256
 """Without a memory cgroup, the address space each process gets at the least: the process
 cap is lowered until processes x address space fits the memory limit."""
@@ -90,7 +87,13 @@ def _bwrap_works() -> bool:
         code = Path(folder) / "code"
         code.mkdir()
         os.chmod(folder, 0o755)
-        probe = "import ctypes; raise SystemExit(ctypes.CDLL(None).unshare(0x10000000 | 0x20000000 | 0x40000000) != 0)"
+        # what the server and each run will do: leave root (bubblewrap started as root) and
+        # make a run's namespaces as that unprivileged uid (a kernel may allow root's
+        # bubblewrap and refuse unprivileged user namespaces)
+        flags = forkserver.CLONE_NEWUSER | forkserver.CLONE_NEWNS | forkserver.CLONE_NEWPID | forkserver.CLONE_NEWIPC
+        probe = ("import ctypes, os\n"
+                 "if os.getuid() == 0: os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+                 f"raise SystemExit(ctypes.CDLL(None).unshare({flags}) != 0)")
         command = bwrap_command(code, as_root=os.getuid() == 0) + [python_executable(), *PYTHON_FLAGS, "-c", probe]
         try:
             return subprocess.run(command, capture_output=True, timeout=20).returncode == 0
@@ -118,8 +121,14 @@ class SandboxUser:
 
     uid: int
     lock_fd: int
+    lock_path: Path
 
     def release(self) -> None:
+        """Remove the lock file while still holding it, then let go (see ``claim_sandbox_user``)."""
+        try:
+            self.lock_path.unlink()
+        except OSError:
+            pass
         try:
             os.close(self.lock_fd)
         except OSError:
@@ -134,13 +143,18 @@ def claim_sandbox_user() -> SandboxUser | None:
     start = zlib.crc32(f"{os.getpid()}-{os.urandom(8).hex()}".encode()) % SANDBOX_UID_SLOTS
     for step in range(SANDBOX_UID_SLOTS):
         uid = SANDBOX_UID_BASE + (start + step) % SANDBOX_UID_SLOTS
-        fd = os.open(UID_LOCKS / str(uid), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        path = UID_LOCKS / str(uid)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # a holder removes its file before it lets go: a lock on a file no longer at the
+            # path is no claim (the next opener made a new one)
+            if os.fstat(fd).st_ino != os.stat(path).st_ino:
+                raise FileNotFoundError(path)
         except OSError:
             os.close(fd)
             continue
-        return SandboxUser(uid, fd)
+        return SandboxUser(uid, fd, path)
     raise RuntimeError("no free sandbox uid")  # 16 million sandboxes at once
 
 

@@ -3,6 +3,7 @@ process), talk to it over its control socket, stop it with everything it ever st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -13,11 +14,11 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from grader.sandbox.cgroups import SandboxCgroup, create_sandbox_cgroup
 from grader.sandbox.launch import (
-    OWN_PROCESSES, PYTHON_FLAGS, SANDBOX_DIR, SERVER_SHARE_BYTES, Caps, Isolation, SandboxUser, bwrap_command,
+    OWN_PROCESSES, PYTHON_FLAGS, SANDBOX_DIR, Isolation, SandboxUser, bwrap_command,
     caps_for, claim_sandbox_user, containment_of, python_executable, server_config,
 )
 from grader.spec import Limits
@@ -64,19 +65,19 @@ class Server:
     """A running fork server: its process, its control socket, its cgroup and its user."""
 
     def __init__(self, process: subprocess.Popen, control: socket.socket, cgroup: SandboxCgroup | None,
-                 user: SandboxUser | None, caps: Caps, known_children: frozenset[int] | None) -> None:
-        self.process, self.control, self.cgroup, self.user, self.caps = process, control, cgroup, user, caps
+                 user: SandboxUser | None, known_children: frozenset[int] | None, containment: dict) -> None:
+        self.process, self.control, self.cgroup, self.user = process, control, cgroup, user
         self.known_children = known_children
+        self.containment = containment
+        """How the limits hold (``launch.containment_of``), for the report."""
         self.buffer = b""
-        self.containment: dict = {}
 
     @classmethod
     def start(cls, spec: ServerSpec) -> "Server":
         namespace = spec.isolation is Isolation.NAMESPACE
         user = claim_sandbox_user()
-        cgroup = create_sandbox_cgroup(
-            _pids_cap(spec), spec.limits.memory_mb * (1 << 20) + SERVER_SHARE_BYTES
-        )
+        cgroup = create_sandbox_cgroup(spec.limits.processes + OWN_PROCESSES[spec.isolation],
+                                       spec.limits.memory_mb << 20)
         caps = caps_for(spec.limits, cgroup is not None and cgroup.limits_memory)
         if not namespace:
             _hand_work_to(spec.work, user)
@@ -97,8 +98,8 @@ class Server:
         known = frozenset(_children_of(os.getpid())) if not namespace and user is None else None
         if known is not None:
             _become_subreaper()  # orphans of a server that dies come here, to be killed
-        log = spec.code.parent / f"server-{theirs.fileno()}.log"
-        with open(log, "wb") as log_file:
+        log = spec.code.parent / f"server-{spec.work.name}.log"  # one per compartment
+        with open(log, "wb") as log_file, _released_on_failure(user, cgroup):
             process = subprocess.Popen(
                 command,
                 cwd="/" if namespace else spec.work,
@@ -112,8 +113,7 @@ class Server:
             )
         theirs.close()
         LIVE_SERVERS.add(process.pid)
-        server = cls(process, ours, cgroup, user, caps, known)
-        server.containment = containment_of(spec.isolation, caps, user, cgroup is not None)
+        server = cls(process, ours, cgroup, user, known, containment_of(spec.isolation, caps, user, cgroup is not None))
         try:
             body = json.dumps(config).encode()
             ours.sendall(len(body).to_bytes(8, "big") + body)  # see forkserver._receive_config
@@ -169,9 +169,17 @@ class Server:
             _kill_orphans_of_servers(self.known_children)
 
 
-def _pids_cap(spec: ServerSpec) -> int:
-    caps = caps_for(spec.limits, memory_cgroup=True)
-    return caps.processes + OWN_PROCESSES[spec.isolation]
+@contextlib.contextmanager
+def _released_on_failure(user: SandboxUser | None, cgroup: SandboxCgroup | None) -> Iterator[None]:
+    """The uid and cgroup claimed for a server that could not even be started are let go."""
+    try:
+        yield
+    except BaseException:
+        if cgroup is not None:
+            cgroup.remove()
+        if user is not None:
+            user.release()
+        raise
 
 
 def _hand_work_to(work: Path, user: SandboxUser | None) -> None:
