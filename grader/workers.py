@@ -28,6 +28,7 @@ from grader.observations import ProgramObservation
 from grader.reference import expected_observations
 from grader.sandbox import Isolation
 from grader.spec import Problem
+from grader.text import clean_name
 
 PR_SET_PDEATHSIG = 1
 
@@ -216,7 +217,8 @@ class LocalPool:
                 self._split(key, waiting, pending, retried)
             else:
                 entry = pending[key][0]
-                error = RuntimeError(f"grading {entry.path.name} killed a grading worker (exit code "
+                name = clean_name(entry.path.name)  # the student's own file name: cleaned where it enters
+                error = RuntimeError(f"grading {name} killed a grading worker (exit code "
                                      f"{worker.process.exitcode}) twice; the other submissions were graded")
                 self.results.put((None, key, [grader_error(self.spec.problem, entry, error, self.spec.formats,
                                                            self.spec.isolation)]))
