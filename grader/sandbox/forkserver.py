@@ -624,7 +624,7 @@ def _kill_every_process_of(uid):
     it may signal (``kill(-1)``), until none is left: membership by uid, which a run cannot
     shed (it has no capability to change it)."""
     for _ in range(100):
-        if not _processes_of(uid):
+        if not processes_of(uid):
             return
         helper = os.fork()
         if helper == 0:
@@ -638,9 +638,10 @@ def _kill_every_process_of(uid):
         os.waitpid(helper, 0)
 
 
-def _processes_of(uid):
+def processes_of(uid):
+    """The pids of every process ``uid`` runs (Linux; none where /proc cannot tell)."""
     found = []
-    for name in os.listdir("/proc"):
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if name.isdigit():
             try:
                 if os.stat(f"/proc/{name}").st_uid == uid:
@@ -682,19 +683,24 @@ def _remove_ipc(objects):
 
 
 def _children():
+    """This process's children: its thread's list, or a scan of /proc."""
     me = os.getpid()
     try:
         with open(f"/proc/{me}/task/{me}/children") as handle:
             return [int(pid) for pid in handle.read().split()]
     except OSError:
-        pass
+        return children_of(me)
+
+
+def children_of(parent):
+    """Every process whose parent is ``parent`` (whichever of its threads made it), from /proc."""
     found = []
     for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if name.isdigit():
             try:
                 with open(f"/proc/{name}/stat") as handle:
                     stat_line = handle.read()
-                if int(stat_line[stat_line.rindex(")") + 2 :].split()[1]) == me:
+                if int(stat_line[stat_line.rindex(")") + 2 :].split()[1]) == parent:
                     found.append(int(name))
             except (OSError, ValueError, IndexError):
                 continue

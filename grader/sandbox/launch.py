@@ -256,18 +256,7 @@ def _nproc(isolation: Isolation, caps: Caps, user: SandboxUser | None, cgroup: S
         return caps.processes + 1
     if user is not None:
         return caps.processes
-    return _processes_of_user(os.getuid()) + caps.processes + OWN_PROCESSES[isolation]
-
-
-def _processes_of_user(uid: int) -> int:
-    """How many processes the user runs now (Linux); 0 where /proc cannot tell."""
-    count = 0
-    for entry in Path("/proc").glob("[0-9]*") if sys.platform.startswith("linux") else ():
-        try:
-            count += entry.stat().st_uid == uid
-        except OSError:
-            continue
-    return count
+    return len(forkserver.processes_of(os.getuid())) + caps.processes + OWN_PROCESSES[isolation]
 
 
 def bwrap_command(code: Path, *, as_root: bool) -> list[str]:

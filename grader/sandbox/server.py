@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from grader.sandbox import forkserver
 from grader.sandbox.cgroups import SandboxCgroup, create_sandbox_cgroup
 from grader.sandbox.launch import (
     OWN_PROCESSES, PYTHON_FLAGS, SANDBOX_DIR, Isolation, SandboxUser, bwrap_command,
@@ -95,7 +96,7 @@ class Server:
                    f"{drop_to:010d}"]
         if namespace:
             command = bwrap_command(spec.code, as_root=os.getuid() == 0) + command
-        known = frozenset(_children_of(os.getpid())) if not namespace and user is None else None
+        known = frozenset(forkserver.children_of(os.getpid())) if not namespace and user is None else None
         if known is not None:
             _become_subreaper()  # orphans of a server that dies come here, to be killed
         log = spec.code.parent / f"server-{spec.work.name}.log"  # one per compartment
@@ -236,8 +237,6 @@ def _become_subreaper() -> None:
 
 def _kill_every_process_of(uid: int) -> None:
     """As root: every process of a sandbox's own uid (see forkserver._kill_every_process_of)."""
-    from grader.sandbox import forkserver
-
     forkserver._kill_every_process_of(uid)
 
 
@@ -253,7 +252,7 @@ def _kill_orphans_of_servers(known: frozenset[int]) -> None:
     if not sys.platform.startswith("linux"):
         return
     for _ in range(200):
-        strays = [pid for pid in _children_of(os.getpid()) if pid not in known and pid not in LIVE_SERVERS]
+        strays = [pid for pid in forkserver.children_of(os.getpid()) if pid not in known and pid not in LIVE_SERVERS]
         if not strays:
             return
         for pid in strays:
@@ -262,16 +261,3 @@ def _kill_orphans_of_servers(known: frozenset[int]) -> None:
                 os.waitpid(pid, 0)
             except (ProcessLookupError, ChildProcessError, PermissionError):
                 pass
-
-
-def _children_of(parent: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            stat = entry.read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-        except (OSError, ValueError):
-            continue
-        if int(fields[1]) == parent:
-            found.add(int(entry.parent.name))
-    return found
