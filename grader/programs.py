@@ -58,6 +58,121 @@ OPERATIONS = frozenset(OPERATION_ATTRIBUTES)
 Operand = tuple[str, object]  # ("ref", "a") or ("const", 2.0)
 
 
+# ------------------------------------------------------------------ declared operations
+#
+# A problem declares the operations its class must support (problem.yaml's ``api.operations``);
+# what follows is the language they are declared in: Python's own operators and calls, each
+# kind with what may stand where. Nothing here names an operation of any problem.
+
+class OperationKind(str, Enum):
+    BINARY = "binary"  # a + b, a + 2, 2 + a, a ** 2
+    UNARY = "unary"  # -a
+    METHOD = "method"  # a.exp(), a.pow(3)
+    SUM = "sum"  # sum([a, b, c]): Python's built-in, which starts from 0 (so 0 + a)
+    BACKWARD = "backward"  # a.backward(), a statement
+
+
+class Side(str, Enum):
+    """What may stand on one side of a binary operator."""
+
+    VALUE = "value"
+    NUMBER = "number"
+    EITHER = "value_or_number"
+
+    def takes(self, operand_kind: str) -> bool:
+        """Whether an operand (``"ref"``: a node, ``"const"``: a number) may stand here."""
+        return self is Side.EITHER or (self is Side.VALUE) == (operand_kind == "ref")
+
+
+class Sign(str, Enum):
+    ANY = "any"
+    POSITIVE = "positive"
+    NONZERO = "nonzero"
+
+
+DOMAIN_MARGIN = 0.25
+"""How far from 0 the generator keeps a positive or nonzero input (a division by 1e-9 is in
+the domain, and useless for grading)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Domain:
+    """Where the generator may apply an operation (a test written by hand may go anywhere)."""
+
+    sign: Sign = Sign.ANY
+    max_abs: float | None = None
+
+    def holds(self, x: float) -> bool:
+        if self.sign is Sign.POSITIVE and not x > DOMAIN_MARGIN:
+            return False
+        if self.sign is Sign.NONZERO and not abs(x) > DOMAIN_MARGIN:
+            return False
+        return self.max_abs is None or abs(x) <= self.max_abs
+
+
+ANYWHERE = Domain()
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """Numbers the generator may put where the operation takes only a number (``**``'s
+    exponent, a method's argument), for node values in ``domain``."""
+
+    numbers: tuple[int | float, ...]
+    domain: Domain = ANYWHERE
+
+
+# Python's operators: the syntax a binary or unary operation is declared with, and the stem
+# of the special methods Python calls for it (``__add__``, ``__radd__``).
+BINARY_SYMBOLS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**", ast.FloorDiv: "//", ast.Mod: "%"}
+UNARY_SYMBOLS = {ast.USub: "-", ast.UAdd: "+"}
+OPERATOR_STEMS = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow", "//": "floordiv", "%": "mod"}
+UNARY_STEMS = {"-": "neg", "+": "pos"}
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One declared form of an operation: ``a + 2`` and ``2 + a`` are two forms of ``+``."""
+
+    name: str
+    """How programs, feedback and the generator call it; for a method, its name."""
+    kind: OperationKind
+    operator: str = ""
+    """Binary and unary: Python's operator (``+``)."""
+    operands: tuple[Side, Side] = (Side.VALUE, Side.VALUE)
+    """Binary: what may stand on the left and on the right."""
+    arguments: int = 0
+    """Method: how many numbers it takes (``x.pow(3)``: 1)."""
+    domains: tuple[Domain, ...] = ()
+    """Where the generator may apply it: binary, (left, right); unary and method, (input,)."""
+    draws: tuple[Draw, ...] = ()
+    kinks: tuple[float, ...] = ()
+    """Inputs where its derivative is a convention (relu at 0)."""
+    edges: tuple[float, ...] = ()
+    """Inputs every generated program applies it to (tanh of 0)."""
+
+    def domain(self, index: int = 0) -> Domain:
+        return self.domains[index] if index < len(self.domains) else ANYWHERE
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """The attributes of the class it needs."""
+        if self.kind is OperationKind.BINARY:
+            stem = OPERATOR_STEMS[self.operator]
+            left = self.operands[0]
+            return tuple(name for name, needed in ((f"__{stem}__", left is not Side.NUMBER),
+                                                   (f"__r{stem}__", left is not Side.VALUE)) if needed)
+        if self.kind is OperationKind.UNARY:
+            return (f"__{UNARY_STEMS[self.operator]}__",)
+        if self.kind is OperationKind.SUM:
+            return ("__add__", "__radd__")  # sum() starts from 0: 0 + a, then (0 + a) + b
+        return (self.name,)
+
+    @property
+    def takes_numbers(self) -> bool:
+        return self.kind is OperationKind.BINARY and any(side is not Side.VALUE for side in self.operands)
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
     """One straight-line instruction of a test program."""

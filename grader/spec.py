@@ -20,8 +20,13 @@ import jsonschema
 import yaml
 
 from grader.programs import (
-    OPERATION_ATTRIBUTES,
+    Domain,
+    Draw,
+    Operation,
+    OperationKind,
     ProgramError,
+    Side,
+    Sign,
     TestProgram,
     Whitelist,
     parse_program,
@@ -64,20 +69,23 @@ class Limits:
 @dataclass(frozen=True, slots=True)
 class Api:
     class_name: str
-    operations: frozenset[str]
-    numbers_as_operands: bool
+    operations: tuple[Operation, ...]
+    """Every declared operation (each form of it), in the order problem.yaml declares them."""
     constructor_keywords: frozenset[str]
     repr_format: str
 
     @property
+    def names(self) -> frozenset[str]:
+        return frozenset(operation.name for operation in self.operations)
+
+    @property
     def whitelist(self) -> Whitelist:
-        return Whitelist(
-            self.operations, self.numbers_as_operands, self.constructor_keywords, self.class_name
-        )
+        numbers = any(operation.takes_numbers for operation in self.operations)
+        return Whitelist(self.names, numbers, self.constructor_keywords, self.class_name)
 
     @property
     def required_attributes(self) -> tuple[str, ...]:
-        return tuple(sorted({OPERATION_ATTRIBUTES[op] for op in self.operations}))
+        return tuple(sorted({name for operation in self.operations for name in operation.attributes}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,7 +256,7 @@ def load_problem(path: Path, reference_dir: Path, seed: int | None = None, *, vi
         raise SpecError(path, lines(("reference",)), "reference", f"no such file {reference_path}")
     if raw["id"] != path.parent.name:
         raise SpecError(path, lines(("id",)), "id", f"{raw['id']!r} differs from the folder name {path.parent.name!r}")
-    api = _api(raw["api"])
+    api = _api(raw["api"], lines)
     tests = tuple(_test(raw_test, i, api, lines) for i, raw_test in enumerate(raw["tests"]))
     seed_source, withheld = "", 0
     if "generated" not in raw:
@@ -303,14 +311,86 @@ def _field_part(part: Any) -> str:
     return f"[{part}]" if isinstance(part, int) else str(part)
 
 
-def _api(raw: dict) -> Api:
+def _api(raw: dict, lines: "_LineFinder") -> Api:
+    operations = tuple(_operation(entry, i, lines) for i, entry in enumerate(raw["operations"]))
+    _check_operations(operations, lines)
     return Api(
         class_name=raw["class"],
-        operations=frozenset(raw["operations"]),
-        numbers_as_operands=raw["operands"] == "values_or_numbers",
+        operations=operations,
         constructor_keywords=frozenset(raw.get("constructor_keywords", ())),
         repr_format=raw.get("repr", ""),
     )
+
+
+FIELDS_OF_KIND = {
+    OperationKind.BINARY: ("operator", "operands", "domain", "draws"),
+    OperationKind.UNARY: ("operator", "domain"),
+    OperationKind.METHOD: ("arguments", "domain", "draws", "kinks", "edges"),
+    OperationKind.SUM: (),
+    OperationKind.BACKWARD: (),
+}
+"""What each kind of operation may declare besides its name and kind."""
+
+
+def _operation(raw: dict, index: int, lines: "_LineFinder") -> Operation:
+    """One entry of ``api.operations`` (its shape already checked by the schema)."""
+    kind = OperationKind(raw["kind"])
+    where = ("api", "operations", index)
+    field = f"api.operations[{index}]"
+    for key in raw:
+        if key not in ("name", "kind", *FIELDS_OF_KIND[kind]):
+            allowed = ", ".join(FIELDS_OF_KIND[kind]) or "nothing"
+            raise SpecError(lines.path, lines((*where, key)), f"{field}.{key}",
+                            f"a {kind.value} operation takes no {key!r} (it takes {allowed} besides name and kind)")
+    operands = tuple(Side(side) for side in raw.get("operands", ("value", "value")))
+    domain = raw.get("domain", {} if kind is OperationKind.BINARY else "any")
+    domains = (_domain(domain.get("left")), _domain(domain.get("right"))) if kind is OperationKind.BINARY else (_domain(domain),)
+    operation = Operation(
+        name=raw["name"],
+        kind=kind,
+        operator=raw.get("operator", ""),
+        operands=operands,  # type: ignore[arg-type]
+        arguments=raw.get("arguments", 0),
+        domains=domains,
+        draws=tuple(Draw(tuple(d["numbers"]), _domain(d.get("domain"))) for d in raw.get("draws", ())),
+        kinks=tuple(raw.get("kinks", ())),
+        edges=tuple(raw.get("edges", ())),
+    )
+    if kind is OperationKind.BINARY and Side.VALUE not in operands and Side.EITHER not in operands:
+        raise SpecError(lines.path, lines((*where, "operands")), f"{field}.operands", "one side at least must take a Value")
+    number_only = Side.NUMBER in operands or (kind is OperationKind.METHOD and operation.arguments)
+    if operation.draws and not number_only:
+        raise SpecError(lines.path, lines((*where, "draws")), f"{field}.draws",
+                        "draws are the numbers the generator puts where only a number stands: this form has no such place")
+    return operation
+
+
+def _domain(raw: Any) -> Domain:
+    if raw is None:
+        return Domain()
+    if isinstance(raw, str):
+        return Domain(Sign(raw))
+    return Domain(Sign(raw.get("sign", "any")), raw.get("max_abs"))
+
+
+def _check_operations(operations: tuple[Operation, ...], lines: "_LineFinder") -> None:
+    """What the schema cannot see: two forms a program could not tell apart."""
+    seen: dict[object, int] = {}
+    for index, operation in enumerate(operations):
+        keys: list[tuple[object, str]] = [(("name", operation.name), "name")]
+        if operation.kind is OperationKind.BINARY:
+            keys += [((operation.operator, left, right), "operands")
+                     for left in ("ref", "const") for right in ("ref", "const")
+                     if operation.operands[0].takes(left) and operation.operands[1].takes(right)]
+        elif operation.kind in (OperationKind.UNARY, OperationKind.BACKWARD):
+            keys.append(((operation.kind, operation.operator), "kind"))
+        for key, part in keys:
+            if key in seen:
+                other = operations[seen[key]]
+                raise SpecError(lines.path, lines(("api", "operations", index, part)), f"api.operations[{index}].{part}",
+                                f"{operation.name!r} and {other.name!r} (api.operations[{seen[key]}]) "
+                                "would both run the same code in a program: declare each form once")
+            seen[key] = index
 
 
 def _test(raw: dict, index: int, api: Api, lines: "_LineFinder") -> ProblemTest:

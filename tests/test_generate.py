@@ -168,11 +168,11 @@ def test_every_generated_program_holds_its_edge_cases_whatever_the_seed(problem_
     """A zero operand, a node on both sides, relu at exactly 0 and a zero base (where the problem
     has relu and **), in every program of every seed: a bug on an edge is caught by every seed."""
     p = problem(problem_id)
-    wanted = {"zero operand", "a node used on both sides"} | ({"zero base"} if "pow" in p.api.operations else set())
+    wanted = {"zero operand", "a node used on both sides"} | ({"zero base"} if "pow" in p.api.names else set())
     for seed in EDGE_CASES_PER_SEED:
         program = generate_program(shape, p.api.whitelist, seed, seed % 3)
         assert wanted <= _edge_cases(program, p.api.whitelist), (seed, program.source)
-        if "relu" in p.api.operations:
+        if "relu" in p.api.names:
             observed = run_reference(p, program).nodes
             relu_inputs = [s.operands[0][1] for s in program.steps if s.op == "relu"]
             assert any(observed[name].data.number == 0 for name in relu_inputs), (seed, program.source)

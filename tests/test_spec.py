@@ -88,3 +88,36 @@ def test_no_expected_number_is_typed_into_a_test(course):
         raw = yaml.safe_load(course.spec_path(problem_id).read_text())
         for test in raw["tests"]:
             assert set(test) <= {"name", "points", "visibility", "program", "check", "repr", "hint"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "words"),
+    [
+        ('{name: mul, kind: binary, operator: "*", operands: [value, value_or_number]}',
+         '{name: mul, kind: binary, operator: "<<", operands: [value, value_or_number]}',
+         "api.operations[1].operator", "'<<' is not one of"),
+        ('{name: mul, kind: binary, operator: "*", operands: [value, value_or_number]}',
+         '{name: mul, kind: binary, operator: "*", operands: [number, number]}',
+         "api.operations[1].operands", "one side at least must take a Value"),
+        ('{name: mul, kind: binary, operator: "*", operands: [value, value_or_number]}',
+         '{name: plus, kind: binary, operator: "+", operands: [value, value]}',
+         "api.operations[1].operands", "'plus' and 'add' (api.operations[0]) would both run the same code"),
+        ("{name: relu, kind: method, kinks: [0]}", "{name: relu, kind: method, operands: [value, value]}",
+         "api.operations[2].operands", "a method operation takes no 'operands'"),
+        ("{name: relu, kind: method, kinks: [0]}", "{name: relu, kind: method, draws: [{numbers: [2]}]}",
+         "api.operations[2].draws", "no such place"),
+        ("{name: relu, kind: method, kinks: [0]}", "{name: relu, kind: sideways}",
+         "api.operations[2].kind", "'sideways' is not one of"),
+        ("{name: relu, kind: method, kinks: [0]}", "{name: __class__, kind: method}",
+         "api.operations[2].name", "does not match"),
+        ("{name: relu, kind: method, kinks: [0]}", "{name: add, kind: method}",
+         "api.operations[2].name", "would both run the same code"),
+    ],
+)
+def test_an_operation_the_language_cannot_run_is_refused_with_file_line_and_field(scratch_course, old, new, field, words):
+    edit(scratch_course, "value-basic", old, new)
+    with pytest.raises(SpecError) as caught:
+        scratch_course.load("value-basic")
+    assert caught.value.field == field
+    assert caught.value.line == line_of(scratch_course, "value-basic", new)
+    assert words in caught.value.message
