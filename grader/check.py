@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Iterator
 
 from grader.observations import ProgramObservation, Reading, RunStatus, nodes_wire, readable, same_wire
-from grader.programs import OPERATION_ATTRIBUTES, Node, StepKind
+from grader.programs import Node
 from grader.spec import ProblemTest
 
 REL_TOLERANCE = 1e-9
@@ -240,8 +240,9 @@ def _raised(test: ProblemTest, observed: ProgramObservation, missing: tuple[str,
 def _error_hint(error, step, missing: tuple[str, ...]) -> str:
     """Why the code raised, when the error says it plainly; the test's own hint would mislead."""
     if step is not None:
-        attribute = OPERATION_ATTRIBUTES.get(step.op) if step.kind is not StepKind.LEAF else "__init__"
-        if attribute in missing:
+        needed = step.operation.attributes if step.operation is not None else ("__init__",)
+        attribute = next((name for name in needed if name in missing), None)
+        if attribute is not None:
             return f"your Value class has no `{attribute}`; the problem needs it for `{step.text}`"
     if error.type == "AttributeError" and re.search(r"'(int|float)' object has no attribute", error.message):
         return "a plain number reached code that expects a Value: wrap it first (Value(other))"

@@ -24,10 +24,8 @@ MAX_SHOWN_NODES = 30
 GRAPH_FIELDS = ("data", "grad")
 """Fields every node shows, checked or not; repr appears only where it is wrong."""
 
-OP_SYMBOLS = {
-    "value": "leaf", "add": "+", "radd": "+", "sub": "−", "rsub": "−", "mul": "×", "rmul": "×",
-    "truediv": "÷", "rtruediv": "÷", "pow": "**", "neg": "−", "relu": "relu", "tanh": "tanh",
-}
+OPERATOR_SYMBOLS = {"-": "−", "*": "×", "/": "÷"}
+"""Python's operators as a picture writes them; a method shows its name, ``sum()`` "sum"."""
 
 # geometry of the picture, in SVG user units (CSS pixels at 100%)
 NODE_WIDTH, LINE_HEIGHT, PADDING = 172, 17, 8
@@ -44,7 +42,7 @@ class GraphNode:
     display: str
     """How the student knows it: its name in the program, or its expression."""
     op: str
-    """Operation name (``add``, ``relu``, ...; ``value`` for a leaf)."""
+    """The declared operation's name (``add``, ``relu``, ...; ``value`` for a leaf)."""
     expression: str
     """The source text that created it (``a + a``, ``Value(3)``)."""
     parents: tuple[str, ...]
@@ -58,9 +56,14 @@ class GraphNode:
     wrong_fields: tuple[str, ...] = ()
     """Checked fields whose values differ, in data, grad, repr order."""
 
+    written: str = ""
+    """Python's operator or the method's name (``programs.Node.symbol``)."""
+
     @property
     def symbol(self) -> str:
-        return OP_SYMBOLS.get(self.op, self.op)
+        if self.op == "value":
+            return "leaf"
+        return OPERATOR_SYMBOLS.get(self.written, self.written) or self.op
 
     @property
     def wrong(self) -> bool:
@@ -158,7 +161,8 @@ def _graph_node(test: ProblemTest, node: Node, expression: str, want: NodeObserv
             have is None or not readings_equal(want.field(field), have.field(field), field, test.exact_repr)
         ):
             wrong.append(field)
-    return GraphNode(node.name, node.display, node.op, expression, node.parents, wrong_fields=tuple(wrong), **values)
+    return GraphNode(node.name, node.display, node.op, expression, node.parents, wrong_fields=tuple(wrong),
+                     written=node.symbol, **values)
 
 
 def _worth_showing(nodes: tuple[GraphNode, ...]) -> tuple[GraphNode, ...]:

@@ -40,17 +40,12 @@ import traceback
 
 MAX_TEXT = 500  # characters kept of any repr or message
 
-BINARY = {
-    "add": operator.add,
-    "radd": operator.add,
-    "sub": operator.sub,
-    "rsub": operator.sub,
-    "mul": operator.mul,
-    "rmul": operator.mul,
-    "truediv": operator.truediv,
-    "rtruediv": operator.truediv,
-    "pow": operator.pow,
-}
+_OPERATORS = ("add", "sub", "mul", "truediv", "pow", "floordiv", "mod")
+BINARY = {**{stem: getattr(operator, stem) for stem in _OPERATORS},
+          **{f"r{stem}": getattr(operator, stem) for stem in _OPERATORS}}
+"""Python's binary operators, by the stem of the special method they call (``__add__``): a
+step's ``op``. ``radd`` is ``+`` with a number on the left, where Python calls ``__radd__``."""
+UNARY = {"neg": operator.neg, "pos": operator.pos}
 
 
 def run_program(value_class, program, source_file=None):
@@ -67,7 +62,7 @@ def run_program(value_class, program, source_file=None):
     error = None
     for index, step in enumerate(steps):
         try:
-            _execute(value_class, step, env)
+            execute_step(value_class, step, env)
         except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
             error = describe_exception(exc, source_file, step=index)
             break
@@ -81,8 +76,11 @@ def _observed(env, with_repr):
     return values
 
 
-def _execute(value_class, step, env):
-    kind, op, target = step["kind"], step["op"], step["target"]
+def execute_step(value_class, step, env):
+    """Run one step (``Step.to_wire()``) on the nodes in ``env``, by name; what it creates goes
+    into ``env``. The step says only which Python operator or method to call: what that
+    operation means is the class's business."""
+    kind, call, target = step["kind"], step["op"], step["target"]
     args = [env[value] if kind_ == "ref" else value for kind_, value in step["operands"]]
     if kind == "leaf":
         if step.get("label") is not None:
@@ -90,13 +88,17 @@ def _execute(value_class, step, env):
         else:
             env[target] = value_class(args[0])
     elif kind == "binary":
-        env[target] = BINARY[op](args[0], args[1])
+        env[target] = BINARY[call](args[0], args[1])
     elif kind == "unary":
-        env[target] = -args[0]
+        env[target] = UNARY[call](args[0])
     elif kind == "method":
-        env[target] = getattr(args[0], op)()
+        # no slice of the arguments when there are none: an object allocated between two of
+        # the submission's moves where its objects land, and so the order of its sets
+        env[target] = getattr(args[0], call)(*args[1:]) if len(args) > 1 else getattr(args[0], call)()
+    elif kind == "sum":
+        env[target] = sum(args)  # Python's own: 0 + args[0] + args[1] ...
     elif kind == "backward":
-        getattr(env[target], "backward")()
+        getattr(env[target], call)()
     else:
         raise ValueError(f"unknown step kind {kind!r}")
 

@@ -29,31 +29,10 @@ class StepKind(str, Enum):
     LEAF = "leaf"  # x = Value(2)
     BINARY = "binary"  # x = a + b, x = 2 * a, x = a ** 2
     UNARY = "unary"  # x = -a
-    METHOD = "method"  # x = a.relu()
+    METHOD = "method"  # x = a.exp(), x = a.pow(3)
+    SUM = "sum"  # x = sum([a, b, c])
     BACKWARD = "backward"  # x.backward()
 
-
-# Python's ast operator -> the operation name used in whitelists.
-BINARY_OPERATORS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv", ast.Pow: "pow"}
-UNARY_METHODS = ("relu", "tanh")
-
-# Operation name -> the attribute of the Value class that implements it.
-OPERATION_ATTRIBUTES = {
-    "add": "__add__",
-    "radd": "__radd__",
-    "sub": "__sub__",
-    "rsub": "__rsub__",
-    "mul": "__mul__",
-    "rmul": "__rmul__",
-    "truediv": "__truediv__",
-    "rtruediv": "__rtruediv__",
-    "pow": "__pow__",
-    "neg": "__neg__",
-    "relu": "relu",
-    "tanh": "tanh",
-    "backward": "backward",
-}
-OPERATIONS = frozenset(OPERATION_ATTRIBUTES)
 
 Operand = tuple[str, object]  # ("ref", "a") or ("const", 2.0)
 
@@ -181,20 +160,47 @@ class Step:
     target: str
     """The node this step creates (for BACKWARD: the node it is called on)."""
     op: str
-    """Operation name: a key of OPERATION_ATTRIBUTES, or "value" for a leaf."""
+    """The declared operation's name, or "value" for a leaf."""
     operands: tuple[Operand, ...]
     text: str
     """Source text of the expression, used to name anonymous nodes in feedback."""
     line: int
     """1-based line in the program."""
     label: str | None = None
+    operation: Operation | None = None
+    """The declared operation it runs (None for a leaf)."""
+
+    @property
+    def call(self) -> str:
+        """What the interpreter calls, in Python's own names: for an operator, the stem of the
+        special method Python calls (``add``; ``radd`` with a number on the left, where Python
+        calls ``__radd__``; ``neg``), else the method's name, ``sum``, or ``value`` for a leaf.
+        (For the three problems that came before declarations these are their operations'
+        names, so their programs travel as they always did.)"""
+        operation = self.operation
+        if operation is None:
+            return "value"
+        if operation.kind is OperationKind.BINARY:
+            stem = OPERATOR_STEMS[operation.operator]
+            return f"r{stem}" if self.operands[0][0] == "const" else stem
+        if operation.kind is OperationKind.UNARY:
+            return UNARY_STEMS[operation.operator]
+        return "sum" if operation.kind is OperationKind.SUM else operation.name
+
+    @property
+    def symbol(self) -> str:
+        """How a picture writes it: Python's operator, or the method's name (empty for a leaf)."""
+        operation = self.operation
+        if operation is None:
+            return ""
+        return operation.operator or ("sum" if operation.kind is OperationKind.SUM else operation.name)
 
     def to_wire(self) -> dict:
         """Plain JSON for the interpreter; nothing but what it must execute."""
         return {
             "kind": self.kind.value,
             "target": self.target,
-            "op": self.op,
+            "op": self.call,
             "operands": [list(operand) for operand in self.operands],
             "label": self.label,
             "line": self.line,
@@ -209,6 +215,10 @@ class Node:
     display: str
     op: str
     parents: tuple[str, ...]
+    symbol: str = ""
+    """Python's operator or the method's name (``Step.symbol``): how a picture labels it."""
+    label: str | None = None
+    """What ``label=`` gave it, for a leaf created with one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,12 +250,41 @@ class TestProgram:
 
 @dataclass(frozen=True, slots=True)
 class Whitelist:
-    """What a problem's programs may use."""
+    """What a problem's programs may use: its declared operations, in declaration order."""
 
-    operations: frozenset[str]
-    numbers_as_operands: bool
+    operations: tuple[Operation, ...]
     constructor_keywords: frozenset[str] = frozenset()
     class_name: str = "Value"
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(operation.name for operation in self.operations)
+
+    def of_kind(self, kind: OperationKind) -> tuple[Operation, ...]:
+        return tuple(operation for operation in self.operations if operation.kind is kind)
+
+    def binary(self, operator: str, left: str, right: str) -> Operation | None:
+        """The form of ``operator`` that takes these operands (``"ref"`` or ``"const"``)."""
+        return next((op for op in self.of_kind(OperationKind.BINARY) if op.operator == operator
+                     and op.operands[0].takes(left) and op.operands[1].takes(right)), None)
+
+    def unary(self, operator: str) -> Operation | None:
+        return next((op for op in self.of_kind(OperationKind.UNARY) if op.operator == operator), None)
+
+    def method(self, name: str) -> Operation | None:
+        return next((op for op in self.of_kind(OperationKind.METHOD) if op.name == name), None)
+
+    @property
+    def backward(self) -> Operation | None:
+        return next(iter(self.of_kind(OperationKind.BACKWARD)), None)
+
+    @property
+    def sum(self) -> Operation | None:
+        return next(iter(self.of_kind(OperationKind.SUM)), None)
+
+    @property
+    def takes_numbers(self) -> bool:
+        return any(operation.takes_numbers for operation in self.operations)
 
 
 def parse_program(source: str, whitelist: Whitelist) -> TestProgram:
@@ -286,17 +325,18 @@ class _ProgramBuilder:
                     f"`{ast.unparse(statement)}` creates no new node; write an operation", line
                 )
             return
-        if isinstance(statement, ast.Expr) and _is_method_call(statement.value, "backward"):
+        backward = self.whitelist.backward
+        if isinstance(statement, ast.Expr) and backward is not None and _is_method_call(statement.value, backward.name):
             node = statement.value.func.value  # type: ignore[attr-defined]
             target = self.reference(node)
-            self.require("backward", line)
             self.steps.append(
-                Step(StepKind.BACKWARD, target, "backward", (), ast.unparse(statement), line)
+                Step(StepKind.BACKWARD, target, backward.name, (), ast.unparse(statement), line, operation=backward)
             )
             return
+        called = f"`x.{backward.name}()`" if backward is not None else "nothing else"
         raise ProgramError(
             f"`{ast.unparse(statement)}` is not a statement of the test language "
-            "(allowed: `x = Value(2)`, `x = <expression>`, `x.backward()`)",
+            f"(allowed: `x = {self.whitelist.class_name}(2)`, `x = <expression>`, {called})",
             line,
         )
 
@@ -309,23 +349,52 @@ class _ProgramBuilder:
         if isinstance(expr, ast.Name):
             return ("ref", self.reference(expr))
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Name):
+            if expr.func.id == "sum" and self.whitelist.sum is not None:
+                return self.sum(expr, target)
             return self.leaf(expr, target)
-        if isinstance(expr, ast.BinOp) and type(expr.op) in BINARY_OPERATORS:
+        if isinstance(expr, ast.BinOp) and type(expr.op) in BINARY_SYMBOLS:
             return self.binary(expr, target)
-        if isinstance(expr, ast.UnaryOp) and isinstance(expr.op, ast.USub):
+        if isinstance(expr, ast.UnaryOp) and type(expr.op) in UNARY_SYMBOLS:
+            symbol = UNARY_SYMBOLS[type(expr.op)]
             operand = self.expression(expr.operand)
-            self.require("neg", line)
-            return self.emit(StepKind.UNARY, "neg", (operand,), expr, target)
+            operation = self.whitelist.unary(symbol)
+            if operation is None:
+                raise ProgramError(f"`{ast.unparse(expr)}`: unary `{symbol}` is not part of this problem "
+                                   f"({self.allowed()})", line)
+            return self.emit(StepKind.UNARY, operation, (operand,), expr, target)
         if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
-            method = expr.func.attr
-            if method not in UNARY_METHODS or expr.args or expr.keywords:
-                raise ProgramError(f"`{ast.unparse(expr)}` is not an allowed method call", line)
-            operand = self.expression(expr.func.value)
-            if operand[0] != "ref":
-                raise ProgramError(f"`{method}()` must be called on a node", line)
-            self.require(method, line)
-            return self.emit(StepKind.METHOD, method, (operand,), expr, target)
+            return self.method(expr, target)
         raise ProgramError(f"`{ast.unparse(expr)}` is not an expression of the test language", line)
+
+    def method(self, call: ast.Call, target: str | None) -> Operand:
+        line = call.lineno
+        name = call.func.attr  # type: ignore[attr-defined]
+        operation = self.whitelist.method(name)
+        if operation is None:
+            backward = self.whitelist.backward
+            if backward is not None and name == backward.name:
+                raise ProgramError(f"`{ast.unparse(call)}` returns nothing: call it as a statement of its own", line)
+            raise ProgramError(f"`{ast.unparse(call)}`: the method `{name}` is not part of this problem "
+                               f"({self.allowed()})", line)
+        arguments = [_constant(argument) for argument in call.args]
+        if call.keywords or len(arguments) != operation.arguments or None in arguments:
+            count = operation.arguments
+            wanted = f"{count} number{'s' if count != 1 else ''}" if count else "no arguments"
+            raise ProgramError(f"`{ast.unparse(call)}`: `{name}()` takes {wanted}", line)
+        operand = self.expression(call.func.value)  # type: ignore[attr-defined]
+        if operand[0] != "ref":
+            raise ProgramError(f"`{name}()` must be called on a node", line)
+        return self.emit(StepKind.METHOD, operation, (operand, *(("const", a) for a in arguments)), call, target)
+
+    def sum(self, call: ast.Call, target: str | None) -> Operand:
+        line = call.lineno
+        listed = call.args[0] if len(call.args) == 1 and not call.keywords else None
+        if not isinstance(listed, (ast.List, ast.Tuple)) or not listed.elts:
+            raise ProgramError(f"`{ast.unparse(call)}`: sum() takes one list of nodes, like `sum([a, b, c])`", line)
+        operands = tuple(self.expression(element) for element in listed.elts)
+        if any(kind == "const" for kind, _ in operands):
+            raise ProgramError(f"`{ast.unparse(call)}`: sum() here adds nodes only", line)
+        return self.emit(StepKind.SUM, self.whitelist.sum, operands, call, target)
 
     def leaf(self, call: ast.Call, target: str | None) -> Operand:
         line = call.lineno
@@ -343,35 +412,31 @@ class _ProgramBuilder:
                 raise ProgramError(f"`{keyword.arg}=` takes a string", line)
             label = keyword.value.value
         value = ("const", _constant(call.args[0]))
-        return self.emit(StepKind.LEAF, "value", (value,), call, target, label=label)
+        return self.emit(StepKind.LEAF, None, (value,), call, target, label=label)
 
     def binary(self, expr: ast.BinOp, target: str | None) -> Operand:
         line = expr.lineno
-        op = BINARY_OPERATORS[type(expr.op)]
+        symbol = BINARY_SYMBOLS[type(expr.op)]
         left, right = self.expression(expr.left), self.expression(expr.right)
         if left[0] == "const" and right[0] == "const":
             raise ProgramError(f"`{ast.unparse(expr)}` has no node in it", line)
-        if op == "pow":
-            if left[0] == "const" or right[0] != "const":
-                raise ProgramError("`**` takes a node as base and a number as exponent", line)
-        elif left[0] == "const" or right[0] == "const":
-            if not self.whitelist.numbers_as_operands:
-                raise ProgramError(
-                    f"`{ast.unparse(expr)}`: this problem's operators take Values only", line
-                )
-        name = f"r{op}" if left[0] == "const" else op
-        self.require(name, line)
-        return self.emit(StepKind.BINARY, op, (left, right), expr, target, whitelisted_as=name)
+        operation = self.whitelist.binary(symbol, left[0], right[0])
+        if operation is None:
+            forms = [op for op in self.whitelist.of_kind(OperationKind.BINARY) if op.operator == symbol]
+            if not forms:
+                raise ProgramError(f"`{ast.unparse(expr)}`: `{symbol}` is not part of this problem ({self.allowed()})", line)
+            takes = "; ".join(f"{_side(op.operands[0])} {symbol} {_side(op.operands[1])} ({op.name})" for op in forms)
+            raise ProgramError(f"`{ast.unparse(expr)}`: this problem has `{symbol}` only as {takes}", line)
+        return self.emit(StepKind.BINARY, operation, (left, right), expr, target)
 
     def emit(
         self,
         kind: StepKind,
-        op: str,
+        operation: Operation | None,
         operands: tuple[Operand, ...],
         expr: ast.expr,
         target: str | None,
         label: str | None = None,
-        whitelisted_as: str | None = None,
     ) -> Operand:
         text = ast.unparse(expr)
         if target is None:
@@ -379,9 +444,11 @@ class _ProgramBuilder:
             name, display = f"_{self.temporaries}", text
         else:
             name, display = target, target
+        op = operation.name if operation is not None else "value"
         parents = tuple(str(value) for kind_, value in operands if kind_ == "ref")
-        self.steps.append(Step(kind, name, whitelisted_as or op, operands, text, expr.lineno, label))
-        self.nodes.append(Node(name, display, whitelisted_as or op, parents))
+        step = Step(kind, name, op, operands, text, expr.lineno, label, operation)
+        self.steps.append(step)
+        self.nodes.append(Node(name, display, op, parents, step.symbol, label))
         self.defined.add(name)
         return ("ref", name)
 
@@ -392,13 +459,12 @@ class _ProgramBuilder:
             raise ProgramError(f"`{expr.id}` is used before it is assigned", expr.lineno)
         return expr.id
 
-    def require(self, operation: str, line: int) -> None:
-        if operation not in self.whitelist.operations:
-            raise ProgramError(
-                f"the operation `{operation}` is not part of this problem "
-                f"(allowed: {', '.join(sorted(self.whitelist.operations))})",
-                line,
-            )
+    def allowed(self) -> str:
+        return f"allowed: {', '.join(sorted(self.whitelist.names))}"
+
+
+def _side(side: Side) -> str:
+    return {Side.VALUE: "Value", Side.NUMBER: "number", Side.EITHER: "(Value or number)"}[side]
 
 
 def _is_method_call(expr: ast.expr, method: str) -> bool:

@@ -7,10 +7,15 @@ import importlib.util
 import sys
 from typing import Mapping
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from grader import interpreter
 from grader.observations import ProgramObservation, ResultLayout, parse_program
 from grader.programs import TestProgram
-from grader.spec import Problem
+
+if TYPE_CHECKING:
+    from grader.spec import Problem
 
 
 class ReferenceError(RuntimeError):
@@ -18,22 +23,28 @@ class ReferenceError(RuntimeError):
 
 
 def load_reference_class(problem: Problem) -> type:
-    name = f"_grader_reference_{problem.id.replace('-', '_')}_{problem.digest[:12]}"
+    return load_value_class(problem.reference_path, problem.api.class_name, problem.id, problem.digest)
+
+
+def load_value_class(path: Path, class_name: str, problem_id: str, digest: str) -> type:
+    """The reference's class, its module loaded once per content (``digest``): the spec's
+    generator computes with it too, before the Problem exists."""
+    name = f"_grader_reference_{problem_id.replace('-', '_')}_{digest[:12]}"
     if name in sys.modules:
         module = sys.modules[name]
     else:
-        spec = importlib.util.spec_from_file_location(name, problem.reference_path)
+        spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
-            raise ReferenceError(f"{problem.reference_path}: cannot be loaded")
+            raise ReferenceError(f"{path}: cannot be loaded")
         module = importlib.util.module_from_spec(spec)
         try:
             spec.loader.exec_module(module)
         except Exception as error:
-            raise ReferenceError(f"{problem.reference_path}: raised {error!r} on import") from error
+            raise ReferenceError(f"{path}: raised {error!r} on import") from error
         sys.modules[name] = module
-    value_class = getattr(module, problem.api.class_name, None)
+    value_class = getattr(module, class_name, None)
     if not isinstance(value_class, type):
-        raise ReferenceError(f"{problem.reference_path}: defines no class {problem.api.class_name}")
+        raise ReferenceError(f"{path}: defines no class {class_name}")
     return value_class
 
 

@@ -80,8 +80,7 @@ class Api:
 
     @property
     def whitelist(self) -> Whitelist:
-        numbers = any(operation.takes_numbers for operation in self.operations)
-        return Whitelist(self.names, numbers, self.constructor_keywords, self.class_name)
+        return Whitelist(self.operations, self.constructor_keywords, self.class_name)
 
     @property
     def required_attributes(self) -> tuple[str, ...]:
@@ -265,17 +264,20 @@ def load_problem(path: Path, reference_dir: Path, seed: int | None = None, *, vi
         seed, seed_source = resolve_seed(seed)
         if seed is None:
             seed, seed_source = raw["generated"]["seed"], "spec"
+    digest = hashlib.sha256(
+        text.encode() + b"\0" + reference_path.read_bytes() + b"\0" + str(seed).encode()
+    ).hexdigest()
+    if seed is not None:
         groups = raw["generated"]["tests"]
         drawn = [g for g in groups if not visible_only or g.get("visibility", "hidden") == "visible"]
         withheld = sum(g["count"] for g in groups if g not in drawn)
-        tests += _generated_tests(drawn, api, seed)
+        if drawn:
+            value_class = _reference_class(path, lines, reference_path, api, raw["id"], digest)
+            tests += _generated_tests(drawn, api, seed, value_class, lines)
     names = [test.name for test in tests]
     for i, name in enumerate(names):
         if name in names[:i]:
             raise SpecError(path, lines(("tests", i, "name")), f"tests[{i}].name", f"duplicate test name {name!r}")
-    digest = hashlib.sha256(
-        text.encode() + b"\0" + reference_path.read_bytes() + b"\0" + str(seed).encode()
-    ).hexdigest()
     return Problem(
         id=raw["id"],
         version=raw["version"],
@@ -409,19 +411,34 @@ def _test(raw: dict, index: int, api: Api, lines: "_LineFinder") -> ProblemTest:
     )
 
 
-def _generated_tests(groups: list[dict], api: Api, seed: int) -> tuple[ProblemTest, ...]:
+def _reference_class(path: Path, lines: "_LineFinder", reference_path: Path, api: Api, problem_id: str, digest: str) -> type:
+    """The reference's class, which the generator computes with."""
+    from grader.reference import ReferenceError, load_value_class
+
+    try:
+        return load_value_class(reference_path, api.class_name, problem_id, digest)
+    except ReferenceError as error:
+        raise SpecError(path, lines(("reference",)), "reference", str(error)) from None
+
+
+def _generated_tests(groups: list[dict], api: Api, seed: int, value_class: type, lines: "_LineFinder") -> tuple[ProblemTest, ...]:
     """The declared generated tests, drawn from ``seed``; named by shape and number."""
-    from grader.generate import generate_program
+    from grader.generate import GenerationError, generate_program
 
     tests = []
     for group in groups:
         for index in range(group["count"]):
+            try:
+                program = generate_program(group["shape"], api.whitelist, seed, index, value_class)
+            except GenerationError as error:
+                raise SpecError(lines.path, lines(("generated", "tests")), "generated.tests",
+                                f"shape {group['shape']!r}: {error}") from None
             tests.append(
                 ProblemTest(
                     name=f"generated {group['shape']} #{index + 1}",
                     points=float(group["points"]),
                     visibility=Visibility(group.get("visibility", "hidden")),
-                    program=generate_program(group["shape"], api.whitelist, seed, index),
+                    program=program,
                     checks=tuple(group.get("check", ("data", "grad"))),
                     exact_repr=False,
                     hint="",

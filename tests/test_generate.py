@@ -26,12 +26,17 @@ def problem(problem_id):
     return _problem_and_expected(problem_id)[0]
 
 
+def generate(p, shape: str, seed: int, index: int):
+    """A program of ``shape`` for problem ``p``, its values computed by p's reference."""
+    return generate_program(shape, p.api.whitelist, seed, index, load_reference_class(p))
+
+
 @pytest.mark.parametrize("problem_id", PROBLEM_IDS)
 @pytest.mark.parametrize("shape", SHAPES)
 def test_the_same_seed_gives_the_same_program_and_other_seeds_others(problem_id, shape):
-    whitelist = problem(problem_id).api.whitelist
-    assert generate_program(shape, whitelist, 7, 3).source == generate_program(shape, whitelist, 7, 3).source
-    sources = {generate_program(shape, whitelist, seed, 0).source for seed in range(10)}
+    p = problem(problem_id)
+    assert generate(p, shape, 7, 3).source == generate(p, shape, 7, 3).source
+    sources = {generate(p, shape, seed, 0).source for seed in range(10)}
     assert len(sources) >= 5
 
 
@@ -39,7 +44,7 @@ def test_the_same_seed_gives_the_same_program_and_other_seeds_others(problem_id,
 @given(seed=st.integers(0, 2**32), shape=st.sampled_from(SHAPES), problem_id=st.sampled_from(PROBLEM_IDS))
 def test_generated_programs_never_leave_the_references_domain(seed, shape, problem_id):
     p = problem(problem_id)
-    program = generate_program(shape, p.api.whitelist, seed, 0)  # parsing enforces the whitelist
+    program = generate(p, shape, seed, 0)  # parsing enforces the whitelist
     observation = run_reference(p, program)
     assert observation.status is RunStatus.COMPLETED, (program.source, observation.error)
     for node in observation.nodes.values():
@@ -49,7 +54,7 @@ def test_generated_programs_never_leave_the_references_domain(seed, shape, probl
 @pytest.mark.parametrize("problem_id", PROBLEM_IDS)
 def test_deep_chains_stay_under_what_a_recursive_solution_survives(problem_id):
     p = problem(problem_id)
-    depths = [len(generate_program("deep_chain", p.api.whitelist, seed, 0).nodes) for seed in range(20)]
+    depths = [len(generate(p, "deep_chain", seed, 0).nodes) for seed in range(20)]
     assert max(depths) <= MAX_CHAIN_DEPTH + 20 < 900 and min(depths) >= MAX_CHAIN_DEPTH // 2
 
 
@@ -75,7 +80,7 @@ def test_the_reference_agrees_with_finite_differences_on_generated_graphs(proble
     value_class = load_reference_class(p)
     checked = 0
     for seed in range(8):
-        program = generate_program(shape, p.api.whitelist, seed, 0)
+        program = generate(p, shape, seed, 0)
         steps = program.to_wire()
         grads = run_reference(p, program).nodes
         at_point = _root_value(value_class, steps, None)
@@ -103,7 +108,7 @@ def generated_tests(problem_id: str, seeds: range):
     declared = [(t.shape, t) for t in p.tests if t.generated]
     tests = [
         dataclasses.replace(template, name=f"{shape} seed {seed} #{index}",
-                            program=generate_program(shape, p.api.whitelist, seed, index))
+                            program=generate(p, shape, seed, index))
         for seed in seeds
         for index, (shape, template) in enumerate(declared)
     ]
@@ -170,7 +175,7 @@ def test_every_generated_program_holds_its_edge_cases_whatever_the_seed(problem_
     p = problem(problem_id)
     wanted = {"zero operand", "a node used on both sides"} | ({"zero base"} if "pow" in p.api.names else set())
     for seed in EDGE_CASES_PER_SEED:
-        program = generate_program(shape, p.api.whitelist, seed, seed % 3)
+        program = generate(p, shape, seed, seed % 3)
         assert wanted <= _edge_cases(program, p.api.whitelist), (seed, program.source)
         if "relu" in p.api.names:
             observed = run_reference(p, program).nodes

@@ -1,13 +1,16 @@
 import pytest
 
-from grader.programs import ProgramError, StepKind, Whitelist, parse_program
+from grader.programs import ProgramError, StepKind, parse_program
+from grader.spec import find_course
+from tests.conftest import REPO
 
-BASIC = Whitelist(frozenset({"add", "mul", "relu", "backward"}), numbers_as_operands=True)
-VALUES_ONLY = Whitelist(frozenset({"add", "mul", "tanh", "backward"}), False, frozenset({"label"}))
-FULL = Whitelist(
-    frozenset({"add", "radd", "sub", "rsub", "mul", "rmul", "truediv", "rtruediv", "pow", "neg", "relu", "backward"}),
-    True,
-)
+
+def whitelist_of(problem_id: str):
+    """What a problem of this repository declares its programs may use."""
+    return find_course(REPO).load(problem_id, visible_only=True).api.whitelist
+
+
+BASIC, VALUES_ONLY, FULL = (whitelist_of(p) for p in ("value-basic", "value-tanh", "value-full"))
 
 
 def test_nested_expressions_are_flattened_into_named_intermediate_nodes():
@@ -27,10 +30,14 @@ def test_constants_keep_their_side_so_reflected_operators_are_exercised():
 @pytest.mark.parametrize(
     ("source", "whitelist", "line", "words"),
     [
-        ("a = Value(2)\nb = 2 * a", BASIC, 2, "`rmul` is not part of this problem"),
-        ("a = Value(2)\nb = a ** 2", BASIC, 2, "`pow` is not part of this problem"),
-        ("a = Value(2)\nb = a.tanh()", BASIC, 2, "`tanh` is not part of this problem"),
-        ("a = Value(2)\nb = a + 1", VALUES_ONLY, 2, "take Values only"),
+        ("a = Value(2)\nb = 2 * a", BASIC, 2, "has `*` only as Value * (Value or number) (mul)"),
+        ("a = Value(2)\nb = a ** 2", BASIC, 2, "`**` is not part of this problem (allowed: add, backward, mul, relu)"),
+        ("a = Value(2)\nb = a.tanh()", BASIC, 2, "the method `tanh` is not part of this problem"),
+        ("a = Value(2)\nb = a + 1", VALUES_ONLY, 2, "has `+` only as Value + Value (add)"),
+        ("a = Value(2)\nb = -a", BASIC, 2, "unary `-` is not part of this problem"),
+        ("a = Value(2)\nb = a.relu(2)", BASIC, 2, "`relu()` takes no arguments"),
+        ("a = Value(2)\nb = sum([a, a])", BASIC, 2, "only `Value(...)` may be called"),
+        ("a = Value(2)\nb = a.backward()", BASIC, 2, "returns nothing: call it as a statement"),
         ("a = Value(2)\nb = a + c", BASIC, 2, "`c` is used before it is assigned"),
         ("a = Value(2)\na = a + a", BASIC, 2, "assigned twice"),
         ("import os", BASIC, 1, "not a statement of the test language"),
@@ -39,7 +46,7 @@ def test_constants_keep_their_side_so_reflected_operators_are_exercised():
         ("a = Value(2, label='a')", BASIC, 1, "keyword `label` is not part"),
         ("a = Value(2)\nb = a", BASIC, 2, "creates no new node"),
         ("a = Value(2)\nb = (", BASIC, 2, "not valid Python"),
-        ("a = Value(2)\nb = a ** a", FULL, 2, "number as exponent"),
+        ("a = Value(2)\nb = a ** a", FULL, 2, "has `**` only as Value ** number (pow)"),
     ],
 )
 def test_programs_outside_the_language_or_whitelist_are_rejected_with_their_line(source, whitelist, line, words):
@@ -53,4 +60,5 @@ def test_wire_form_carries_only_what_the_interpreter_executes():
     program = parse_program("a = Value(2, label='a')\nb = a.tanh()\nb.backward()", VALUES_ONLY)
     wire = program.to_wire()
     assert wire[0] == {"kind": "leaf", "target": "a", "op": "value", "operands": [["const", 2]], "label": "a", "line": 1}
+    assert wire[1]["op"] == "tanh" and wire[2] == {**wire[2], "kind": "backward", "op": "backward"}
     assert {key for step in wire for key in step} == {"kind", "target", "op", "operands", "label", "line"}
