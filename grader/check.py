@@ -18,7 +18,7 @@ from grader.spec import ProblemTest
 
 REL_TOLERANCE = 1e-9
 ABS_TOLERANCE = 1e-12
-FIELDS_IN_ORDER = ("data", "grad", "repr")
+FIELDS_IN_ORDER = ("data", "grad", "repr", "label")
 MISMATCHES_KEPT = 10
 """A verdict keeps the first differences (every report shows at most these) and counts the rest."""
 
@@ -220,10 +220,11 @@ def _identical(test: ProblemTest, expected: ProgramObservation, observed: Progra
     wanted, had = readable(expected.nodes), readable(observed.nodes)
     if wanted.keys() != had.keys():
         return False
-    with_repr = "repr" in test.checks
+    with_repr, with_label = "repr" in test.checks, "label" in test.checks
     for name, want in wanted.items():
         have = had[name]
-        if want.data != have.data or want.grad != have.grad or (with_repr and want.repr != have.repr):
+        if want.data != have.data or want.grad != have.grad or (with_repr and want.repr != have.repr) \
+                or (with_label and want.label != have.label):
             return False
     return True
 
@@ -259,7 +260,7 @@ def _differences(
     """(node, field, expected reading, observed reading or None) for every difference: data
     in forward order, then grads in backward order, then reprs."""
     nodes = test.program.nodes
-    order = {"data": nodes, "grad": tuple(reversed(nodes)), "repr": nodes}
+    order = {"data": nodes, "grad": tuple(reversed(nodes)), "repr": nodes, "label": nodes}
     checks = test.checks if checks is None else checks
     wanted, had = readable(expected.nodes), readable(observed.nodes)
     for field in FIELDS_IN_ORDER:
@@ -280,6 +281,8 @@ def readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool
     """One field of one node judged alike, within tolerance (the renderers' graphs reuse it)."""
     if field == "repr":
         return expected.text is not None and got.text is not None and reprs_equal(expected.text, got.text, exact=exact_repr)
+    if field == "label":
+        return expected == got  # the very text label= stored (nothing where it gave none)
     if expected.is_number and got.is_number:
         return numbers_equal(expected.number, got.number)  # type: ignore[arg-type]
     # never a number against a non-number; two runs holding the same non-number agree

@@ -53,6 +53,8 @@ class GraphNode:
     grad_got: str
     repr_expected: str = ""
     repr_got: str = ""
+    label_expected: str = ""
+    label_got: str = ""
     wrong_fields: tuple[str, ...] = ()
     """Checked fields whose values differ, in data, grad, repr order."""
 
@@ -153,7 +155,7 @@ def _graph_node(test: ProblemTest, node: Node, expression: str, want: NodeObserv
                 have: NodeObservation | None) -> GraphNode:
     values: dict[str, str] = {}
     wrong = []
-    for field in ("data", "grad", "repr"):
+    for field in ("data", "grad", "repr", "label"):
         shown = field in GRAPH_FIELDS or field in test.checks
         values[f"{field}_expected"] = want.field(field).describe() if want and shown else ""
         values[f"{field}_got"] = (have.field(field).describe() if have else "not created") if shown else ""

@@ -52,10 +52,12 @@ def run_program(value_class, program, source_file=None):
     """Run one program; return (values, error) as plain data.
 
     ``program`` is its list of steps, or ``{"steps": [...], "repr": false}`` to leave the
-    repr out. ``values`` is one flat list: each node's observed data, grad and (unless left
-    out) repr, node after node in the order the steps create them (the grader knows their
-    names: the steps' targets). ``error`` is None, or the exception a step raised (the
-    program stops there; nodes created before it are still observed).
+    repr out (and ``"label": true`` to read back what ``label=`` stored). ``values`` is one
+    flat list: each node's observed data, grad, (unless left out) repr and (if asked) label,
+    node after node in the order the steps create them (the grader knows their names: the
+    steps' targets); a node created without ``label=`` has None for its label. ``error`` is
+    None, or the exception a step raised (the program stops there; nodes created before it
+    are still observed).
     """
     steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, dict) else (program, True)
     env = {}
@@ -66,6 +68,9 @@ def run_program(value_class, program, source_file=None):
         except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
             error = describe_exception(exc, source_file, step=index)
             break
+    if isinstance(program, dict) and program.get("label"):
+        labelled = {step["target"] for step in steps if step.get("label") is not None}
+        return _observed_with_labels(env, with_repr, labelled), error
     return _observed(env, with_repr), error
 
 
@@ -74,6 +79,25 @@ def _observed(env, with_repr):
     for node in env.values():
         values += observe(node, with_repr)
     return values
+
+
+def _observed_with_labels(env, with_repr, labelled):
+    values = []
+    for name, node in env.items():
+        values += observe(node, with_repr)
+        values.append(_observe_label(node) if name in labelled else None)
+    return values
+
+
+def _observe_label(node):
+    """What ``label=`` stored, read back: the text, or what was there instead."""
+    try:
+        label = node.label
+        if type(label) is str:
+            return _short(label)
+        return {"other": type(label).__name__, "text": _short(repr(label))}
+    except BaseException as exc:  # noqa: BLE001
+        return {"error": describe_exception(exc)}
 
 
 def execute_step(value_class, step, env):

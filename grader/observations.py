@@ -76,6 +76,9 @@ class NodeObservation:
     data: Reading
     grad: Reading
     repr: Reading
+    label: Reading = Reading()
+    """What ``label=`` stored, read back (not observed unless a test checks it, and never for a
+    node created without one)."""
 
     def field(self, name: str) -> Reading:
         return getattr(self, name)
@@ -97,17 +100,19 @@ class ResultLayout:
 
     names: tuple[str, ...]
     with_repr: bool
+    with_label: bool = False
 
     @classmethod
     def of(cls, program: Mapping[str, Any] | list) -> "ResultLayout":
         """The layout of what the interpreter sends for ``program``: ``ProblemTest.to_wire()``,
         or a bare list of steps (repr observed), as ``interpreter.run_program`` takes it."""
         steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, Mapping) else (program, True)
-        return cls(tuple(step["target"] for step in steps if step["kind"] != "backward"), bool(with_repr))
+        with_label = isinstance(program, Mapping) and bool(program.get("label"))
+        return cls(tuple(step["target"] for step in steps if step["kind"] != "backward"), bool(with_repr), with_label)
 
     @property
     def stride(self) -> int:
-        return 3 if self.with_repr else 2
+        return 2 + self.with_repr + self.with_label
 
 
 class _NodesOnDemand(collections.abc.Mapping):
@@ -194,6 +199,7 @@ def _parse_nodes(layout: ResultLayout, values: Any) -> dict[str, NodeObservation
             data=_number_reading(values[at]),
             grad=_number_reading(values[at + 1]),
             repr=_text_reading(values[at + 2]) if layout.with_repr else NOT_OBSERVED,
+            label=_label_reading(values[at + stride - 1]) if layout.with_label else NOT_OBSERVED,
         )
     return nodes
 
@@ -228,6 +234,14 @@ def _number_reading(raw: Any) -> Reading:
     if kind is dict and "other" in raw:
         return Reading(other_type=_text(raw["other"], "object", 100), text=_text(raw.get("text"), "", 200))
     return _error_reading(raw)
+
+
+def _label_reading(raw: Any) -> Reading:
+    if raw is None:
+        return NOT_OBSERVED  # a node created without label=
+    if type(raw) is dict and "other" in raw:
+        return Reading(other_type=_text(raw["other"], "object", 100), text=_text(raw.get("text"), "", 200))
+    return _text_reading(raw)
 
 
 def _text_reading(raw: Any) -> Reading:
@@ -270,25 +284,34 @@ def to_wire(observation: ProgramObservation) -> dict:
             return {"other": r.other_type, "text": r.text}
         return None
 
+    def text(r: Reading) -> Any:
+        if r.error is not None:
+            return {"error": _error_wire(r.error)}
+        return {"other": r.other_type, "text": r.text} if r.other_type is not None else r.text
+
     nodes = readable(observation.nodes)
     with_repr = any(n.repr is not NOT_OBSERVED for n in nodes.values())
+    with_label = any(n.label != NOT_OBSERVED for n in nodes.values())
     values: list = []
     for n in nodes.values():
         values += [number(n.data), number(n.grad)]
         if with_repr:
-            values.append({"error": _error_wire(n.repr.error)} if n.repr.error is not None else n.repr.text)
+            values.append(text(n.repr))
+        if with_label:
+            values.append(text(n.label))
     return {
         "status": observation.status.value,
         "detail": observation.detail,
         "error": _error_wire(observation.error) if observation.error else None,
         "names": list(nodes),
         "repr": with_repr,
+        **({"label": True} if with_label else {}),
         "values": values,
     }
 
 
 def from_wire(raw: dict) -> ProgramObservation:
-    layout = ResultLayout(tuple(raw["names"]), bool(raw["repr"]))
+    layout = ResultLayout(tuple(raw["names"]), bool(raw["repr"]), bool(raw.get("label")))
     parsed = parse_program(raw["values"], raw.get("error"), layout)
     return replace(parsed, status=RunStatus(raw["status"]), detail=raw.get("detail", ""))
 

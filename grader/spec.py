@@ -102,7 +102,7 @@ class ProblemTest:
     visibility: Visibility
     program: TestProgram
     checks: tuple[str, ...]
-    """Fields compared: any of data, grad, repr."""
+    """Fields compared: any of data, grad, repr, label."""
     exact_repr: bool
     hint: str
     line: int | None
@@ -124,7 +124,8 @@ class ProblemTest:
     def to_wire(self) -> dict:
         """What the submission's process gets of this test: the program's steps, and whether
         to observe repr (only where it is checked: observing costs time on every node)."""
-        return {"steps": self.program.to_wire(), "repr": "repr" in self.checks}
+        wire = {"steps": self.program.to_wire(), "repr": "repr" in self.checks}
+        return {**wire, "label": True} if "label" in self.checks else wire
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +399,9 @@ def _check_operations(operations: tuple[Operation, ...], lines: "_LineFinder") -
 def _test(raw: dict, index: int, api: Api, lines: "_LineFinder") -> ProblemTest:
     field = f"tests[{index}].program"
     program = _program(raw["program"], api, lines, ("tests", index, "program"), field)
+    if "label" in raw["check"] and not any(node.label is not None for node in program.nodes):
+        raise SpecError(lines.path, lines(("tests", index, "check")), f"tests[{index}].check",
+                        "`label` reads back what label= stored, and this program gives no node a label")
     return ProblemTest(
         name=raw["name"],
         points=float(raw["points"]),
