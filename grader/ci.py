@@ -124,7 +124,7 @@ def run_ci(
         refuse_unprintable_name(path)
     reports, problems = [], {}
     for path in submissions:
-        problem_id = request.problem_id or guess_problem_id(path, course.problem_ids())
+        problem_id = request.problem_id or guess_problem_id(path, course)
         if problem_id not in problems:  # a spec is validated and its hidden graphs drawn once
             problems[problem_id] = load_problem(problem_id)
         problem = problems[problem_id]

@@ -146,7 +146,7 @@ def _check(args) -> int:
 
     submission = _readable_file(args.submission)
     course = _course(args)
-    problem_id = args.problem or guess_problem_id(submission, course.problem_ids())
+    problem_id = args.problem or guess_problem_id(submission, course)
     problem = _problem(args, problem_id, visible_only=True)
     report = grade_submission(problem, submission, isolation=_isolation(args), visible_only=True)
     sys.stdout.write(render_check(report_view(report, Audience.STUDENT), Style(colour=sys.stdout.isatty())))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
@@ -503,13 +504,29 @@ class _LineFinder:
         return line if line is not None else (1 if self.root is not None else None)
 
 
-def guess_problem_id(submission: Path, problem_ids: list[str]) -> str:
-    """Which problem a file is for, read as text (never run): the richest API it mentions."""
+_DEFINED = re.compile(r"^\s*(?:def\s+(\w+)|(\w+)\s*=)", re.M)
+"""A method defined, or an attribute assigned, at the start of a line (``__radd__ = __add__``)."""
+
+
+def guess_problem_id(submission: Path, course: Course) -> str:
+    """Which problem a file is for, read as text (never run): the one whose declared API (the
+    attributes its operations need, its constructor's keywords) the file covers best, counting
+    what it defines against what it lacks; then the one it defines fewest other problems'
+    attributes beside; then the richest. A problem whose spec does not load is not guessed."""
+    problem_ids = course.problem_ids()
     if len(problem_ids) == 1:
         return problem_ids[0]
     text = submission.read_text(encoding="utf-8", errors="replace")
-    if "value-tanh" in problem_ids and "def tanh" in text:
-        return "value-tanh"
-    if "value-full" in problem_ids and ("def __pow__" in text or "def __rtruediv__" in text):
-        return "value-full"
-    return "value-basic" if "value-basic" in problem_ids else problem_ids[0]
+    defined = {name for match in _DEFINED.finditer(text) for name in match.groups() if name}
+    defined |= {f"{word}=" for word in re.findall(r"\b(\w+)\s*=", text)}
+    apis = {}
+    for problem_id in problem_ids:
+        try:
+            api = course.load(problem_id, visible_only=True).api
+        except SpecError:
+            continue
+        apis[problem_id] = set(api.required_attributes) | {f"{word}=" for word in api.constructor_keywords}
+    everyone = set().union(*apis.values()) if apis else set()
+    scores = [(-len(wanted & defined) + len(wanted - defined), len((everyone - wanted) & defined), -len(wanted), problem_id)
+              for problem_id, wanted in apis.items()]
+    return min(scores)[3] if scores else problem_ids[0]

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PROBLEM_IDS, REPO
+from tests.conftest import SEED_PROBLEM_IDS, REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import diagnosis as benchmark  # noqa: E402
@@ -16,13 +16,13 @@ MAX_WRONG = 0.03
 
 @pytest.fixture(scope="module")
 def independent():
-    return [graded for problem_id in PROBLEM_IDS for graded in benchmark.independent(problem_id)]
+    return [graded for problem_id in SEED_PROBLEM_IDS for graded in benchmark.independent(problem_id)]
 
 
 @pytest.mark.slow
 def test_the_independent_set_is_there_and_labelled(independent):
     labels = benchmark.labels(benchmark.INDEPENDENT_SET)
-    counts = {problem_id: sum(g.problem == problem_id for g in independent) for problem_id in PROBLEM_IDS}
+    counts = {problem_id: sum(g.problem == problem_id for g in independent) for problem_id in SEED_PROBLEM_IDS}
     assert counts["value-basic"] >= 40 and counts["value-full"] >= 40 and counts["value-tanh"] >= 20, counts
     assert all((g.problem, g.file) in labels and g.cause for g in independent)
 
@@ -37,6 +37,6 @@ def test_a_diagnosis_on_the_independent_set_is_wrong_at_most_3_percent_of_the_ti
 
 @pytest.mark.slow
 def test_leave_one_out_a_variant_whose_cause_the_library_lacks_gets_silence():
-    graded = [g for problem_id in PROBLEM_IDS for g in benchmark.leave_one_out(problem_id)]
+    graded = [g for problem_id in SEED_PROBLEM_IDS for g in benchmark.leave_one_out(problem_id)]
     wrong = [(g.problem, g.file, g.named) for g in graded if g.outcome is benchmark.Outcome.WRONG]
     assert benchmark.rates(graded)["wrong"] <= MAX_WRONG, wrong

@@ -77,6 +77,8 @@ def test_each_known_misconception_loses_points_and_is_named_rightly_or_not_at_al
         ("value-full", "neg_no_graph"),
         ("value-tanh", "tanh_backward_one_minus_t"),
         ("value-tanh", "tanh_backward_uses_input"),
+        ("value-lecture", "exp_backward_uses_input"),
+        ("value-lecture", "truediv_no_graph"),
     ],
 )
 def test_distinctive_misconceptions_are_named_exactly(problem_id, name):
@@ -86,7 +88,8 @@ def test_distinctive_misconceptions_are_named_exactly(problem_id, name):
     assert report.diagnosis is not None and report.diagnosis.misconception.cause == own.cause
 
 
-@pytest.mark.parametrize(("problem_id", "least"), [("value-basic", 15), ("value-full", 10), ("value-tanh", 6)])
+@pytest.mark.parametrize(("problem_id", "least"),
+                         [("value-basic", 15), ("value-full", 10), ("value-tanh", 6), ("value-lecture", 15)])
 def test_each_problem_has_its_library_of_known_misconceptions(problem_id, least):
     assert len(list((REPO / "problems" / problem_id / "misconceptions").glob("*.py"))) >= least
 
