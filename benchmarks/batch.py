@@ -1,8 +1,8 @@
 """Batch grading speed and memory, against the naive approach, measured in the same run.
 
-    python benchmarks/batch.py [--submissions 1000] [--jobs 2] [--naive-sample 40]
+    python benchmarks/batch.py [--submissions 1000] [--jobs 2] [--naive-sample 40] [--problem value-basic]
 
-1. Generates a class of value-basic submissions in a temporary folder: correct ones in
+1. Generates a class of the problem's submissions in a temporary folder: correct ones in
    several styles, known-buggy ones (the problem's misconception variants), broken ones
    (syntax errors, missing class, raising methods) and slow ones (a correct class whose
    backward() rebuilds the topological order for every node: quadratic). Every file is
@@ -42,8 +42,7 @@ sys.path.insert(0, str(REPO))
 from grader.reference import expected_observations  # noqa: E402
 from grader.spec import find_course  # noqa: E402
 
-PROBLEM = "value-basic"
-FIXTURES = REPO / "tests" / "fixtures" / "submissions" / PROBLEM
+DEFAULT_PROBLEM = "value-basic"
 MIX = {"correct": 0.55, "buggy": 0.30, "broken": 0.10, "slow": 0.05}
 NAIVE_VENV = REPO / "benchmarks" / ".naive-venv"
 
@@ -71,22 +70,29 @@ SLOW_BACKWARD = '''
 '''
 
 
-def sources() -> dict[str, list[str]]:
-    reference = (REPO / "reference" / "value_basic.py").read_text()
-    correct = [reference] + [p.read_text() for p in sorted(FIXTURES.glob("correct_*.py"))]
-    slow_base = reference.replace(reference[reference.index("    def backward(self):"):reference.index("    def __repr__")],
-                                  SLOW_BACKWARD.lstrip("\n") + "\n")
+def sources(problem_id: str) -> dict[str, list[str]]:
+    """The class's files: the reference and the fixtures' correct styles, the problem's
+    misconceptions, its broken fixtures (or the reference with a syntax error), and the
+    reference with a quadratic backward()."""
+    fixtures = REPO / "tests" / "fixtures" / "submissions" / problem_id
+    reference = find_course(REPO).load(problem_id, visible_only=True).reference_path.read_text()
+    correct = [reference] + [p.read_text() for p in sorted(fixtures.glob("correct_*.py"))]
+    start = reference.index("    def backward(self):")
+    end = reference.find("\n    def ", start + 1)
+    end = len(reference) if end == -1 else end + 1
+    slow_base = reference[:start] + SLOW_BACKWARD.lstrip("\n") + "\n" + reference[end:]
+    broken = [p.read_text() for p in sorted(fixtures.glob("broken_*.py"))]
     return {
         "correct": correct,
-        "buggy": [p.read_text() for p in sorted((REPO / "problems" / PROBLEM / "misconceptions").glob("*.py"))],
-        "broken": [p.read_text() for p in sorted(FIXTURES.glob("broken_*.py"))],
+        "buggy": [p.read_text() for p in sorted((REPO / "problems" / problem_id / "misconceptions").glob("*.py"))],
+        "broken": broken or [reference.replace("def backward(self):", "def backward(self)", 1)],
         "slow": [slow_base],
     }
 
 
-def generate_class(folder: Path, count: int, seed: int = 6) -> dict[str, int]:
+def generate_class(folder: Path, count: int, problem_id: str, seed: int = 6) -> dict[str, int]:
     rng = random.Random(seed)
-    pools = sources()
+    pools = sources(problem_id)
     kinds = list(MIX)
     made = {kind: 0 for kind in kinds}
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,9 +106,9 @@ def generate_class(folder: Path, count: int, seed: int = 6) -> dict[str, int]:
 
 # ------------------------------------------------------------------ the naive baseline
 
-def naive_test_file(path: Path) -> None:
+def naive_test_file(path: Path, problem_id: str) -> None:
     """One pytest function per test of the problem, expected values from the reference."""
-    problem = find_course(REPO).load(PROBLEM)
+    problem = find_course(REPO).load(problem_id)
     expected = expected_observations(problem)
     lines = [
         "import importlib.util, math, os",
@@ -135,10 +141,10 @@ def naive_python() -> str:
     return str(python)
 
 
-def time_naive(files: list[Path], jobs: int, work: Path) -> float:
+def time_naive(files: list[Path], jobs: int, work: Path, problem_id: str) -> float:
     python = naive_python()
     test_file = work / "test_naive.py"
-    naive_test_file(test_file)
+    naive_test_file(test_file, problem_id)
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work)}
 
     def one(path: Path) -> None:
@@ -189,12 +195,12 @@ def _peak_kb(pid: int) -> int:
     return 0
 
 
-def time_batch(folder: Path, out: Path, jobs: int, cache: Path) -> dict:
+def time_batch(folder: Path, out: Path, jobs: int, cache: Path, problem_id: str) -> dict:
     """Wall time of `grader batch`, the peak RSS of its own process, and the peak RSS of its
     largest worker (sampled from /proc: worker processes run the batch's own command line;
     the sandboxes' processes, which run submissions, are not the grader's memory)."""
     environment = {**os.environ, "GRADER_CACHE_DIR": str(cache)}
-    command = [sys.executable, "-c", MEASURE, "batch", str(folder), "--problem", PROBLEM, "--out", str(out),
+    command = [sys.executable, "-c", MEASURE, "batch", str(folder), "--problem", problem_id, "--out", str(out),
                "--jobs", str(jobs), "--regrade"]
     errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: nothing can block on it
     started = time.perf_counter()
@@ -219,12 +225,12 @@ def time_batch(folder: Path, out: Path, jobs: int, cache: Path) -> dict:
     return {"wall": wall, "statuses": summary["statuses"], "workers_kb": workers_kb, **measured}
 
 
-def time_check(path: Path, cache: Path, runs: int = 5) -> float:
+def time_check(path: Path, cache: Path, problem_id: str, runs: int = 5) -> float:
     environment = {**os.environ, "GRADER_CACHE_DIR": str(cache)}
     times = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "grader", "check", str(path), "--problem", PROBLEM],
+        subprocess.run([sys.executable, "-m", "grader", "check", str(path), "--problem", problem_id],
                        cwd=REPO, env=environment, capture_output=True, timeout=60)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
@@ -235,34 +241,36 @@ def main() -> None:
     parser.add_argument("--submissions", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--naive-sample", type=int, default=40)
+    parser.add_argument("--problem", default=DEFAULT_PROBLEM, help="the problem the class is graded for")
     args = parser.parse_args()
+    problem_id = args.problem
 
     with tempfile.TemporaryDirectory(prefix="grader-bench-") as temporary:
         work = Path(temporary)
-        made = generate_class(work / "class", args.submissions)
+        made = generate_class(work / "class", args.submissions, problem_id)
         files = sorted((work / "class").glob("*.py"))
         small = work / "class100"
         small.mkdir()
         for path in files[:100]:
             (small / path.name).write_bytes(path.read_bytes())
-        print(f"class: {args.submissions} submissions of {PROBLEM}: {made}; jobs {args.jobs}; "
+        print(f"class: {args.submissions} submissions of {problem_id}: {made}; jobs {args.jobs}; "
               f"{os.cpu_count()} cores")
 
         cache = work / "cache"
-        warm = time_batch(small, work / "warmup", args.jobs, cache)
+        warm = time_batch(small, work / "warmup", args.jobs, cache, problem_id)
         print(f"warm-up (100, cold misconception cache): {warm['wall']:.1f} s")
 
         sample = random.Random(1).sample(files, min(args.naive_sample, len(files)))
         naive_work = work / "naive"
         naive_work.mkdir()
-        naive_seconds = time_naive(sample, args.jobs, naive_work)
+        naive_seconds = time_naive(sample, args.jobs, naive_work, problem_id)
         naive_rate = len(sample) / naive_seconds
         print(f"naive: {len(sample)} sampled files in {naive_seconds:.1f} s = {naive_rate:.2f} submissions/s "
               f"({naive_seconds / len(sample) * args.jobs:.2f} s per file per job); "
               f"{args.submissions} would take {args.submissions / naive_rate:.0f} s")
 
-        hundred = time_batch(small, work / "out100", args.jobs, cache)
-        full = time_batch(work / "class", work / "out", args.jobs, cache)
+        hundred = time_batch(small, work / "out100", args.jobs, cache, problem_id)
+        full = time_batch(work / "class", work / "out", args.jobs, cache, problem_id)
         for label, run, count in (("100", hundred, 100), (str(args.submissions), full, args.submissions)):
             rate = count / run["wall"]
             print(f"grader batch {label}: {run['wall']:.1f} s wall = {rate:.1f} submissions/s "
@@ -274,8 +282,8 @@ def main() -> None:
 
         correct = next(path for path in files if "(correct)" in path.read_text().splitlines()[0])
         failing = next(path for path in files if "(buggy)" in path.read_text().splitlines()[0])
-        print(f"grader check: correct file {time_check(correct, cache):.2f} s, failing file "
-              f"{time_check(failing, cache):.2f} s (median of 5, warm cache)")
+        print(f"grader check: correct file {time_check(correct, cache, problem_id):.2f} s, failing file "
+              f"{time_check(failing, cache, problem_id):.2f} s (median of 5, warm cache)")
 
 
 if __name__ == "__main__":

@@ -299,13 +299,15 @@ def _deep_chain(w: _Writer) -> str:
     x = w.leaf(0.5)
     half = w.leaf(0.5)
     act = w.activation
-    for step in range(depth):
+    step = 0
+    while len(w.values) < depth + 2:  # nodes, those that bring an input into its domain included
         if step % 3 == 2 and act is not None:
             x = w.apply(act, [w.into_domain(x, act.domain())])
         elif step % 2:
             x = w.mul(x, half)
         else:
             x = w.add(x, half)
+        step += 1
     return w.finish(x)
 
 

@@ -511,7 +511,7 @@ _DEFINED = re.compile(r"^\s*(?:def\s+(\w+)|(\w+)\s*=)", re.M)
 def guess_problem_id(submission: Path, course: Course) -> str:
     """Which problem a file is for, read as text (never run): the one whose declared API (the
     attributes its operations need, its constructor's keywords) the file covers best, counting
-    what it defines against what it lacks; then the one it defines fewest other problems'
+    what it defines against twice what it lacks; then the one it defines fewest other problems'
     attributes beside; then the richest. A problem whose spec does not load is not guessed."""
     problem_ids = course.problem_ids()
     if len(problem_ids) == 1:
@@ -527,6 +527,8 @@ def guess_problem_id(submission: Path, course: Course) -> str:
             continue
         apis[problem_id] = set(api.required_attributes) | {f"{word}=" for word in api.constructor_keywords}
     everyone = set().union(*apis.values()) if apis else set()
-    scores = [(-len(wanted & defined) + len(wanted - defined), len((everyone - wanted) & defined), -len(wanted), problem_id)
+    # what it lacks counts twice what it has: a file is more likely missing one method than
+    # written for a problem it defines too little of
+    scores = [(2 * len(wanted - defined) - len(wanted & defined), len((everyone - wanted) & defined), -len(wanted), problem_id)
               for problem_id, wanted in apis.items()]
     return min(scores)[3] if scores else problem_ids[0]

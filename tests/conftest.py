@@ -28,7 +28,7 @@ from grader.view import Audience, TestView, view_of
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 SUBMISSION_FIXTURES = FIXTURES / "submissions"
-PROBLEM_IDS = ("value-basic", "value-full", "value-lecture", "value-tanh")
+PROBLEM_IDS = ("value-basic", "value-full", "value-lecture", "value-softmax", "value-tanh")
 SEED_PROBLEM_IDS = ("value-basic", "value-full", "value-tanh")
 """The problems of the task's seeds: the independent diagnosis set covers them, and the snapshot
 taken before operations were declared holds them."""

@@ -15,7 +15,7 @@ import pytest
 
 from grader.spec import find_course
 
-from tests.conftest import REPO
+from tests.conftest import PROBLEM_IDS, REPO
 
 SEED_001_PRINTED = (
     "Value(data=2, grad=0) Value(data=-3, grad=10) Value(data=10, grad=-3) Value(data=-28, grad=1) Value(data=0, grad=1)"
@@ -28,10 +28,10 @@ def grader(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
     )
 
 
-def test_problems_lists_all_three():
+def test_problems_lists_all_five():
     result = grader("problems")
     assert result.returncode == 0
-    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == ["value-basic", "value-full", "value-tanh"]
+    assert [line.split("\t")[0] for line in result.stdout.splitlines()] == sorted(PROBLEM_IDS)
 
 
 def test_check_tells_a_student_which_node_is_wrong_and_hides_hidden_tests():
@@ -117,14 +117,14 @@ def scratch_course(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_validate_passes_all_three_problems():
+def test_validate_passes_all_five_problems():
     result = grader("validate")
     assert result.returncode == 0, result.stdout
-    assert result.stdout.count(": ok") == 3
+    assert result.stdout.count(": ok") == len(PROBLEM_IDS) == 5
     basic = find_course(REPO).load("value-basic")
     assert f"reference: {basic.max_score:g}/{basic.max_score:g} through the sandbox" in result.stdout
-    assert result.stdout.count("killed (100%)") == 3
-    assert result.stdout.count("clauses are caught by a test") == 3
+    assert result.stdout.count("killed (100%)") == 5
+    assert result.stdout.count("clauses are caught by a test") == 5
 
 
 def test_validate_rejects_the_seed_001_printed_example_showing_both_outputs(grader_in_process, tmp_path):

@@ -79,6 +79,8 @@ def test_each_known_misconception_loses_points_and_is_named_rightly_or_not_at_al
         ("value-tanh", "tanh_backward_uses_input"),
         ("value-lecture", "exp_backward_uses_input"),
         ("value-lecture", "truediv_no_graph"),
+        ("value-softmax", "log_backward_uses_output"),
+        ("value-softmax", "exp_backward_uses_input"),
     ],
 )
 def test_distinctive_misconceptions_are_named_exactly(problem_id, name):
@@ -89,7 +91,8 @@ def test_distinctive_misconceptions_are_named_exactly(problem_id, name):
 
 
 @pytest.mark.parametrize(("problem_id", "least"),
-                         [("value-basic", 15), ("value-full", 10), ("value-tanh", 6), ("value-lecture", 15)])
+                         [("value-basic", 15), ("value-full", 10), ("value-tanh", 6), ("value-lecture", 15),
+                          ("value-softmax", 15)])
 def test_each_problem_has_its_library_of_known_misconceptions(problem_id, least):
     assert len(list((REPO / "problems" / problem_id / "misconceptions").glob("*.py"))) >= least
 
