@@ -366,6 +366,13 @@ def _operation(raw: dict, index: int, lines: "_LineFinder") -> Operation:
     if operation.draws and not number_only:
         raise SpecError(lines.path, lines((*where, "draws")), f"{field}.draws",
                         "draws are the numbers the generator puts where only a number stands: this form has no such place")
+    if kind is OperationKind.METHOD and operation.arguments > 1 and operation.draws:
+        raise SpecError(lines.path, lines((*where, "draws")), f"{field}.draws",
+                        "the generator draws one number: a method it calls takes at most one argument")
+    for key in ("kinks", "edges"):
+        if raw.get(key) and operation.arguments:
+            raise SpecError(lines.path, lines((*where, key)), f"{field}.{key}",
+                            f"{key} are inputs of a method that takes no arguments")
     return operation
 
 

@@ -112,6 +112,10 @@ def test_no_expected_number_is_typed_into_a_test(course):
          "api.operations[2].name", "does not match"),
         ("{name: relu, kind: method, kinks: [0]}", "{name: add, kind: method}",
          "api.operations[2].name", "would both run the same code"),
+        ("{name: relu, kind: method, kinks: [0]}", "{name: relu, kind: method, arguments: 1, kinks: [0]}",
+         "api.operations[2].kinks", "inputs of a method that takes no arguments"),
+        ("{name: relu, kind: method, kinks: [0]}", "{name: relu, kind: method, arguments: 2, draws: [{numbers: [2]}]}",
+         "api.operations[2].draws", "takes at most one argument"),
     ],
 )
 def test_an_operation_the_language_cannot_run_is_refused_with_file_line_and_field(scratch_course, old, new, field, words):
