@@ -376,7 +376,7 @@ def diagnose(
 ) -> Diagnosis | None:
     """The known misconception behind the failures of the visible tests, when the evidence is
     strong and unambiguous enough; None (say nothing) otherwise. ``pointed``: the misconceptions
-    the source points at (``source_signals``): one of them counts as ``MARGIN`` more evidence
+    the source points at (``SourceReading.signals``): one of them counts as ``MARGIN`` more evidence
     and lowers the bar, and when the source points only elsewhere nothing is said."""
     scored = sorted(
         ((evidence.confidence + (MARGIN if m.name in pointed else 0.0), m, evidence)
@@ -397,12 +397,38 @@ def diagnose(
 
 # ------------------------------------------------------------------ reading the source
 
-def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
-    """Mistakes visible in the submission's text. Parsing only: nothing of it runs here, and
-    a file built to choke the parser (huge, or nested a million deep) just gets no findings."""
+@dataclass(frozen=True, slots=True)
+class SourceReading:
+    """What the submission's text says, read once (parsing only: nothing of it runs here, and a
+    file built to choke the parser, huge or nested a million deep, just says nothing)."""
+
+    findings: tuple[Finding, ...]
+    """Mistakes visible in the text, by line."""
+    signals: frozenset[str]
+    """The misconceptions the source points at: those of its findings, and shapes of
+    ``backward()`` that are not worth a finding of their own but tell apart bugs that fail
+    alike (a topological order walked forwards; no walk at all)."""
+
+
+def read_source(source: bytes, problem: Problem) -> SourceReading:
     tree = _parse(source)
     if tree is None:
-        return ()
+        return SourceReading((), frozenset())
+    findings = _findings_in(tree, problem)
+    pointed = {finding.misconception for finding in findings if finding.misconception}
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and cls.name == problem.api.class_name:
+            backward = next((m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name == "backward"), None)
+            if backward is not None:
+                pointed |= _backward_shape(list(ast.walk(backward)))
+    return SourceReading(findings, frozenset(pointed))
+
+
+def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
+    return read_source(source, problem).findings
+
+
+def _findings_in(tree: ast.Module, problem: Problem) -> tuple[Finding, ...]:
     class_name = problem.api.class_name
     required = set(problem.api.required_attributes)
     findings: list[Finding] = []
@@ -416,23 +442,6 @@ def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
     findings += _methods_outside_class(tree, classes, required, class_name)
     findings += _math_without_import(list(ast.walk(tree)))
     return tuple(sorted(findings, key=lambda f: f.line))
-
-
-def source_signals(source: bytes, problem: Problem) -> frozenset[str]:
-    """The misconceptions the source points at: those of its findings, and shapes of
-    ``backward()`` that are not worth a finding of their own but tell apart bugs that fail
-    alike (a topological order walked forwards; no walk at all). Parsing only, like
-    ``static_findings``."""
-    tree = _parse(source)
-    if tree is None:
-        return frozenset()
-    pointed = {finding.misconception for finding in static_findings(source, problem) if finding.misconception}
-    for cls in tree.body:
-        if isinstance(cls, ast.ClassDef) and cls.name == problem.api.class_name:
-            backward = next((m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name == "backward"), None)
-            if backward is not None:
-                pointed |= _backward_shape(list(ast.walk(backward)))
-    return frozenset(pointed)
 
 
 def _backward_shape(inside: list[ast.AST]) -> set[str]:

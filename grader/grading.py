@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, source_signals, static_findings
+from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, read_source
 from grader.graph import failure_graphs
 from grader.files import content_digest, read_submission
 from grader.observations import ProgramObservation
@@ -58,7 +58,7 @@ class _Evidence:
     run: SubmissionRun
     findings: tuple[Finding, ...]
     signals: frozenset[str]
-    """The misconceptions the source points at (``diagnose.source_signals``)."""
+    """The misconceptions the source points at (``diagnose.SourceReading.signals``)."""
 
 
 class GradingSession:
@@ -120,9 +120,8 @@ class GradingSession:
         # addresses, so that a grade does not depend on luck; the shift is drawn from the
         # content, so the same file always gets the same two passes
         run = self.sandbox.run(source, again=self.again, again_shift=1 + int(sha256[:8] or "0", 16) % LAYOUT_SHIFTS)
-        findings = static_findings(source, self.problem) if source is not None else ()
-        signals = source_signals(source, self.problem) if source is not None else frozenset()
-        return _Evidence(path, sha256, run, findings, signals)
+        reading = read_source(source, self.problem) if source is not None else None
+        return _Evidence(path, sha256, run, reading.findings if reading else (), reading.signals if reading else frozenset())
 
     def _diagnose(self, evidence: _Evidence, results: Sequence[TestResult]) -> Diagnosis | None:
         """The known misconception behind the failures of the visible tests, if the evidence
