@@ -293,16 +293,14 @@ def run_in_this_process(config):
     except BaseException as exc:  # noqa: BLE001
         _flush_output()
         send({"event": "load_error", "error": describe_exception(exc, source_file)})
-        channel.flush()
-        os._exit(0)
+        _end_run(channel)
     value_class = getattr(module, config["class_name"], None)
     if not isinstance(value_class, type):
         found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and not n.startswith("_"))
         also = f" (it defines {', '.join(found)})" if found else ""
         message = f"the file defines no class named {config['class_name']}{also}"
         send({"event": "load_error", "error": {"type": "MissingClass", "message": message}})
-        channel.flush()
-        os._exit(0)
+        _end_run(channel)
     missing = [name for name in config["required_attributes"] if not hasattr(value_class, name)]
     send({"event": "loaded", "missing": missing})
     again = config.get("again", [])
@@ -323,6 +321,21 @@ def run_in_this_process(config):
                 send({"event": "result", "test": index, "again": True, "values": values, "error": error})
     _flush_output()
     send({"event": "done"})
-    channel.flush()
-    os._exit(0)  # no atexit handlers or finalizers of the submission run after the results
+    _end_run(channel)
+
+
+def _end_run(channel):
+    """Flush the last message, close the output pipes and the channel, so the grader reads
+    their ends at once rather than when this process has unmapped its memory, and exit: no
+    atexit handlers or finalizers of the submission run after the results."""
+    try:
+        channel.flush()
+    except BaseException:  # noqa: BLE001
+        pass
+    os.closerange(0, 3)
+    try:
+        os.close(channel.fileno())
+    except (OSError, ValueError):
+        pass
+    os._exit(0)
 

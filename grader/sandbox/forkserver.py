@@ -75,6 +75,10 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
+RUN_NAMESPACES = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC
+SIGCHLD = 17
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
+"""clone(2) for a run born in its namespaces; elsewhere unshare(2) and a fork (``_fork_run``)."""
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 CAPABILITY_VERSION_3 = 0x20080522
 IPC_RMID = 0
@@ -107,7 +111,7 @@ class Server:
         """The run under way, if any."""
         self.ipc_before = None
         self.python_folders = _unreachable_python_folders() if self.world.get("run_as") else []
-        self.world = {**self.world, "seccomp": seccomp_filter()}
+        self.world = {**self.world, "seccomp": seccomp_filter(), "ids": (os.getuid(), os.getgid())}
 
     # ---------------------------------------------------------------- requests
     def serve(self):
@@ -191,7 +195,6 @@ class Server:
             if not chunk:
                 os._exit(71)
             data, fds = data + chunk, fds + more
-        requests.sendall(f"{os.getpid()}\n".encode())
         gc.enable()
         self.become_child(json.loads(data), fds)
 
@@ -305,7 +308,7 @@ def _template(server, go, statuses, requests):
     by the run's own first process (``_watch_over``)."""
     gc.disable()  # no collection at a moment that depends on history
     while os.read(go, 1):
-        pid = os.fork()
+        pid = _fork_run(server.world)
         if pid == 0:
             try:
                 os.close(go)
@@ -313,6 +316,7 @@ def _template(server, go, statuses, requests):
                 server.become_child_of_template(requests)
             finally:
                 os._exit(70)
+        requests.sendall(b"%d\n" % pid)  # the child may be pid 1 of its own namespace
         status = os.waitpid(pid, 0)[1]
         os.write(statuses, status.to_bytes(4, "little"))
         del pid, status
@@ -321,17 +325,41 @@ def _template(server, go, statuses, requests):
 # ---------------------------------------------------------------- the run's world
 
 
+def _fork_run(world):
+    """The run's first process, like ``os.fork`` (0 in the child). At the namespace level it is
+    born in new user, mount, PID and IPC namespaces, pid 1 there: one process where unshare
+    and a fork take two (each fork and exit of this heap costs about a millisecond). The
+    child then does what ``os.fork`` would have done after forking and matters here: reseed
+    ``random`` (the template runs no thread and holds no lock)."""
+    if not _born_in_namespaces(world):
+        return os.fork()
+    pid = _LIBC.syscall(ctypes.c_long(SYS_CLONE), ctypes.c_ulong(RUN_NAMESPACES | SIGCHLD), ctypes.c_long(0),
+                        ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "clone into new namespaces failed")
+    if pid == 0 and "random" in sys.modules:
+        sys.modules["random"].seed()
+    return pid
+
+
+def _born_in_namespaces(world):
+    return world["kind"] == "namespace" and SYS_CLONE is not None
+
+
 def _enter_a_world_of_its_own(world):
-    """Namespace level: new user, mount, PID and IPC namespaces. This process stays
-    outside the new PID namespace and only mirrors the run's end; its child, pid 1 there,
-    mounts the run's own tmpfs, drops every capability and returns to run the submission."""
-    uid, gid = os.getuid(), os.getgid()
+    """Namespace level: new user, mount, PID and IPC namespaces, which the run was born in
+    where clone(2) is known (``_fork_run``). Elsewhere this process unshares them, stays
+    outside the new PID namespace and only mirrors the run's end. The run's pid 1 maps its
+    uid (the server's, ``world["ids"]``: inside, before the map, it reads as nobody), mounts
+    the run's own tmpfs, drops every capability and returns to run the submission."""
+    uid, gid = world["ids"]
     _prctl(PR_SET_DUMPABLE, 1)  # else /proc/self/uid_map belongs to root and cannot be written
     # no new network namespace: the sandbox's own has no network, and the one thing runs
     # could share in it, abstract sockets, dies with the processes that hold them, all of
     # which die with the run's PID namespace (a network namespace costs more to tear down
     # than the rest of a run's world together)
-    if _LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC) != 0:
+    born_inside = _born_in_namespaces(world)
+    if not born_inside and _LIBC.unshare(RUN_NAMESPACES) != 0:
         _fail_setup("unshare")
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{uid} {uid} 1")
@@ -341,10 +369,11 @@ def _enter_a_world_of_its_own(world):
     except OSError:
         pass
     _prctl(PR_SET_DUMPABLE, 0)
-    init = os.fork()
-    if init != 0:
-        _mirror_the_end_of(init)
-    os.setsid()  # a group of its own: kill(0) reaches nothing outside the run
+    if not born_inside:
+        init = os.fork()
+        if init != 0:
+            _mirror_the_end_of(init)
+        os.setsid()  # a group of its own: kill(0) reaches nothing outside the run
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if _LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         _fail_setup("mount --make-rprivate /")
