@@ -38,7 +38,7 @@ from grader.sandbox.channel import LoadFailure, LoadFailureKind
 from grader.sandbox.forkserver import empty_folder
 from grader.sandbox.launch import SANDBOX_DIR, Isolation, IsolationUnavailable, detect_isolation
 from grader.sandbox.server import Server, ServerSpec, SandboxUnavailable
-from grader.sandbox.session import REPLY_SLACK_SECONDS, Session
+from grader.sandbox.session import Session
 from grader.spec import Limits
 
 __all__ = [
@@ -114,8 +114,6 @@ class _Compartment:
         self._server: Server | None = None
 
     def server(self) -> Server:
-        if self._server is not None and not self._server.settled(REPLY_SLACK_SECONDS):
-            self.discard_server()  # it did not finish the last run: the next run gets a new one
         if self._server is None:
             self._server = Server.start(self.spec)
         return self._server

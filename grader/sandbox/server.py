@@ -72,8 +72,6 @@ class Server:
         self.containment = containment
         """How the limits hold (``launch.containment_of``), for the report."""
         self.buffer = b""
-        self.owed = 0
-        """Replies to requests sent with ``request_later``, not read yet."""
 
     @classmethod
     def start(cls, spec: ServerSpec) -> "Server":
@@ -129,34 +127,12 @@ class Server:
         return server
 
     def request(self, message: dict, timeout: float, fds: Sequence[int] = ()) -> dict | None:
-        """One request and its reply; None when the server is gone or does not answer in time
-        (including the replies it still owes)."""
-        if not self.settled(timeout):
-            return None
+        """One request and its reply; None when the server is gone or does not answer in time."""
         try:
             socket.send_fds(self.control, [(json.dumps(message) + "\n").encode()], list(fds))
         except OSError:
             return None
         return self.reply(timeout)
-
-    def request_later(self, message: dict) -> None:
-        """A request whose reply is not needed now: the server acts on it at once, while the
-        grader goes on (a run's end and clean-up take about a millisecond of waiting on the
-        kernel); its reply is read before the next request's (``settled``), so the server
-        has finished with one run before it is asked for the next."""
-        try:
-            self.control.sendall((json.dumps(message) + "\n").encode())
-        except OSError:
-            pass  # the server is gone: the next request finds out
-        self.owed += 1
-
-    def settled(self, timeout: float) -> bool:
-        """Whether the server answered every request sent with ``request_later``."""
-        while self.owed:
-            if self.reply(timeout) is None:
-                return False
-            self.owed -= 1
-        return True
 
     def reply(self, timeout: float) -> dict | None:
         deadline = time.monotonic() + timeout

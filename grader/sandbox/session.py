@@ -42,8 +42,6 @@ class Child:
         self.server, self.pid = server, pid
         self.ended = False
         self.status: int | None = None
-        self.answered: bool | None = None
-        """Whether the server answered ``end`` (None: not asked to, or not waited for)."""
 
     def end(self, grace: float) -> int | None:
         """Let the run end on its own within ``grace`` seconds, else kill it; then the server
@@ -52,15 +50,7 @@ class Child:
             self.ended = True
             reply = self.server.request({"op": "finish", "pid": self.pid, "grace": grace}, grace + REPLY_SLACK_SECONDS)
             self.status = reply.get("status") if reply else None
-            self.answered = reply is not None
         return self.status
-
-    def end_later(self, grace: float) -> None:
-        """``end``, without waiting for the server to be done: its answer is read before it is
-        asked for anything else."""
-        if not self.ended:
-            self.ended = True
-            self.server.request_later({"op": "finish", "pid": self.pid, "grace": grace})
 
 
 _Key = tuple[int, bool]
@@ -137,23 +127,19 @@ class Session:
             self.compartment.discard_server()
             return False
         child = Child(server, reply["pid"])
-        finished = False
         try:
-            finished = self.follow(child, pending, *(read for read, _write in pipes))
+            self.follow(child, pending, *(read for read, _write in pipes))
         finally:
             for read, _write in pipes:
                 os.close(read)
-            # a run that said it is done is exiting: let it (killing it half-way leaves more to
-            # clean up); any other is killed at once
-            child.end_later(grace=EXIT_GRACE_SECONDS if finished else 0)
-        if child.answered is False:
+            child.end(grace=0)
+        if child.status is None:
             self.compartment.discard_server()  # it stopped answering: the next run gets a new one
         return len(self.results) > before or self.load_failure is not None
 
-    def follow(self, child: Child, order: list[_Key], channel: int, stdout: int, stderr: int) -> bool:
+    def follow(self, child: Child, order: list[_Key], channel: int, stdout: int, stderr: int) -> None:
         """Read the child's messages and output until it is done, dies, or runs out of time.
-        The child runs the programs in ``order``, each once the one before it has reported.
-        Returns whether it said it is done."""
+        The child runs the programs in ``order``, each once the one before it has reported."""
         state = _AttemptState(time.monotonic() + self.limits.test_seconds, order)
         selector = selectors.DefaultSelector()
         selector.register(channel, selectors.EVENT_READ, "channel")
@@ -166,14 +152,14 @@ class Session:
             if remaining <= 0:
                 if state.drain_deadline is None:
                     self.on_timeout(state.loaded, state.current, state.test_deadline <= self.deadline)
-                return state.finished
+                return
             for key, _ in selector.select(timeout=remaining):
                 chunk = os.read(key.fd, 65536)
                 if not chunk:
                     selector.unregister(key.fileobj)
                     if key.data == "channel" and state.drain_deadline is None:
                         self.on_exit(child, state.loaded, state.current)
-                        return state.finished
+                        return
                 elif key.data == "channel":
                     for line in reader.feed(chunk):
                         self.handle(parse_message(line), state)
@@ -182,7 +168,6 @@ class Session:
                         state.drain_deadline = state.drain_deadline or time.monotonic() + OUTPUT_DRAIN_SECONDS
                 else:
                     key.data.add(chunk)
-        return state.finished
 
     def handle(self, message: dict | None, state: "_AttemptState") -> None:
         """One message of the protocol; anything out of order is ignored."""
