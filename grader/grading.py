@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from grader.budgets import budgeted_programs, reference_costs
 from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, read_source
 from grader.graph import failure_graphs
 from grader.files import content_digest, read_submission
@@ -74,6 +75,7 @@ class GradingSession:
         visible_only: bool = False,
         diagnose_failures: bool = True,
         library: MisconceptionLibrary | None = None,
+        costs: Mapping[str, float] | None = None,
     ) -> None:
         self.withheld = problem.withheld_tests
         if visible_only:
@@ -84,9 +86,10 @@ class GradingSession:
         if diagnose_failures and (library is None or library.problem.tests != problem.tests):
             library = MisconceptionLibrary(problem, default_cache_dir())
         self.library = library if diagnose_failures else None
-        programs = [test.to_wire() for test in problem.tests]
-        self.sandbox = Sandbox(sandbox_policy(problem, isolation), programs,
-                               [VISIBILITY_GROUPS.index(test.visibility) for test in problem.tests])
+        self.costs = reference_costs(problem) if costs is None else costs
+        self.sandbox = Sandbox(sandbox_policy(problem, isolation), budgeted_programs(problem, self.costs),
+                               [VISIBILITY_GROUPS.index(test.visibility) for test in problem.tests],
+                               [test.shape for test in problem.tests])
         # run again where a second layout can show anything: hidden programs with a shared node
         self.again = [i for i, test in enumerate(problem.tests)
                       if problem.rerun_hidden and test.visibility is not Visibility.VISIBLE

@@ -35,7 +35,9 @@ import json
 import math
 import operator
 import os
+import signal
 import sys
+import time
 import traceback
 
 MAX_TEXT = 500  # characters kept of any repr or message
@@ -57,21 +59,98 @@ def run_program(value_class, program, source_file=None):
     """Run one program; return (values, error) as plain data.
 
     ``program`` is its list of steps, or ``{"steps": [...], "repr": false}`` to leave the
-    repr out. ``values`` is one flat list: each node's observed data, grad and (unless left
-    out) repr, node after node in the order the steps create them (the grader knows their
-    names: the steps' targets). ``error`` is None, or the exception a step raised (the
-    program stops there; nodes created before it are still observed).
+    repr out, and ``"budget": seconds`` for a limit on the CPU time it may take (see
+    ``_Watch``; only where the program runs in a process of its own). ``values`` is one flat
+    list: each node's observed data, grad and (unless left out) repr, node after node in the
+    order the steps create them (the grader knows their names: the steps' targets). ``error``
+    is None, or the exception a step raised (the program stops there; nodes created before
+    it are still observed); a program stopped by its watch has ``"stopped"`` in its error.
     """
     steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, dict) else (program, True)
+    budget = program.get("budget") if isinstance(program, dict) else None
     env = {}
     error = None
-    for index, step in enumerate(steps):
-        try:
-            _execute(value_class, step, env)
-        except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
-            error = describe_exception(exc, source_file, step=index)
-            break
+    watch = _Watch(env, budget) if budget else None
+    try:
+        for index, step in enumerate(steps):
+            try:
+                if watch is not None:
+                    watch.armed = True
+                _execute(value_class, step, env)
+            except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
+                error = describe_exception(exc, source_file, step=index)
+            finally:
+                if watch is not None:
+                    watch.armed = False
+            if watch is not None and watch.stopped is not None:  # even if the submission swallowed it
+                error = {"type": "WatchStopped", "message": "", "step": index, "stopped": watch.stopped}
+            if error is not None:
+                break
+    finally:
+        if watch is not None:
+            watch.stop()
     return _observed(env, with_repr), error
+
+
+HUGE_NUMBER_BITS = 10_000
+"""An int this long (about 3,000 decimal digits) has grown without bound: no program of
+these problems comes near, and arithmetic on such numbers slows without end."""
+WATCH_PERIOD_SECONDS = 0.01
+
+
+class WatchStopped(BaseException):
+    """Raised into the program by its watch (a BaseException: ``except Exception`` in the
+    submission does not swallow it)."""
+
+
+class _Watch:
+    """A program's CPU time and its numbers, looked at every ``WATCH_PERIOD_SECONDS`` of CPU
+    time (a profiling timer): past its budget, or with a number that grew past
+    ``HUGE_NUMBER_BITS``, the program is stopped at once, and ``stopped`` says why, as data
+    the grader reads (``{"why": "budget"}`` or ``{"why": "unbounded", "node", "field",
+    "digits"}``)."""
+
+    def __init__(self, env, budget):
+        self.env, self.budget = env, float(budget)
+        self.started = time.process_time()
+        self.stopped = None
+        self.armed = False
+        """Whether a step runs: only then may the watch raise into the program."""
+        signal.signal(signal.SIGPROF, self._look)
+        signal.setitimer(signal.ITIMER_PROF, WATCH_PERIOD_SECONDS, WATCH_PERIOD_SECONDS)
+
+    def stop(self):
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        signal.signal(signal.SIGPROF, signal.SIG_IGN)
+
+    def _look(self, _signum, _frame):
+        if self.stopped is not None or not self.armed:
+            return
+        for name, node in list(self.env.items()):
+            for field in ("data", "grad"):
+                value = _plain_attribute(node, field)
+                if type(value) is int and value.bit_length() > HUGE_NUMBER_BITS:
+                    self._stop({"why": "unbounded", "node": name, "field": field,
+                                "digits": int(value.bit_length() * 0.30103)})
+        if time.process_time() - self.started > self.budget:
+            self._stop({"why": "budget"})
+
+    def _stop(self, why):
+        self.stopped = why
+        self.stop()
+        raise WatchStopped(why["why"])
+
+
+def _plain_attribute(node, name):
+    """An attribute as stored (no property of the submission's runs from a signal handler)."""
+    try:
+        return object.__getattribute__(node, "__dict__").get(name)
+    except BaseException:  # noqa: BLE001 - slotted: read through the class's descriptor
+        try:
+            slot = type(node).__dict__.get(name)
+            return slot.__get__(node) if type(slot).__name__ == "member_descriptor" else None
+        except BaseException:  # noqa: BLE001
+            return None
 
 
 def _observed(env, with_repr):
@@ -314,6 +393,10 @@ def run_in_this_process(config):
     if again:
         shifted = shift_memory_layout(config.get("again_shift", 1))  # noqa: F841 - kept alive on purpose
         for index, steps in again:
+            if index in first and first[index][1] is not None and "stopped" in first[index][1]:
+                first.pop(index)  # stopped by its watch: a second run would only take as long
+                send({"event": "result", "test": index, "again": True, "same": True})
+                continue
             values, error = run_program(value_class, steps, source_file)
             if index in first and first.pop(index) == (values, error):
                 send({"event": "result", "test": index, "again": True, "same": True})

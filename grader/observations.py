@@ -174,13 +174,61 @@ def parse_error(raw: Any) -> RaisedError | None:
     )
 
 
-def parse_program(values: Any, raw_error: Any, layout: ResultLayout) -> ProgramObservation:
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The CPU time a program may take in a submission's process (``grader.budgets``), and
+    what it cost the reference; carried on the program's wire as ``budget`` and
+    ``reference_cpu``, which the interpreter's watch reads."""
+
+    seconds: float
+    reference_seconds: float
+
+    def to_wire(self) -> dict:
+        return {"budget": self.seconds, "reference_cpu": self.reference_seconds}
+
+    @classmethod
+    def of(cls, program: Any) -> "Budget | None":
+        if not isinstance(program, Mapping):
+            return None
+        seconds, reference = program.get("budget"), program.get("reference_cpu")
+        if not isinstance(seconds, (int, float)) or not isinstance(reference, (int, float)):
+            return None
+        return cls(float(seconds), float(reference))
+
+    def describe(self) -> str:
+        times = self.seconds / self.reference_seconds if self.reference_seconds > 0 else 0
+        more = (f", more than {min(times, 1000):,.0f} times what the reference needs" if times >= 2 else "")
+        return f"too slow: stopped after {self.seconds:.2g} s of CPU time{more}"
+
+
+def parse_program(values: Any, raw_error: Any, layout: ResultLayout, budget: Budget | None = None) -> ProgramObservation:
     """A program's result (see ``interpreter.run_program``), laid out as ``layout`` says ->
     ProgramObservation. The nodes are read when first looked at; the wire is kept for
-    comparisons. Whatever the list holds beyond the layout's nodes is ignored."""
+    comparisons. Whatever the list holds beyond the layout's nodes is ignored. A program its
+    watch stopped (over its ``budget``, or a number without bound) is a timeout or a crash,
+    said in the grader's own words; the nodes it computed before are kept."""
+    nodes = _NodesOnDemand(layout, values)
+    stopped = raw_error.get("stopped") if isinstance(raw_error, dict) else None
+    if isinstance(stopped, dict):
+        if stopped.get("why") == "budget" and budget is not None:
+            return ProgramObservation(RunStatus.TIMED_OUT, nodes, detail=budget.describe())
+        unbounded = _unbounded(stopped, layout)
+        if unbounded:
+            return ProgramObservation(RunStatus.CRASHED, nodes, detail=unbounded)
     error = parse_error(raw_error)
     status = RunStatus.RAISED if error is not None else RunStatus.COMPLETED
-    return ProgramObservation(status=status, nodes=_NodesOnDemand(layout, values), error=error)
+    return ProgramObservation(status=status, nodes=nodes, error=error)
+
+
+def _unbounded(stopped: Mapping, layout: ResultLayout) -> str:
+    """The words for a number that grew without bound, built from the program's own names
+    (never from text the submission's process sent)."""
+    node, which, digits = stopped.get("node"), stopped.get("field"), stopped.get("digits")
+    if stopped.get("why") != "unbounded" or node not in layout.names or which not in ("data", "grad"):
+        return ""
+    if type(digits) is not int or digits <= 0:
+        return ""
+    return f"{which} of {node} grows without bound: about 10^{digits} (stopped at once)"
 
 
 def _parse_nodes(layout: ResultLayout, values: Any) -> dict[str, NodeObservation]:

@@ -23,6 +23,7 @@ from typing import Iterable, Iterator, Mapping, Sequence
 from grader import __version__
 from grader.formats import FILE_NAMES, render_formats
 from grader.diagnose import MisconceptionLibrary, default_cache_dir
+from grader.budgets import reference_costs
 from grader.grading import GradingSession
 from grader.observations import ProgramObservation
 from grader.reference import expected_observations
@@ -58,6 +59,9 @@ class Preloaded:
 
     expected: Mapping[str, ProgramObservation]
     library: MisconceptionLibrary
+    costs: Mapping[str, float]
+    """What each test costs the reference (``budgets.reference_costs``): every worker gives a
+    test the same budget."""
 
 
 def preload(problem: Problem) -> Preloaded:
@@ -66,8 +70,9 @@ def preload(problem: Problem) -> Preloaded:
     expected = expected_observations(problem)
     library = MisconceptionLibrary(problem, default_cache_dir())
     library.load(problem.tests, expected)
+    costs = reference_costs(problem)
     _set_aside_what_lives_on()
-    return Preloaded(expected, library)
+    return Preloaded(expected, library, costs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +235,7 @@ class LocalPool:
 def _local_worker(spec: WorkerSpec, tasks, results, preloaded: Preloaded | None) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    given = {"expected": preloaded.expected, "library": preloaded.library} if preloaded else {}
+    given = {"expected": preloaded.expected, "library": preloaded.library, "costs": preloaded.costs} if preloaded else {}
     with GradingSession(spec.problem, isolation=spec.isolation, **given) as session:
         session.load_library()
         _set_aside_what_lives_on()

@@ -33,12 +33,12 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from grader.forbidden import find_forbidden_import
-from grader.observations import ProgramObservation, ResultLayout, RunStatus
+from grader.observations import Budget, ProgramObservation, ResultLayout, RunStatus
 from grader.sandbox.channel import LoadFailure, LoadFailureKind
 from grader.sandbox.forkserver import empty_folder
 from grader.sandbox.launch import SANDBOX_DIR, Isolation, IsolationUnavailable, detect_isolation
 from grader.sandbox.server import Server, ServerSpec, SandboxUnavailable
-from grader.sandbox.session import Session
+from grader.sandbox.session import SKIPPED, Session
 from grader.spec import Limits
 
 __all__ = [
@@ -96,6 +96,8 @@ class _Compartment:
         self.indices = tuple(indices)
         self.limits = sandbox.policy.limits
         self.layouts = {i: sandbox.layouts[i] for i in self.indices}
+        self.budgets = {i: Budget.of(sandbox.programs[i]) for i in self.indices}
+        self.families = {i: sandbox.families[i] for i in self.indices if i < len(sandbox.families)}
         self.required_attributes = frozenset(sandbox.policy.required_attributes)
         self.work = sandbox.root / f"work-{group}"
         self.spec = ServerSpec(
@@ -133,8 +135,12 @@ class Sandbox:
     the sandbox's life; a run may ask for any subset of them. ``groups`` gives each program's
     compartment (see the module's docstring); by default all are in group 0."""
 
-    def __init__(self, policy: SandboxPolicy, programs: Sequence[dict], groups: Sequence[int] = ()) -> None:
+    def __init__(self, policy: SandboxPolicy, programs: Sequence[dict], groups: Sequence[int] = (),
+                 families: Sequence[str] = ()) -> None:
         self.policy, self.count = policy, len(programs)
+        self.families = tuple(families)
+        """Each program's family (a generated shape), or ""; a family whose programs run over
+        their time twice is given up (``session.SKIPPED``)."""
         # each program with a backward() step has a twin without it, run in a process of its
         # own after the program hung or crashed: what the file computed before backward()
         # still earns partial credit, and the program's own run is not disturbed
@@ -229,7 +235,8 @@ class Sandbox:
         compartments; the nodes they show are attached to the failed program's observation,
         whose status stays what it was."""
         broken = {self.twin_of[i]: i for i in indices
-                  if i in self.twin_of and results[(i, False)].status in (RunStatus.TIMED_OUT, RunStatus.CRASHED)}
+                  if i in self.twin_of and results[(i, False)].status in (RunStatus.TIMED_OUT, RunStatus.CRASHED)
+                  and not results[(i, False)].nodes and results[(i, False)].detail != SKIPPED}
         if not broken:
             return
         for compartment in self.compartments:

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Protocol
 
-from grader.observations import ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
+from grader.observations import Budget, ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
 from grader.sandbox.channel import (
     CappedBuffer, LineReader, LoadFailure, LoadFailureKind, describe_exit, load_failure_from, names_from,
     parse_message,
@@ -21,6 +21,10 @@ OUTPUT_DRAIN_SECONDS = 0.5
 EXIT_GRACE_SECONDS = 2.0
 """How long a child whose result channel closed may take to exit before it is killed."""
 REPLY_SLACK_SECONDS = 10.0
+OVER_BUDGET_TIMES_PER_FAMILY = 2
+"""After this many programs of one family (a generated shape) ran over their time, the rest
+of that family is not run."""
+SKIPPED = "not run: the same shape already ran over its time budget twice"
 
 
 class Compartment(Protocol):
@@ -28,6 +32,9 @@ class Compartment(Protocol):
 
     limits: Limits
     layouts: dict[int, ResultLayout]
+    budgets: dict[int, Budget | None]
+    families: dict[int, str]
+    """A program's family (its generated shape), if it has one."""
     required_attributes: frozenset[str]
 
     def server(self) -> Server: ...
@@ -72,6 +79,11 @@ class Session:
         self.missing: tuple[str, ...] = ()
         cap = output_kb * 1024
         self.stdout, self.stderr = CappedBuffer(cap), CappedBuffer(cap)
+        self.over_time: dict[str, int] = {}
+        """Programs of each family that ran over their time so far."""
+        self.given_up = False
+        """Whether a family was just given up: the run under way is ended, and the next one
+        runs what is left."""
 
     def run(self) -> None:
         while self.load_failure is None and self.pending():
@@ -163,6 +175,9 @@ class Session:
                 elif key.data == "channel":
                     for line in reader.feed(chunk):
                         self.handle(parse_message(line), state)
+                    if self.given_up:
+                        self.given_up = False
+                        return
                     if state.finished:
                         # what the submission printed last is still in the pipes: read it briefly
                         state.drain_deadline = state.drain_deadline or time.monotonic() + OUTPUT_DRAIN_SECONDS
@@ -204,7 +219,25 @@ class Session:
             self.results[key] = first if first is not None else ProgramObservation(
                 RunStatus.NOT_RUN, detail="the second pass had nothing to compare with")
             return
-        self.results[key] = parse_program(message.get("values"), message.get("error"), self.compartment.layouts[index])
+        observation = parse_program(message.get("values"), message.get("error"), self.compartment.layouts[index],
+                                    self.compartment.budgets.get(index))
+        self.results[key] = observation
+        if observation.status is RunStatus.TIMED_OUT:
+            self.count_over_time(index)
+
+    def count_over_time(self, index: int) -> None:
+        """One more program of its family over its time; at the limit, the family's programs
+        still pending are marked not run (the run under way is then ended: it would run them)."""
+        family = self.compartment.families.get(index)
+        if not family:
+            return
+        self.over_time[family] = self.over_time.get(family, 0) + 1
+        if self.over_time[family] != OVER_BUDGET_TIMES_PER_FAMILY:
+            return
+        skipped = [key for key in self.pending() if self.compartment.families.get(key[0]) == family]
+        for key in skipped:
+            self.results[key] = ProgramObservation(RunStatus.TIMED_OUT, detail=SKIPPED)
+        self.given_up = bool(skipped)
 
     def on_timeout(self, loaded: bool, current: _Key | None, test_limit: bool) -> None:
         limits = self.limits
@@ -222,6 +255,10 @@ class Session:
                 else f"the submission used up its {limits.submission_seconds:g} s in total during this test"
             )
             self.results[current] = ProgramObservation(RunStatus.TIMED_OUT, detail=detail)
+            if not current[1] and self.is_pending((current[0], True)):
+                self.results[(current[0], True)] = self.results[current]  # a second run would hang too
+            self.count_over_time(current[0])
+            self.given_up = False  # this run is ended anyway
 
     def on_exit(self, child: Child, loaded: bool, current: _Key | None) -> None:
         status = child.end(grace=EXIT_GRACE_SECONDS)
