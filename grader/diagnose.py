@@ -36,7 +36,8 @@ class Misconception:
     name: str
     description: str
     hint: str
-    path: Path
+    path: Path | None
+    """The variant's code; None in a student kit, which holds only what it showed."""
     cause: str = ""
     """What it shares with variants that are the same mistake written another way (its
     docstring's ``cause:`` line; its name when it has none). Variants of one cause are never
@@ -297,6 +298,15 @@ class MisconceptionLibrary:
             self._misconceptions = load_misconceptions(self.problem)
         return tuple(m for m in self._misconceptions if m.name not in self.excluded)
 
+    @classmethod
+    def recorded(cls, problem: Problem, misconceptions: Sequence[Misconception],
+                 faces: Mapping[str, Mapping[str, list[ProgramObservation]]]) -> "MisconceptionLibrary":
+        """A library of what each variant showed on the problem's diagnostic tests, recorded
+        elsewhere (a student kit): it holds no variant's code and runs nothing."""
+        names = tuple(test.name for test in diagnostic_tests(problem.tests))
+        return cls(problem, None, _faces={(m.name, names): dict(faces[m.name]) for m in misconceptions},
+                   _misconceptions=tuple(misconceptions))
+
     def without(self, name: str) -> "MisconceptionLibrary":
         """The same library (sharing what it loaded) minus one misconception."""
         return replace(self, excluded=self.excluded | {name})
@@ -309,6 +319,8 @@ class MisconceptionLibrary:
         """What the variant showed on each test (each distinct face of it), by test name."""
         key = (misconception.name, tuple(test.name for test in tests))
         if key not in self._faces:
+            if misconception.path is None:
+                raise KeyError(f"{misconception.name}: recorded on other tests than {key[1]}, and its code is not here")
             # one miss computes every variant: they share one warm sandbox
             every = variant_observations(self.problem, self.misconceptions, tests, self.cache_dir)
             for name, faces in every.items():
