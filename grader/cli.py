@@ -185,13 +185,14 @@ def _kit_for(args, submission: Path):
     from grader.diagnose import default_cache_dir
     from grader.kit import KitError, course_kit, ensure_current, find_kit, read_kit
     from grader.spec import SpecError, course_in_use, guess_problem_id
+    from grader.text import clean_name
 
     try:
         where = find_kit(submission, args.kit, os.environ) if args.kit or not args.course else None
         if where is not None:
             kit = read_kit(where)
             if args.problem and args.problem != kit.problem.id:
-                raise KitError(f"the kit at {where} is for {kit.problem.id}, not {args.problem}")
+                raise KitError(f"the kit at {clean_name(str(where))} is for {kit.problem.id}, not {args.problem}")
             ensure_current(kit, course_in_use(args.course), seed=args.seed)
             return kit
         course = _course(args)

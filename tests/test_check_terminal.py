@@ -175,3 +175,21 @@ def test_a_hanging_file_says_what_runs_and_check_ends_within_the_limits(quick_co
     assert screen.count("\r\x1b[K") >= 2
     report = screen[screen.rindex("\r\x1b[K") + len("\r\x1b[K"):]
     assert "running test" not in report and report.startswith("\x1b[1mBasic autograd operations")  # erased first
+
+
+def test_wrapping_never_starts_a_line_with_an_escape_or_a_workflow_command():
+    """Text is wrapped before it is made safe: a line that wrapping starts is guarded too."""
+    import dataclasses
+
+    from grader.terminal import Style, render_check
+    from grader.view import Audience, report_view
+
+    view = report_view(grade("value-basic", BUGGY), Audience.STUDENT)
+    hostile = "word " * 7 + "::error file=x::forged ##[group]y \x1b]0;title\x07 \x1b[2J\x9b31m"
+    tests = tuple(dataclasses.replace(t, hint=hostile, diagnosis=hostile, output=hostile) if not t.passed else t
+                  for t in view.tests)
+    for width in (40, 41, 42, 43, 44, 45):
+        text = render_check(dataclasses.replace(view, tests=tests), Style(colour=False, width=width))
+        assert not ANY_ESCAPE.search(text) and "\x9b" not in text
+        assert not [line for line in text.splitlines() if line.lstrip().startswith(("::", "##["))]
+        assert "forged" in text
