@@ -26,7 +26,8 @@ from grader.check import readings_equal
 from grader.observations import ProgramObservation, RunStatus, from_wire, readable, same_wire, to_wire
 from grader.files import read_submission, write_atomically
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy
-from grader.spec import Problem, ProblemTest, Visibility
+from grader.spec import Problem, ProblemTest
+from grader.view import Audience, shown_in_detail
 
 VARIANT_LIMITS = {"test_seconds": 2.0, "submission_seconds": 30.0}
 
@@ -188,7 +189,7 @@ COMPARABLE = (RunStatus.COMPLETED, RunStatus.RAISED)
 def diagnostic_tests(tests: Sequence[ProblemTest]) -> tuple[ProblemTest, ...]:
     """The tests a diagnosis is drawn from: the visible ones, the only ones `grader check` runs,
     so that every door shows the same diagnosis for the same file."""
-    return tuple(test for test in tests if test.visibility is Visibility.VISIBLE)
+    return tuple(test for test in tests if shown_in_detail(test.visibility, Audience.STUDENT))
 
 
 def wrong_cells(test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation) -> Cells | None:
