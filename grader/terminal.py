@@ -9,8 +9,8 @@ reaches the terminal."""
 
 from __future__ import annotations
 
+import os
 import re
-import shutil
 import textwrap
 import time
 from dataclasses import dataclass
@@ -66,14 +66,25 @@ def style_for(stream: TextIO, environ: Mapping[str, str]) -> Style:
     """How to write to ``stream``: colours on a terminal (not a dumb one), off with ``NO_COLOR``
     (https://no-color.org), on even when piped with ``FORCE_COLOR`` (https://force-color.org,
     which wins over ``NO_COLOR``, as its reference implementation does); each counts when set
-    and not empty. Wrapped to the terminal's width (``COLUMNS`` first, 80 when unknown)."""
+    and not empty. Wrapped to the width of the terminal ``stream`` is (``COLUMNS`` first, 80
+    when unknown)."""
     colour = stream.isatty() and environ.get("TERM") != "dumb"
     if environ.get("NO_COLOR"):
         colour = False
     if environ.get("FORCE_COLOR"):
         colour = True
-    width = max(shutil.get_terminal_size((80, 24)).columns, MIN_WIDTH)
-    return Style(colour=colour, width=width, unicode=_encodes(stream, "".join(SYMBOLS.values()) + "·"))
+    return Style(colour=colour, width=max(_columns(stream, environ), MIN_WIDTH),
+                 unicode=_encodes(stream, "".join(SYMBOLS.values()) + "·"))
+
+
+def _columns(stream: TextIO, environ: Mapping[str, str]) -> int:
+    """``COLUMNS`` when it is a number, else the width of the terminal ``stream`` is, else 80."""
+    if environ.get("COLUMNS", "").strip().isdigit():
+        return int(environ["COLUMNS"])
+    try:
+        return os.get_terminal_size(stream.fileno()).columns if stream.isatty() else 80
+    except (OSError, ValueError, AttributeError):
+        return 80
 
 
 def _encodes(stream: TextIO, text: str) -> bool:
