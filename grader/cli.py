@@ -167,12 +167,9 @@ def _check(args) -> int:
     finally:
         running.finish()
     view = report_view(report, Audience.STUDENT)
-    if args.json:
-        sys.stdout.write(render_json(report))
-    else:
-        if hasattr(sys.stdout, "reconfigure"):  # a terminal that cannot show a character gets "?"
-            sys.stdout.reconfigure(errors="replace")
-        sys.stdout.write(render_check(view, style_for(sys.stdout, os.environ)))
+    if hasattr(sys.stdout, "reconfigure"):  # an output that cannot carry a character gets "?"
+        sys.stdout.reconfigure(errors="replace")
+    sys.stdout.write(render_json(report) if args.json else render_check(view, style_for(sys.stdout, os.environ)))
     if args.strict and not (view.status == "graded" and all(test.passed for test in view.detailed)):
         return EXIT_BELOW_THRESHOLD
     return EXIT_OK
