@@ -1,7 +1,8 @@
 """The command line: arguments in, one call to the stage that does the work, an exit code out.
 
-Exit codes: 0 graded (whatever the score); 1 --fail-under not met, or a problem invalid in
-``validate``; 2 a usage error or unusable input, with a one-line reason.
+Exit codes: 0 graded (whatever the score); 1 --fail-under not met, ``check --strict`` with a
+visible test that does not pass, or a problem invalid in ``validate``; 2 a usage error or
+unusable input, with a one-line reason.
 """
 
 from __future__ import annotations
@@ -45,10 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="student: feedback on the visible tests")
+    check = commands.add_parser("check", help="student: feedback on the visible tests, from the course or a student kit")
     check.add_argument("submission", type=Path)
-    check.add_argument("--problem", help="problem id (default: guessed from the file)")
+    check.add_argument("--problem", help="problem id (default: the kit's, or guessed from the file)")
+    check.add_argument("--kit", type=Path, metavar="DIR",
+                       help="the student kit (default: a grader-kit.json in the file's folder or above, "
+                            "else $GRADER_KIT, else the course)")
+    check.add_argument("--json", action="store_true", help="print the result as JSON (report.json's shape)")
+    check.add_argument("--strict", action="store_true", help="exit 1 unless every visible test passes")
     check.set_defaults(run=_check)
+
+    kit = commands.add_parser("kit", help="instructor: the student kit (visible tests and their expected "
+                              "observations; no reference, no hidden tests)")
+    kit.add_argument("--problem", required=True)
+    kit.add_argument("--out", type=Path, metavar="DIR", help="folder to write it to (default: ID-kit)")
+    kit.set_defaults(run=_kit)
 
     grade = commands.add_parser("grade", help="grade one submission on every test")
     grade.add_argument("submission", type=Path)
@@ -140,16 +152,73 @@ def _readable_file(path: Path) -> Path:
 
 def _check(args) -> int:
     from grader.grading import grade_submission
-    from grader.spec import guess_problem_id
-    from grader.terminal import Style, render_check
+    from grader.report import render_json
+    from grader.terminal import RunningLine, render_check, style_for
     from grader.view import Audience, report_view
 
     submission = _readable_file(args.submission)
-    course = _course(args)
-    problem_id = args.problem or guess_problem_id(submission, course.problem_ids())
-    problem = _problem(args, problem_id, visible_only=True)
-    report = grade_submission(problem, submission, isolation=_isolation(args), visible_only=True)
-    sys.stdout.write(render_check(report_view(report, Audience.STUDENT), Style(colour=sys.stdout.isatty())))
+    kit = _kit_for(args, submission)
+    isolation = _isolation(args)
+    running = RunningLine([test.name for test in kit.problem.tests], sys.stderr, tty=sys.stderr.isatty(),
+                          width=style_for(sys.stderr, os.environ).width)
+    try:
+        report = grade_submission(kit.problem, submission, isolation=isolation, expected=kit.expected,
+                                  library=kit.library, costs=kit.costs, visible_only=True, on_test=running.started)
+    finally:
+        running.finish()
+    view = report_view(report, Audience.STUDENT)
+    if hasattr(sys.stdout, "reconfigure"):  # an output that cannot carry a character gets "?"
+        sys.stdout.reconfigure(errors="replace")
+    sys.stdout.write(render_json(report) if args.json else render_check(view, style_for(sys.stdout, os.environ)))
+    if args.strict and not (view.status == "graded" and all(test.passed for test in view.detailed)):
+        return EXIT_BELOW_THRESHOLD
+    return EXIT_OK
+
+
+def _kit_for(args, submission: Path):
+    """What ``check`` runs from: ``--kit``; else an explicit ``--course``; else a kit beside the
+    file or ``$GRADER_KIT``; else the course. A kit made from another version of the problem
+    than the course at hand has is refused."""
+    from grader.diagnose import default_cache_dir
+    from grader.kit import KitError, course_kit, ensure_current, find_kit, read_kit
+    from grader.spec import SpecError, course_in_use, guess_problem_id
+    from grader.text import clean_name
+
+    try:
+        where = find_kit(submission, args.kit, os.environ) if args.kit or not args.course else None
+        if where is not None:
+            kit = read_kit(where)
+            if args.problem and args.problem != kit.problem.id:
+                raise KitError(f"the kit at {clean_name(str(where))} is for {kit.problem.id}, not {args.problem}")
+            ensure_current(kit, course_in_use(args.course), seed=args.seed)
+            return kit
+        course = _course(args)
+        problem_id = args.problem or guess_problem_id(submission, course.problem_ids())
+        return course_kit(course, problem_id, seed=args.seed, cache_dir=default_cache_dir())
+    except (KitError, SpecError) as error:
+        raise UsageError(str(error)) from None
+
+
+def _kit(args) -> int:
+    from grader.diagnose import default_cache_dir
+    from grader.kit import KitError, instructor_check_files, kit_data, write_kit
+
+    problem = _problem(args, args.problem, visible_only=True)
+    data = kit_data(problem, default_cache_dir())
+    out = args.out or Path(f"{problem.id}-kit")
+    try:
+        written = write_kit(data, out)
+    except KitError as error:
+        raise UsageError(str(error)) from None
+    info = data["problem"]
+    print(f"{written[0].parent}/: the student kit of {problem.id} version {problem.version}: "
+          f"{len(data['tests'])} visible tests with their expected observations, "
+          f"{len(data['misconceptions'])} misconceptions' observations; {info['withheld_tests']} tests left out")
+    print(f"students run: grader check THEIR_FILE.py --kit {out}")
+    left_out = instructor_check_files(problem)
+    if left_out:
+        print(f"note: {len(left_out)} instructor check files ({left_out[0].name}, ...) are not in the kit: "
+              "check from it runs only problem.yaml's tests", file=sys.stderr)
     return EXIT_OK
 
 

@@ -26,7 +26,8 @@ from grader.check import readings_equal
 from grader.observations import ProgramObservation, RunStatus, from_wire, readable, same_wire, to_wire
 from grader.files import read_submission, write_atomically
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy
-from grader.spec import Problem, ProblemTest, Visibility
+from grader.spec import Problem, ProblemTest
+from grader.view import Audience, shown_in_detail
 
 VARIANT_LIMITS = {"test_seconds": 2.0, "submission_seconds": 30.0}
 
@@ -36,7 +37,8 @@ class Misconception:
     name: str
     description: str
     hint: str
-    path: Path
+    path: Path | None
+    """The variant's code; None in a student kit, which holds only what it showed."""
     cause: str = ""
     """What it shares with variants that are the same mistake written another way (its
     docstring's ``cause:`` line; its name when it has none). Variants of one cause are never
@@ -187,7 +189,7 @@ COMPARABLE = (RunStatus.COMPLETED, RunStatus.RAISED)
 def diagnostic_tests(tests: Sequence[ProblemTest]) -> tuple[ProblemTest, ...]:
     """The tests a diagnosis is drawn from: the visible ones, the only ones `grader check` runs,
     so that every door shows the same diagnosis for the same file."""
-    return tuple(test for test in tests if test.visibility is Visibility.VISIBLE)
+    return tuple(test for test in tests if shown_in_detail(test.visibility, Audience.STUDENT))
 
 
 def wrong_cells(test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation) -> Cells | None:
@@ -297,6 +299,15 @@ class MisconceptionLibrary:
             self._misconceptions = load_misconceptions(self.problem)
         return tuple(m for m in self._misconceptions if m.name not in self.excluded)
 
+    @classmethod
+    def recorded(cls, problem: Problem, misconceptions: Sequence[Misconception],
+                 faces: Mapping[str, Mapping[str, list[ProgramObservation]]]) -> "MisconceptionLibrary":
+        """A library of what each variant showed on the problem's diagnostic tests, recorded
+        elsewhere (a student kit): it holds no variant's code and runs nothing."""
+        names = tuple(test.name for test in diagnostic_tests(problem.tests))
+        return cls(problem, None, _faces={(m.name, names): dict(faces[m.name]) for m in misconceptions},
+                   _misconceptions=tuple(misconceptions))
+
     def without(self, name: str) -> "MisconceptionLibrary":
         """The same library (sharing what it loaded) minus one misconception."""
         return replace(self, excluded=self.excluded | {name})
@@ -309,6 +320,8 @@ class MisconceptionLibrary:
         """What the variant showed on each test (each distinct face of it), by test name."""
         key = (misconception.name, tuple(test.name for test in tests))
         if key not in self._faces:
+            if misconception.path is None:
+                raise KeyError(f"{misconception.name}: recorded on other tests than {key[1]}, and its code is not here")
             # one miss computes every variant: they share one warm sandbox
             every = variant_observations(self.problem, self.misconceptions, tests, self.cache_dir)
             for name, faces in every.items():

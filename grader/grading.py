@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from grader.budgets import budgeted_programs, reference_costs
 from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, read_source
@@ -23,6 +23,7 @@ from grader.report import (Report, TestResult, grader_error_message, grader_erro
                            submission_status, unjudged, with_diagnosis)
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
 from grader.spec import Problem, Visibility
+from grader.view import Audience, shown_in_detail
 
 
 VISIBILITY_GROUPS = (Visibility.VISIBLE, Visibility.AFTER_DUE_DATE, Visibility.AFTER_PUBLISHED, Visibility.HIDDEN)
@@ -35,9 +36,11 @@ LAYOUT_SHIFTS = 61
 
 
 def visible_part(problem: Problem) -> Problem:
-    """The problem as a student checking their work sees it: visible tests only."""
-    tests = tuple(test for test in problem.tests if test.visibility is Visibility.VISIBLE)
-    return dataclasses.replace(problem, tests=tests)
+    """The problem as a student checking their work sees it: the tests whose details a student
+    may see (``grader.view`` decides), the others counted in ``withheld_tests``. What
+    ``grader check`` runs, and all a student kit holds."""
+    tests = tuple(test for test in problem.tests if shown_in_detail(test.visibility, Audience.STUDENT))
+    return dataclasses.replace(problem, tests=tests, withheld_tests=problem.withheld_tests + len(problem.tests) - len(tests))
 
 
 def sandbox_policy(problem: Problem, isolation: Isolation) -> SandboxPolicy:
@@ -77,10 +80,9 @@ class GradingSession:
         library: MisconceptionLibrary | None = None,
         costs: Mapping[str, float] | None = None,
     ) -> None:
-        self.withheld = problem.withheld_tests
         if visible_only:
-            visible = visible_part(problem)
-            self.withheld, problem = self.withheld + len(problem.tests) - len(visible.tests), visible
+            problem = visible_part(problem)
+        self.withheld = problem.withheld_tests
         self.problem, self.visible_only = problem, visible_only
         self.expected = expected_observations(problem) if expected is None else expected
         if diagnose_failures and (library is None or library.problem.tests != problem.tests):
@@ -109,20 +111,22 @@ class GradingSession:
     def close(self) -> None:
         self.sandbox.close()
 
-    def grade(self, submissions: Sequence[Path]) -> list[Report]:
+    def grade(self, submissions: Sequence[Path], on_test: Callable[[int, bool], None] | None = None) -> list[Report]:
         """Grade each file; one pytest session judges them all. Never raises for anything a
-        submission does."""
-        evidence = [self._observe(path) for path in submissions]
+        submission does. ``on_test`` is told each test as a run starts it: its index in
+        ``problem.tests``, and whether it runs once more (``Sandbox.run``'s ``on_program``)."""
+        evidence = [self._observe(path, on_test) for path in submissions]
         records = run_checks([CheckContext(self.problem, self.expected, e.run, self.visible_only) for e in evidence])
         return [self._report(e, results_from_json_report(record, self.problem), record) for e, record in zip(evidence, records)]
 
-    def _observe(self, path: Path) -> _Evidence:
+    def _observe(self, path: Path, on_test: Callable[[int, bool], None] | None = None) -> _Evidence:
         source = read_submission(path)  # once: what runs is what is hashed and read for findings
         sha256 = content_digest(source)
         # the second pass: hidden programs once more, the submission's objects at other
         # addresses, so that a grade does not depend on luck; the shift is drawn from the
         # content, so the same file always gets the same two passes
-        run = self.sandbox.run(source, again=self.again, again_shift=1 + int(sha256[:8] or "0", 16) % LAYOUT_SHIFTS)
+        run = self.sandbox.run(source, again=self.again, again_shift=1 + int(sha256[:8] or "0", 16) % LAYOUT_SHIFTS,
+                               on_program=on_test)
         reading = read_source(source, self.problem) if source is not None else None
         return _Evidence(path, sha256, run, reading.findings if reading else (), reading.signals if reading else frozenset())
 
@@ -179,10 +183,12 @@ def grade_submission(
     visible_only: bool = False,
     diagnose_failures: bool = True,
     library: MisconceptionLibrary | None = None,
+    costs: Mapping[str, float] | None = None,
+    on_test: Callable[[int, bool], None] | None = None,
 ) -> Report:
     """Grade one file. Never raises for anything the submission does."""
     with GradingSession(
         problem, isolation=isolation, expected=expected, visible_only=visible_only,
-        diagnose_failures=diagnose_failures, library=library,
+        diagnose_failures=diagnose_failures, library=library, costs=costs,
     ) as session:
-        return session.grade([submission])[0]
+        return session.grade([submission], on_test)[0]

@@ -253,9 +253,13 @@ def run_checks(contexts: Sequence[CheckContext]) -> list[dict]:
     if not contexts:
         return []
     recorder = JSONReport()
-    folder = str(contexts[0].problem.directory)
+    problem = contexts[0].problem
+    folder = str(problem.directory)
+    # a course's problem folder is collected whole (instructors' checks live there); a student
+    # kit's is the student's own folder: only the spec, and no conftest.py, is read from it
+    collected = [folder] if problem.instructor_checks else [str(problem.spec_path), "--noconftest"]
     args = [
-        folder,
+        *collected,
         "-c", os.devnull,  # the course's own pytest settings are not the grader's
         "--rootdir", folder,
         "--confcutdir", folder,

@@ -142,7 +142,11 @@ class Problem:
     rerun_hidden: bool = True
     misconceptions_dir: Path | None = None
     withheld_tests: int = 0
-    """Hidden generated tests not drawn at all (loaded for a student's check)."""
+    """Tests a student's check does not run (``grading.visible_part``): hidden generated tests
+    not drawn at all, and the tests whose details a student may not see."""
+    instructor_checks: bool = True
+    """Whether pytest files beside the spec are collected as instructors' checks: False for a
+    student kit, which holds none (and whose folder is the student's)."""
 
     @property
     def directory(self) -> Path:
@@ -188,8 +192,13 @@ class Course:
 
 
 def find_course(explicit: str | os.PathLike | None = None) -> Course:
-    """The course folder: explicit, $GRADER_COURSE, the nearest folder above the working
-    directory holding problems/, or the checkout this package was installed from."""
+    """The course folder: ``course_in_use``, else the checkout this package was installed from."""
+    return course_in_use(explicit) or Course(Path(__file__).resolve().parent.parent)
+
+
+def course_in_use(explicit: str | os.PathLike | None = None) -> Course | None:
+    """The course someone named or works in: explicit, $GRADER_COURSE, or the nearest folder
+    above the working directory holding problems/ and reference/; None if there is none."""
     if explicit is not None:
         return Course(Path(explicit).resolve())
     if os.environ.get("GRADER_COURSE"):
@@ -198,7 +207,7 @@ def find_course(explicit: str | os.PathLike | None = None) -> Course:
     for folder in (here, *here.parents):
         if (folder / "problems").is_dir() and (folder / "reference").is_dir():
             return Course(folder)
-    return Course(Path(__file__).resolve().parent.parent)
+    return None
 
 
 def load_schema() -> dict:

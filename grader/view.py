@@ -53,6 +53,12 @@ DETAILED: Mapping[Audience, frozenset[Visibility]] = {
 """The visibilities whose details each audience may see."""
 
 
+def shown_in_detail(visibility: Visibility, audience: Audience) -> bool:
+    """Whether ``audience`` may see the details (program, values, hint) of a test of this
+    visibility: the rule every renderer, ``grader check`` and the student kit follow."""
+    return visibility in DETAILED[audience]
+
+
 @dataclass(frozen=True, slots=True)
 class TestView:
     """One test as its audience may see it."""
@@ -162,7 +168,7 @@ def withheld_output(status: TestStatus) -> str:
 def view_of(test: TestResult, audience: Audience, *, program: str = "", graph: TestGraph | None = None,
             number: int = 0, withheld_number: int = 0) -> TestView:
     """One test as ``audience`` may see it, given its program's source and its graph."""
-    detailed = test.visibility in DETAILED[audience]
+    detailed = shown_in_detail(test.visibility, audience)
     return TestView(
         number=number,
         name=test.name,
@@ -187,7 +193,7 @@ def report_view(report: Report, audience: Audience) -> ReportView:
     programs = {test.name: test.program.source.strip() for test in report.problem.tests}
     tests, withheld = [], 0
     for number, test in enumerate(report.tests, 1):
-        withheld += test.visibility not in DETAILED[audience]
+        withheld += not shown_in_detail(test.visibility, audience)
         tests.append(view_of(test, audience, program=programs.get(test.name, ""), graph=report.graphs.get(test.name),
                              number=number, withheld_number=withheld))
     diagnosis = report.diagnosis

@@ -169,5 +169,5 @@ def test_batch_grades_a_class_into_reports_a_gradebook_and_a_summary(tmp_path):
 
 def test_every_cli_command_is_documented_in_the_readme():
     readme = (REPO / "README.md").read_text()
-    for command in ("check", "grade", "batch", "validate", "problems", "ci", "gradescope build", "gradescope run"):
+    for command in ("check", "kit", "grade", "batch", "validate", "problems", "ci", "gradescope build", "gradescope run"):
         assert f"grader {command}" in readme, command

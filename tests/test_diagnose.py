@@ -191,7 +191,8 @@ def test_check_grade_html_markdown_and_gradescope_show_the_same_diagnosis_for_th
 
     assert shown(graded) == shown(checked) and any(shown(graded).values())
     hint = graded.diagnosis.misconception.hint
-    assert f"likely cause: {hint}" in render_check(report_view(checked, Audience.STUDENT), Style(colour=False))
+    wide = Style(colour=False, width=1000)  # the hint on one line, however long
+    assert f"likely cause: {hint}" in render_check(report_view(checked, Audience.STUDENT), wide)
     assert f"*likely cause:* {markdown_text(hint)}" in render_markdown(graded)
     assert any(f"Likely cause: {hint}" in t["output"] for t in json.loads(render_gradescope(graded))["tests"])
     assert f"<strong>Likely cause:</strong> {html.escape(hint)}" in render_html(graded)

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from grader.forbidden import find_forbidden_import
 from grader.observations import Budget, ProgramObservation, ResultLayout, RunStatus
@@ -178,7 +178,7 @@ class Sandbox:
 
     def run(
         self, source: bytes | None, tests: Sequence[int] | None = None, *, again: Sequence[int] = (),
-        again_shift: int = 1,
+        again_shift: int = 1, on_program: Callable[[int, bool], None] | None = None,
     ) -> SubmissionRun:
         """Run the programs ``tests`` (default: all) against a submission's bytes (as
         ``files.read_submission`` read them; None for a symbolic link, which is refused); never
@@ -187,7 +187,11 @@ class Sandbox:
         Then, in the same process as the first pass of the same compartment, a second pass
         runs the programs ``again`` once more, after moving where the submission's objects
         land by ``again_shift`` blocks of each size (``interpreter.shift_memory_layout``):
-        results that depend on set order differ there."""
+        results that depend on set order differ there.
+
+        ``on_program`` is told each program as a run starts it: its index, and whether it runs
+        once more (its second pass, or its forward-only twin after it hung or crashed); nothing
+        the submission said."""
         started = time.monotonic()
         indices = list(range(self.count)) if tests is None else list(tests)
         if source is None:
@@ -207,12 +211,13 @@ class Sandbox:
         os.chmod(submission, 0o644)
         deadline = started + self.policy.limits.submission_seconds
         try:
-            sessions = [(c.group, self._session(c, indices, again, again_shift, deadline)) for c in self.compartments]
+            sessions = [(c.group, self._session(c, indices, again, again_shift, deadline, on_program))
+                        for c in self.compartments]
             ran = [(group, session) for group, session in sessions if session is not None]
             results: dict[tuple[int, bool], ProgramObservation] = {}
             for _group, session in ran:
                 results.update(session.results)
-            self._run_twins(results, indices, deadline + TWIN_GRACE_SECONDS)
+            self._run_twins(results, indices, deadline + TWIN_GRACE_SECONDS, on_program)
         finally:
             submission.unlink(missing_ok=True)
         shown = next((session for group, session in ran if group == 0), None)
@@ -230,7 +235,7 @@ class Sandbox:
         )
 
     def _run_twins(self, results: dict[tuple[int, bool], ProgramObservation], indices: list[int],
-                   deadline: float) -> None:
+                   deadline: float, on_program: Callable[[int, bool], None] | None = None) -> None:
         """The twins of the programs that hung or crashed, in fresh processes of their
         compartments; the nodes they show are attached to the failed program's observation,
         whose status stays what it was."""
@@ -239,22 +244,23 @@ class Sandbox:
                   and not results[(i, False)].nodes and results[(i, False)].detail != SKIPPED}
         if not broken:
             return
+        told = (lambda twin, _again: on_program(broken[twin], True)) if on_program is not None else None
         for compartment in self.compartments:
-            session = self._session(compartment, list(broken), (), 1, deadline)
+            session = self._session(compartment, list(broken), (), 1, deadline, told)
             for (twin, _again), observation in (session.results.items() if session is not None else ()):
                 if observation.status in (RunStatus.COMPLETED, RunStatus.RAISED):
                     original = (broken[twin], False)
                     results[original] = dataclasses.replace(results[original], nodes=observation.nodes)
 
     def _session(self, compartment: _Compartment, indices: list[int], again: Sequence[int], again_shift: int,
-                 deadline: float) -> Session | None:
+                 deadline: float, on_program: Callable[[int, bool], None] | None = None) -> Session | None:
         mine = set(compartment.indices)
         tests = [i for i in indices if i in mine]
         twice = [i for i in again if i in mine]
         if not tests and not twice:
             return None
         session = Session(compartment, self._submission_path(), tests, twice, again_shift, deadline,
-                          self.policy.limits.output_kb)
+                          self.policy.limits.output_kb, on_program)
         session.run()
         return session
 

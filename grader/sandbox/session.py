@@ -7,7 +7,7 @@ import os
 import selectors
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Callable, Protocol
 
 from grader.observations import Budget, ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
 from grader.sandbox.channel import (
@@ -68,8 +68,11 @@ class Session:
     """One submission's run: as many child processes as crashes and timeouts require."""
 
     def __init__(self, compartment: Compartment, submission: str, indices: list[int], again: list[int], again_shift: int,
-                 deadline: float, output_kb: int):
+                 deadline: float, output_kb: int, on_program: Callable[[int, bool], None] | None = None):
         self.compartment, self.submission, self.deadline = compartment, submission, deadline
+        self.on_program = on_program
+        """Told each program as the child starts it (its index, and whether this is its second
+        pass): for a person waiting, what runs now."""
         self.keys: list[_Key] = [(i, False) for i in indices] + [(i, True) for i in again]
         self.wanted = set(self.keys)
         self.again_shift = again_shift
@@ -209,6 +212,8 @@ class Session:
         state.current = state.order[state.started] if state.started < len(state.order) else None
         state.started += 1
         state.test_deadline = time.monotonic() + self.limits.test_seconds
+        if state.current is not None and self.on_program is not None:
+            self.on_program(*state.current)
 
     def record(self, key: _Key, message: dict) -> None:
         index, again = key
