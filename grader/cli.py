@@ -73,11 +73,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="grade every submission again, even those whose report is still valid")
     batch.set_defaults(run=_batch)
 
-    ci = commands.add_parser("ci", help="CI: grade the submissions a pull request adds or changes")
-    ci.add_argument("paths", nargs="*", type=Path, metavar="SUBMISSION", help="files to grade (default: the pull request's)")
-    ci.add_argument("--problem", help="problem id (default: guessed per file)")
-    ci.add_argument("--base", help="base commit (default: the pull request's, from $GITHUB_EVENT_PATH)")
-    ci.add_argument("--head", help="head commit (default: the pull request's)")
+    ci = commands.add_parser("ci", help="CI: grade the submissions a push or a pull request adds or changes")
+    ci.add_argument("paths", nargs="*", type=Path, metavar="SUBMISSION",
+                    help="files to grade (default: those the event changed, from $GITHUB_EVENT_NAME and $GITHUB_EVENT_PATH)")
+    ci.add_argument("--problem", help="problem id (default: $GRADER_PROBLEM, else guessed per file)")
+    ci.add_argument("--base", help="base commit (default: the pull request's base, or for a push or a dispatch "
+                    "the template's first commit)")
+    ci.add_argument("--head", help="head commit (default: the pull request's head, the pushed or the checked-out commit)")
+    ci.add_argument("--all", dest="every_file", action="store_true",
+                    help="grade every *.py under the submissions folder, changed or not")
     ci.add_argument("--submissions", default="submissions", metavar="FOLDER",
                     help="where submissions live in the repository (default: submissions)")
     ci.add_argument("--out", type=Path, help="folder for the reports and summary.md")
@@ -140,17 +144,31 @@ def _readable_file(path: Path) -> Path:
 
 def _check(args) -> int:
     from grader.grading import grade_submission
-    from grader.spec import guess_problem_id
     from grader.terminal import Style, render_check
     from grader.view import Audience, report_view
 
     submission = _readable_file(args.submission)
     course = _course(args)
-    problem_id = args.problem or guess_problem_id(submission, course.problem_ids())
+    problem_id = args.problem or _guessed_problem(course, submission)
     problem = _problem(args, problem_id, visible_only=True)
     report = grade_submission(problem, submission, isolation=_isolation(args), visible_only=True)
     sys.stdout.write(render_check(report_view(report, Audience.STUDENT), Style(colour=sys.stdout.isatty())))
     return EXIT_OK
+
+
+def _guessed_problem(course, submission: Path) -> str:
+    """The problem whose API the file fits best, said on stderr in one line ("guessed: ID"),
+    so stdout stays what the command prints."""
+    from grader.guess import GuessError, guess_problem_of
+    from grader.spec import SpecError
+    from grader.text import clean_name
+
+    try:
+        problem_id = guess_problem_of(submission, course.apis())
+    except (GuessError, SpecError) as error:
+        raise UsageError(f"{clean_name(str(submission))}: {error}") from None
+    print(f"guessed: {problem_id}", file=sys.stderr)
+    return problem_id
 
 
 def _grade(args) -> int:
@@ -242,9 +260,9 @@ def _ci(args) -> int:
     course = _course(args)
     isolation = _isolation(args)
     request = CiRequest(
-        paths=tuple(args.paths), problem_id=args.problem, base=args.base, head=args.head,
-        submissions_dir=args.submissions, out=args.out,
-        formats=_formats(args.format) if args.format else default_formats(),
+        paths=tuple(args.paths), problem_id=args.problem or os.environ.get("GRADER_PROBLEM") or None,
+        base=args.base, head=args.head, submissions_dir=args.submissions, out=args.out,
+        formats=_formats(args.format) if args.format else default_formats(), every_file=args.every_file,
     )
     try:
         outcome = run_ci(
