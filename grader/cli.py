@@ -7,8 +7,11 @@ Exit codes: 0 graded (whatever the score); 1 --fail-under not met, or a problem 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from grader import __version__
@@ -71,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="with --executor dask: a running scheduler (default: a local cluster of --jobs workers)")
     batch.add_argument("--regrade", action="store_true",
                        help="grade every submission again, even those whose report is still valid")
+    batch.add_argument("--roster", type=Path, metavar="FILE",
+                       help="CSV with a 'submission' column (each student's file or folder name) and the LMS's own "
+                            "columns (ids, names), carried into the class files")
+    batch.add_argument("--csv", choices=("plain", "canvas", "moodle"), default="plain",
+                       help="layout of grades.csv: plain, or the one Canvas or Moodle imports (default: plain)")
     batch.set_defaults(run=_batch)
 
     ci = commands.add_parser("ci", help="CI: grade the submissions a push or a pull request adds or changes")
@@ -138,8 +146,50 @@ def _isolation(args):
 
 def _readable_file(path: Path) -> Path:
     if not path.is_file():
-        raise UsageError(f"no such file: {path}")
+        raise UsageError(f"no such file: {path}" if not path.exists() else f"not a file: {path}")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
     return path
+
+
+def _output_folder(path: Path, option: str = "--out") -> Path:
+    """A folder the command can write into, made now, before any work: a file, a path under
+    a file, or a place that cannot be written is a usage error, not a traceback half-way."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder")
+    under = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if under is not None:
+        raise UsageError(f"{option} {path} is under {under}, which is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write to {option} {path}: {error.strerror or error}") from None
+    return path
+
+
+def _output_file(path: Path, option: str = "--out") -> Path:
+    """A file the command can write, its folder made now (see ``_output_folder``)."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a folder; give the file's name")
+    under = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if under is not None:
+        raise UsageError(f"{option} {path} is under {under}, which is a file")
+    _output_folder(path.parent, f"{option} {path}: its folder")
+    return path
+
+
+@contextlib.contextmanager
+def _writing(what: str) -> Iterator[None]:
+    """A write that fails after the checks (a full disk, a folder removed meanwhile): one line."""
+    try:
+        yield
+    except OSError as error:
+        raise UsageError(f"cannot write {error.filename or what}: {error.strerror or error}") from None
 
 
 def _check(args) -> int:
@@ -180,10 +230,12 @@ def _grade(args) -> int:
 
     submission = _readable_file(args.submission)
     formats = _formats(args.format)
+    out = _output_folder(args.out) if args.out else None
     problem = _problem(args, args.problem)
     report = grade_submission(problem, submission, isolation=_isolation(args))
-    if args.out:
-        write_formats(report, args.out, formats)
+    if out:
+        with _writing(str(out)):
+            write_formats(report, out, formats)
         sys.stdout.write(render_grade(report_view(report, Audience.INSTRUCTOR), Style(colour=sys.stdout.isatty())))
     else:
         sys.stdout.write(render_json(report))
@@ -199,15 +251,15 @@ def _formats(raw: str) -> tuple[str, ...]:
 
 
 def _batch(args) -> int:
-    from grader.batch import default_jobs, discover, grade_batch
+    from grader.batch import default_jobs, grade_batch
+    from grader.gradebook import CsvLayout, Gradebook
     from grader.progress import Progress
     from grader.text import clean_name
 
-    if not args.folder.is_dir():
-        raise UsageError(f"no such folder: {args.folder}")
+    found = _class_folder(args.folder)
     formats = tuple(dict.fromkeys(("json", *_formats(args.format))))  # report.json is what resuming reads
+    roster = _roster(args.roster) if args.roster else None
     problem = _problem(args, args.problem)  # a bad spec is a usage error before any work starts
-    found = discover(args.folder)
     entries = found.entries
     if not entries:
         why = "".join(f"; {clean_name(item.path.name)}: {item.reason}" for item in found.skipped[:3])
@@ -215,6 +267,8 @@ def _batch(args) -> int:
     jobs = args.jobs or default_jobs()
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    _output_folder(args.out)  # before grading anything
+    gradebook = Gradebook(found.not_graded, roster, CsvLayout(args.csv))
     skipping = f", skipping {len(found.skipped)} that are not (listed at the end)" if found.skipped else ""
     print(f"grading {len(entries)} submissions of {problem.id} with {jobs} workers ({args.executor}){skipping}",
           file=sys.stderr)
@@ -227,10 +281,12 @@ def _batch(args) -> int:
             progress.add(row.status)
 
     try:
-        result = grade_batch(
-            problem, entries, args.out, jobs=jobs, isolation=_isolation(args), formats=formats,
-            executor=args.executor, scheduler=args.scheduler, reuse=not args.regrade, on_row=count,
-        )
+        with _writing(str(args.out)):
+            result = grade_batch(
+                problem, entries, args.out, jobs=jobs, isolation=_isolation(args), formats=formats,
+                executor=args.executor, scheduler=args.scheduler, reuse=not args.regrade, on_row=count,
+                gradebook=gradebook,
+            )
     except RuntimeError as error:  # the executor could not start (say, dask is not installed)
         raise UsageError(str(error)) from None
     progress.finish()
@@ -243,10 +299,45 @@ def _batch(args) -> int:
     for row in broken:
         print(f"  {row.student}: {row.status}: {row.note}")
     if found.skipped:
-        print(f"{len(found.skipped)} skipped, not being submissions:")
+        print(f"{len(found.skipped)} skipped, not being submissions (each a not_graded row in the class files):")
     for item in found.skipped:
         print(f"  {clean_name(str(item.path))}: {item.reason}")
+    _print_roster_without_submission(roster, found)
     return EXIT_OK
+
+
+def _class_folder(folder: Path):
+    """The class folder's entries; a folder that is missing, a file or unreadable: one line."""
+    from grader.batch import discover
+
+    if not folder.exists():
+        raise UsageError(f"no such folder: {folder}")
+    if not folder.is_dir():
+        raise UsageError(f"not a folder: {folder}")
+    try:
+        return discover(folder)
+    except OSError as error:
+        raise UsageError(f"cannot read {error.filename or folder}: {error.strerror or error}") from None
+
+
+def _roster(path: Path):
+    from grader.gradebook import RosterError, read_roster
+
+    try:
+        return read_roster(path)
+    except RosterError as error:
+        raise UsageError(str(error)) from None
+
+
+def _print_roster_without_submission(roster, found) -> None:
+    from grader.gradebook import roster_key
+
+    if roster is None:
+        return
+    present = {roster_key(entry.student) for entry in found.entries} | {roster_key(name) for name, _ in found.not_graded}
+    missing = [key for key, _ in roster.people if key not in present]
+    if missing:
+        print(f"{len(missing)} on the roster with no submission (a not_graded row each): {', '.join(missing)}")
 
 
 def _ci(args) -> int:
@@ -257,6 +348,8 @@ def _ci(args) -> int:
 
     for path in args.paths:
         _readable_file(path)
+    if args.out:
+        _output_folder(args.out)
     course = _course(args)
     isolation = _isolation(args)
     request = CiRequest(
@@ -265,11 +358,12 @@ def _ci(args) -> int:
         formats=_formats(args.format) if args.format else default_formats(), every_file=args.every_file,
     )
     try:
-        outcome = run_ci(
-            request, course=course, load_problem=lambda problem_id: _problem(args, problem_id),
-            grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
-            github=GitHubFiles.from_environment(os.environ), stdout=sys.stdout,
-        )
+        with _writing("the CI outputs"):
+            outcome = run_ci(
+                request, course=course, load_problem=lambda problem_id: _problem(args, problem_id),
+                grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
+                github=GitHubFiles.from_environment(os.environ), stdout=sys.stdout,
+            )
     except CiError as error:
         raise UsageError(str(error)) from None
     return _threshold(outcome.percent, args.fail_under)
@@ -286,7 +380,9 @@ def _gradescope_build(args) -> int:
     from grader.gradescope import build_bundle
 
     course = _course(args)
-    result = build_bundle(course, _problem(args, args.problem), args.out, seed=args.seed)
+    _output_file(args.out)
+    with _writing(str(args.out)):
+        result = build_bundle(course, _problem(args, args.problem), args.out, seed=args.seed)
     seed = f"the secret seed from {result.seed_source}" if result.seed_source else "the spec's PUBLIC seed (no --seed, GRADER_SEED or GRADER_SEED_FILE)"
     print(f"{result.path}: {result.problem_id}, {len(result.members)} files, hidden tests drawn with {seed}")
     print("upload it as the assignment's autograder (Configure Autograder > Zip file upload)")

@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from grader.batch import FORMULA_STARTS, write_class_files
+from grader.gradebook import FORMULA_STARTS, write_class_files
 from grader.check import judge
 from grader.ci import CiError, CiRequest, GitHubFiles, annotations, run_ci
 from grader.classroom import render_classroom
@@ -240,7 +240,7 @@ def test_the_terminal_gets_no_escape_sequence(hostile_class):
 
 def test_grades_csv_reads_as_text_in_a_spreadsheet(hostile_class):
     out, _ = hostile_class
-    rows = assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8"))
+    rows = assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8-sig"))
     assert len(rows) == len(HOSTILE_NAMES) + 3  # a header and every student
     assert "'=1+1" in [row[0] for row in rows]  # shown as the text it is
 
@@ -449,7 +449,7 @@ def test_any_message_and_file_name_leave_every_output_well_formed(carol, tmp_pat
     assert (out / student).resolve().parent == out.resolve()
     row = row_from_report(student, json.loads(json.dumps(report.to_json())))
     write_class_files([row], out, problem)
-    assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8"))
+    assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8-sig"))
     assert_safe_html((out / "index.html").read_text(encoding="utf-8"))
 
 
