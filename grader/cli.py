@@ -17,6 +17,8 @@ from pathlib import Path
 from grader import __version__
 
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_USAGE = 0, 1, 2
+EXIT_GRADER_FAILED = 1
+"""``gradescope run`` only (it has no --fail-under): the grader failed; results.json still says so."""
 FORMATS = ("json", "html", "md", "junit", "gradescope", "classroom")
 BATCH_FORMATS = ("json", "html")
 
@@ -394,11 +396,11 @@ def _gradescope_run(args) -> int:
     from grader.grading import grade_submission
 
     isolation = _isolation(args)
-    run_autograder(
+    run = run_autograder(
         autograder_root(), load_problem=lambda problem_id: _course(args).load(problem_id, seed=args.seed),
         grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
     )
-    return EXIT_OK
+    return EXIT_GRADER_FAILED if run.grader_failed else EXIT_OK
 
 
 def _validate(args) -> int:

@@ -266,6 +266,22 @@ def test_every_file_of_every_student_stays_well_formed(hostile_class, student):
         json.loads(texts[document])
 
 
+def test_gradescope_s_markdown_output_is_only_the_grader_s_own_markup(hostile_class):
+    """results.json's top-level output is Markdown (output_format md): what a submission
+    raised or printed is escaped there like in summary.md, by the same renderer."""
+    out, _ = hostile_class
+    for student in ("forged_load_failure", "forged_messages"):
+        results = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
+        assert results["output_format"] == "md"
+        assert_clean_text(results["output"])
+        parsed = html_elements(MarkdownIt("commonmark").render(results["output"]))
+        assert set(parsed.tags) <= ALLOWED_MARKDOWN_ELEMENTS - {"h2", "table"}, set(parsed.tags)
+        assert not parsed.comments and "@everyone" not in "".join(parsed.prose)
+    shown = "".join(html_elements(MarkdownIt("commonmark").render(
+        json.loads((out / "forged_load_failure" / "results.json").read_text(encoding="utf-8"))["output"])).text)
+    assert "<script>alert(1)</script>" in shown  # shown as the text it is
+
+
 def test_the_payload_is_still_shown_as_text(hostile_class):
     """Nothing passes by showing nothing: the student sees what their code raised."""
     out, _ = hostile_class
