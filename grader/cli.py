@@ -185,13 +185,25 @@ def _output_file(path: Path, option: str = "--out") -> Path:
     return path
 
 
+def _appendable_file(path: Path, name: str) -> None:
+    """A file a step appends to ($GITHUB_OUTPUT): checked before any work, as --out is."""
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write ${name} {path}: {error.strerror or error}") from None
+
+
 @contextlib.contextmanager
-def _writing(what: str) -> Iterator[None]:
-    """A write that fails after the checks (a full disk, a folder removed meanwhile): one line."""
+def _writing() -> Iterator[None]:
+    """A write to a named file that fails after the checks (a full disk, a folder removed
+    meanwhile): one line. An OSError naming no file is not a path's and goes on up."""
     try:
         yield
     except OSError as error:
-        raise UsageError(f"cannot write {error.filename or what}: {error.strerror or error}") from None
+        if error.filename is None:
+            raise
+        raise UsageError(f"cannot write {error.filename}: {error.strerror or error}") from None
 
 
 def _check(args) -> int:
@@ -236,7 +248,7 @@ def _grade(args) -> int:
     problem = _problem(args, args.problem)
     report = grade_submission(problem, submission, isolation=_isolation(args))
     if out:
-        with _writing(str(out)):
+        with _writing():
             write_formats(report, out, formats)
         sys.stdout.write(render_grade(report_view(report, Audience.INSTRUCTOR), Style(colour=sys.stdout.isatty())))
     else:
@@ -283,7 +295,7 @@ def _batch(args) -> int:
             progress.add(row.status)
 
     try:
-        with _writing(str(args.out)):
+        with _writing():
             result = grade_batch(
                 problem, entries, args.out, jobs=jobs, isolation=_isolation(args), formats=formats,
                 executor=args.executor, scheduler=args.scheduler, reuse=not args.regrade, on_row=count,
@@ -343,8 +355,6 @@ def _print_roster_without_submission(roster, found) -> None:
 
 
 def _ci(args) -> int:
-    import os
-
     from grader.ci import CiError, CiRequest, GitHubFiles, default_formats, run_ci
     from grader.grading import grade_submission
 
@@ -352,6 +362,9 @@ def _ci(args) -> int:
         _readable_file(path)
     if args.out:
         _output_folder(args.out)
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+        if os.environ.get(name):
+            _appendable_file(Path(os.environ[name]), name)
     course = _course(args)
     isolation = _isolation(args)
     request = CiRequest(
@@ -360,7 +373,7 @@ def _ci(args) -> int:
         formats=_formats(args.format) if args.format else default_formats(), every_file=args.every_file,
     )
     try:
-        with _writing("the CI outputs"):
+        with _writing():
             outcome = run_ci(
                 request, course=course, load_problem=lambda problem_id: _problem(args, problem_id),
                 grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
@@ -383,7 +396,7 @@ def _gradescope_build(args) -> int:
 
     course = _course(args)
     _output_file(args.out)
-    with _writing(str(args.out)):
+    with _writing():
         result = build_bundle(course, _problem(args, args.problem), args.out, seed=args.seed)
     seed = f"the secret seed from {result.seed_source}" if result.seed_source else "the spec's PUBLIC seed (no --seed, GRADER_SEED or GRADER_SEED_FILE)"
     print(f"{result.path}: {result.problem_id}, {len(result.members)} files, hidden tests drawn with {seed}")

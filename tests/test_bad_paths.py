@@ -70,12 +70,13 @@ def test_gradescope_build_refuses_a_bad_out(grader_in_process, tmp_path, kind):
     assert_one_line_exit_2(result, words)
 
 
-def test_ci_cannot_write_its_step_outputs_in_one_line(grader_in_process, tmp_path):
+def test_ci_refuses_step_outputs_it_cannot_write_before_grading(grader_in_process, tmp_path):
     a_file = tmp_path / "a-file"
     a_file.write_text("")
     result = grader_in_process("ci", "submissions/alice.py", "--problem", "value-basic",
                                env={"GITHUB_OUTPUT": str(a_file / "output.txt"), "GITHUB_STEP_SUMMARY": ""})
-    assert_one_line_exit_2(result, f"cannot write {a_file / 'output.txt'}")
+    assert_one_line_exit_2(result, f"cannot write $GITHUB_OUTPUT {a_file / 'output.txt'}")
+    assert result.stdout == ""  # refused before grading
 
 
 @pytest.mark.parametrize(
