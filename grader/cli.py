@@ -8,13 +8,18 @@ unusable input, with a one-line reason.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from grader import __version__
 
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_USAGE = 0, 1, 2
+EXIT_GRADER_FAILED = 1
+"""``gradescope run`` only (it has no --fail-under): the grader failed; results.json still says so."""
 FORMATS = ("json", "html", "md", "junit", "gradescope", "classroom")
 BATCH_FORMATS = ("json", "html")
 
@@ -83,13 +88,22 @@ def _parser() -> argparse.ArgumentParser:
                        help="with --executor dask: a running scheduler (default: a local cluster of --jobs workers)")
     batch.add_argument("--regrade", action="store_true",
                        help="grade every submission again, even those whose report is still valid")
+    batch.add_argument("--roster", type=Path, metavar="FILE",
+                       help="CSV with a 'submission' column (each student's file or folder name) and the LMS's own "
+                            "columns (ids, names), carried into the class files")
+    batch.add_argument("--csv", choices=("plain", "canvas", "moodle"), default="plain",
+                       help="layout of grades.csv: plain, or the one Canvas or Moodle imports (default: plain)")
     batch.set_defaults(run=_batch)
 
-    ci = commands.add_parser("ci", help="CI: grade the submissions a pull request adds or changes")
-    ci.add_argument("paths", nargs="*", type=Path, metavar="SUBMISSION", help="files to grade (default: the pull request's)")
-    ci.add_argument("--problem", help="problem id (default: guessed per file)")
-    ci.add_argument("--base", help="base commit (default: the pull request's, from $GITHUB_EVENT_PATH)")
-    ci.add_argument("--head", help="head commit (default: the pull request's)")
+    ci = commands.add_parser("ci", help="CI: grade the submissions a push or a pull request adds or changes")
+    ci.add_argument("paths", nargs="*", type=Path, metavar="SUBMISSION",
+                    help="files to grade (default: those the event changed, from $GITHUB_EVENT_NAME and $GITHUB_EVENT_PATH)")
+    ci.add_argument("--problem", help="problem id (default: $GRADER_PROBLEM, else guessed per file)")
+    ci.add_argument("--base", help="base commit (default: the pull request's base, or for a push or a dispatch "
+                    "the template's first commit)")
+    ci.add_argument("--head", help="head commit (default: the pull request's head, the pushed or the checked-out commit)")
+    ci.add_argument("--all", dest="every_file", action="store_true",
+                    help="grade every *.py under the submissions folder, changed or not")
     ci.add_argument("--submissions", default="submissions", metavar="FOLDER",
                     help="where submissions live in the repository (default: submissions)")
     ci.add_argument("--out", type=Path, help="folder for the reports and summary.md")
@@ -146,8 +160,62 @@ def _isolation(args):
 
 def _readable_file(path: Path) -> Path:
     if not path.is_file():
-        raise UsageError(f"no such file: {path}")
+        raise UsageError(f"no such file: {path}" if not path.exists() else f"not a file: {path}")
+    try:
+        with path.open("rb"):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
     return path
+
+
+def _output_folder(path: Path, option: str = "--out") -> Path:
+    """A folder the command can write into, made now, before any work: a file, a path under
+    a file, or a place that cannot be written is a usage error, not a traceback half-way."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path} is a file, not a folder")
+    under = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if under is not None:
+        raise UsageError(f"{option} {path} is under {under}, which is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write to {option} {path}: {error.strerror or error}") from None
+    return path
+
+
+def _output_file(path: Path, option: str = "--out") -> Path:
+    """A file the command can write, its folder made now (see ``_output_folder``)."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a folder; give the file's name")
+    under = next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
+    if under is not None:
+        raise UsageError(f"{option} {path} is under {under}, which is a file")
+    _output_folder(path.parent, f"{option} {path}: its folder")
+    return path
+
+
+def _appendable_file(path: Path, name: str) -> None:
+    """A file a step appends to ($GITHUB_OUTPUT): checked before any work, as --out is."""
+    try:
+        with path.open("a", encoding="utf-8"):
+            pass
+    except OSError as error:
+        raise UsageError(f"cannot write ${name} {path}: {error.strerror or error}") from None
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """A write to a named file that fails after the checks (a full disk, a folder removed
+    meanwhile): one line. An OSError naming no file is not a path's and goes on up."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            raise
+        raise UsageError(f"cannot write {error.filename}: {error.strerror or error}") from None
 
 
 def _check(args) -> int:
@@ -181,7 +249,7 @@ def _kit_for(args, submission: Path):
     than the course at hand has is refused."""
     from grader.diagnose import default_cache_dir
     from grader.kit import KitError, course_kit, ensure_current, find_kit, read_kit
-    from grader.spec import SpecError, course_in_use, guess_problem_id
+    from grader.spec import SpecError, course_in_use
     from grader.text import clean_name
 
     try:
@@ -193,7 +261,7 @@ def _kit_for(args, submission: Path):
             ensure_current(kit, course_in_use(args.course), seed=args.seed)
             return kit
         course = _course(args)
-        problem_id = args.problem or guess_problem_id(submission, course.problem_ids())
+        problem_id = args.problem or _guessed_problem(course, submission)
         return course_kit(course, problem_id, seed=args.seed, cache_dir=default_cache_dir())
     except (KitError, SpecError) as error:
         raise UsageError(str(error)) from None
@@ -222,6 +290,21 @@ def _kit(args) -> int:
     return EXIT_OK
 
 
+def _guessed_problem(course, submission: Path) -> str:
+    """The problem whose API the file fits best, said on stderr in one line ("guessed: ID"),
+    so stdout stays what the command prints."""
+    from grader.guess import GuessError, guess_problem_of
+    from grader.spec import SpecError
+    from grader.text import clean_name
+
+    try:
+        problem_id = guess_problem_of(submission, course.apis())
+    except (GuessError, SpecError) as error:
+        raise UsageError(f"{clean_name(str(submission))}: {error}") from None
+    print(f"guessed: {problem_id}", file=sys.stderr)
+    return problem_id
+
+
 def _grade(args) -> int:
     from grader.formats import write_formats
     from grader.grading import grade_submission
@@ -231,10 +314,12 @@ def _grade(args) -> int:
 
     submission = _readable_file(args.submission)
     formats = _formats(args.format)
+    out = _output_folder(args.out) if args.out else None
     problem = _problem(args, args.problem)
     report = grade_submission(problem, submission, isolation=_isolation(args))
-    if args.out:
-        write_formats(report, args.out, formats)
+    if out:
+        with _writing():
+            write_formats(report, out, formats)
         sys.stdout.write(render_grade(report_view(report, Audience.INSTRUCTOR), Style(colour=sys.stdout.isatty())))
     else:
         sys.stdout.write(render_json(report))
@@ -250,15 +335,15 @@ def _formats(raw: str) -> tuple[str, ...]:
 
 
 def _batch(args) -> int:
-    from grader.batch import default_jobs, discover, grade_batch
+    from grader.batch import default_jobs, grade_batch
+    from grader.gradebook import CsvLayout, Gradebook
     from grader.progress import Progress
     from grader.text import clean_name
 
-    if not args.folder.is_dir():
-        raise UsageError(f"no such folder: {args.folder}")
+    found = _class_folder(args.folder)
     formats = tuple(dict.fromkeys(("json", *_formats(args.format))))  # report.json is what resuming reads
+    roster = _roster(args.roster) if args.roster else None
     problem = _problem(args, args.problem)  # a bad spec is a usage error before any work starts
-    found = discover(args.folder)
     entries = found.entries
     if not entries:
         why = "".join(f"; {clean_name(item.path.name)}: {item.reason}" for item in found.skipped[:3])
@@ -266,6 +351,8 @@ def _batch(args) -> int:
     jobs = args.jobs or default_jobs()
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
+    _output_folder(args.out)  # before grading anything
+    gradebook = Gradebook(found.not_graded, roster, CsvLayout(args.csv))
     skipping = f", skipping {len(found.skipped)} that are not (listed at the end)" if found.skipped else ""
     print(f"grading {len(entries)} submissions of {problem.id} with {jobs} workers ({args.executor}){skipping}",
           file=sys.stderr)
@@ -278,10 +365,12 @@ def _batch(args) -> int:
             progress.add(row.status)
 
     try:
-        result = grade_batch(
-            problem, entries, args.out, jobs=jobs, isolation=_isolation(args), formats=formats,
-            executor=args.executor, scheduler=args.scheduler, reuse=not args.regrade, on_row=count,
-        )
+        with _writing():
+            result = grade_batch(
+                problem, entries, args.out, jobs=jobs, isolation=_isolation(args), formats=formats,
+                executor=args.executor, scheduler=args.scheduler, reuse=not args.regrade, on_row=count,
+                gradebook=gradebook,
+            )
     except RuntimeError as error:  # the executor could not start (say, dask is not installed)
         raise UsageError(str(error)) from None
     progress.finish()
@@ -294,33 +383,72 @@ def _batch(args) -> int:
     for row in broken:
         print(f"  {row.student}: {row.status}: {row.note}")
     if found.skipped:
-        print(f"{len(found.skipped)} skipped, not being submissions:")
+        print(f"{len(found.skipped)} skipped, not being submissions (each a not_graded row in the class files):")
     for item in found.skipped:
         print(f"  {clean_name(str(item.path))}: {item.reason}")
+    _print_roster_without_submission(roster, found)
     return EXIT_OK
 
 
-def _ci(args) -> int:
-    import os
+def _class_folder(folder: Path):
+    """The class folder's entries; a folder that is missing, a file or unreadable: one line."""
+    from grader.batch import discover
 
+    if not folder.exists():
+        raise UsageError(f"no such folder: {folder}")
+    if not folder.is_dir():
+        raise UsageError(f"not a folder: {folder}")
+    try:
+        return discover(folder)
+    except OSError as error:
+        raise UsageError(f"cannot read {error.filename or folder}: {error.strerror or error}") from None
+
+
+def _roster(path: Path):
+    from grader.gradebook import RosterError, read_roster
+
+    try:
+        return read_roster(path)
+    except RosterError as error:
+        raise UsageError(str(error)) from None
+
+
+def _print_roster_without_submission(roster, found) -> None:
+    from grader.gradebook import roster_key
+
+    if roster is None:
+        return
+    present = {roster_key(entry.student) for entry in found.entries} | {roster_key(name) for name, _ in found.not_graded}
+    missing = [key for key, _ in roster.people if key not in present]
+    if missing:
+        print(f"{len(missing)} on the roster with no submission (a not_graded row each): {', '.join(missing)}")
+
+
+def _ci(args) -> int:
     from grader.ci import CiError, CiRequest, GitHubFiles, default_formats, run_ci
     from grader.grading import grade_submission
 
     for path in args.paths:
         _readable_file(path)
+    if args.out:
+        _output_folder(args.out)
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+        if os.environ.get(name):
+            _appendable_file(Path(os.environ[name]), name)
     course = _course(args)
     isolation = _isolation(args)
     request = CiRequest(
-        paths=tuple(args.paths), problem_id=args.problem, base=args.base, head=args.head,
-        submissions_dir=args.submissions, out=args.out,
-        formats=_formats(args.format) if args.format else default_formats(),
+        paths=tuple(args.paths), problem_id=args.problem or os.environ.get("GRADER_PROBLEM") or None,
+        base=args.base, head=args.head, submissions_dir=args.submissions, out=args.out,
+        formats=_formats(args.format) if args.format else default_formats(), every_file=args.every_file,
     )
     try:
-        outcome = run_ci(
-            request, course=course, load_problem=lambda problem_id: _problem(args, problem_id),
-            grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
-            github=GitHubFiles.from_environment(os.environ), stdout=sys.stdout,
-        )
+        with _writing():
+            outcome = run_ci(
+                request, course=course, load_problem=lambda problem_id: _problem(args, problem_id),
+                grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
+                github=GitHubFiles.from_environment(os.environ), stdout=sys.stdout,
+            )
     except CiError as error:
         raise UsageError(str(error)) from None
     return _threshold(outcome.percent, args.fail_under)
@@ -337,7 +465,9 @@ def _gradescope_build(args) -> int:
     from grader.gradescope import build_bundle
 
     course = _course(args)
-    result = build_bundle(course, _problem(args, args.problem), args.out, seed=args.seed)
+    _output_file(args.out)
+    with _writing():
+        result = build_bundle(course, _problem(args, args.problem), args.out, seed=args.seed)
     seed = f"the secret seed from {result.seed_source}" if result.seed_source else "the spec's PUBLIC seed (no --seed, GRADER_SEED or GRADER_SEED_FILE)"
     print(f"{result.path}: {result.problem_id}, {len(result.members)} files, hidden tests drawn with {seed}")
     print("upload it as the assignment's autograder (Configure Autograder > Zip file upload)")
@@ -349,11 +479,11 @@ def _gradescope_run(args) -> int:
     from grader.grading import grade_submission
 
     isolation = _isolation(args)
-    run_autograder(
+    run = run_autograder(
         autograder_root(), load_problem=lambda problem_id: _course(args).load(problem_id, seed=args.seed),
         grade=lambda problem, path: grade_submission(problem, path, isolation=isolation),
     )
-    return EXIT_OK
+    return EXIT_GRADER_FAILED if run.grader_failed else EXIT_OK
 
 
 def _validate(args) -> int:

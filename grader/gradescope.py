@@ -124,10 +124,20 @@ def autograder_root() -> Path:
     return Path(os.environ.get("GRADER_AUTOGRADER_ROOT") or DEFAULT_ROOT)
 
 
-def run_autograder(root: Path, load_problem: Callable[[str], Problem], grade: Callable[[Problem, Path], Report]) -> dict:
+@dataclass(frozen=True, slots=True)
+class AutograderRun:
+    results: dict
+    """What results.json holds."""
+    grader_failed: bool
+    """The grader, not the submission, failed: ``grader gradescope run`` exits non-zero."""
+
+
+def run_autograder(root: Path, load_problem: Callable[[str], Problem], grade: Callable[[Problem, Path], Report]) -> AutograderRun:
     """Grade the one .py file in ``root/submission`` and write ``root/results/results.json``.
-    Never raises: whatever goes wrong, the student gets results.json saying what."""
+    Never raises: whatever goes wrong, the student gets results.json saying what. When the
+    grader failed, the staff are told on stdout (which only they see) and in ``extra_data``."""
     results_path = root / "results" / "results.json"
+    failure = ""
     try:
         bundle = json.loads((root / "source" / "bundle.json").read_text(encoding="utf-8"))
         problem = load_problem(bundle["problem"])
@@ -140,12 +150,19 @@ def run_autograder(root: Path, load_problem: Callable[[str], Problem], grade: Ca
             print(f"grader: {report.isolation} isolation, as uid {os.getuid()} (each run as an unprivileged uid of "
                   f"its own when that is root); status {report.status}, {report.score}/{report.max_score}")
             results = json.loads(render_gradescope(report))
-    except Exception:  # noqa: BLE001 - the one place a grader bug must become a message, not a crash
+            if report.status == "grader_error":
+                failure = f"the grader could not judge every test: {report.message}"
+    except Exception as error:  # noqa: BLE001 - the one place a grader bug must become a message, not a crash
         traceback.print_exc(file=sys.stdout)  # stdout goes to the staff only (stdout_visibility hidden)
-        results = _not_graded("The autograder failed while grading your submission. This is not a problem "
-                              "with your code: please tell your instructor.")
+        failure = f"the autograder failed: {type(error).__name__}: {error}"
+        results = {**_not_graded("The autograder failed while grading your submission. This is not a problem "
+                                 "with your code: please tell your instructor."),
+                   "extra_data": {"grader_error": clean_name(failure, 2000)}}
+    if failure:
+        print(f"GRADER FAILURE (staff only): {clean_name(failure, 2000)}; the student was told it is not their fault; "
+              "regrade once it is fixed")
     write_atomically(results_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    return results
+    return AutograderRun(results, bool(failure))
 
 
 def find_submissions(folder: Path) -> list[Path]:

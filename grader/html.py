@@ -15,6 +15,7 @@ autoescape escapes every value; nothing is marked safe.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,11 +130,13 @@ def render_html(report: Report) -> str:
     return environment().get_template("report.html.j2").render(page=report_page(report), grader_version=__version__)
 
 
-def write_index(out: Path, problem: Problem, rows: list[StudentRow]) -> None:
+def write_index(out: Path, problem: Problem, rows: list[StudentRow], identity_columns: Sequence[str] = ()) -> None:
     """``index.html`` of a batch, next to its students' folders; generated tests are counted
-    by shape (forty rows of random graphs would say less than seven)."""
+    by shape (forty rows of random graphs would say less than seven); a roster's columns
+    beside each student."""
     groups = {test.name: test.group for test in problem.tests}
-    write_atomically(out / "index.html", render_index(class_summary(problem.id, rows, groups)))
+    summary = class_summary(problem.id, list(rows), groups, tuple(identity_columns))
+    write_atomically(out / "index.html", render_index(summary))
 
 
 def render_index(summary: ClassSummary) -> str:

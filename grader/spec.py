@@ -190,6 +190,10 @@ class Course:
             raise SpecError(path, None, "", f"no such problem {problem_id!r} (known: {known})")
         return load_problem(path, self.reference_dir, seed, visible_only=visible_only)
 
+    def apis(self) -> dict[str, Api]:
+        """Every problem's declared API, by id: what a file's problem is guessed from."""
+        return {problem_id: load_api(self.spec_path(problem_id)) for problem_id in self.problem_ids()}
+
 
 def find_course(explicit: str | os.PathLike | None = None) -> Course:
     """The course folder: ``course_in_use``, else the checkout this package was installed from."""
@@ -237,8 +241,8 @@ def _seed_value(text: str) -> int:
         return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
 
 
-def load_problem(path: Path, reference_dir: Path, seed: int | None = None, *, visible_only: bool = False) -> Problem:
-    """Read, validate and parse one problem.yaml."""
+def _read_spec(path: Path) -> tuple[dict, "_LineFinder", str]:
+    """A problem.yaml read and validated against the schema: its fields, their lines, its text."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -252,6 +256,18 @@ def load_problem(path: Path, reference_dir: Path, seed: int | None = None, *, vi
         raise SpecError(path, line, "", f"not valid YAML: {getattr(error, 'problem', error)}") from None
     lines = _LineFinder(path, root_node)
     _validate(raw, lines)
+    return raw, lines, text
+
+
+def load_api(path: Path) -> Api:
+    """Only the API a problem.yaml declares (the whole spec validated, no program parsed):
+    what guessing a file's problem reads."""
+    return _api(_read_spec(path)[0]["api"])
+
+
+def load_problem(path: Path, reference_dir: Path, seed: int | None = None, *, visible_only: bool = False) -> Problem:
+    """Read, validate and parse one problem.yaml."""
+    raw, lines, text = _read_spec(path)
     reference_path = (reference_dir / raw["reference"]).resolve()
     if not reference_path.is_file():
         raise SpecError(path, lines(("reference",)), "reference", f"no such file {reference_path}")
@@ -409,15 +425,3 @@ class _LineFinder:
             else:
                 break
         return line if line is not None else (1 if self.root is not None else None)
-
-
-def guess_problem_id(submission: Path, problem_ids: list[str]) -> str:
-    """Which problem a file is for, read as text (never run): the richest API it mentions."""
-    if len(problem_ids) == 1:
-        return problem_ids[0]
-    text = submission.read_text(encoding="utf-8", errors="replace")
-    if "value-tanh" in problem_ids and "def tanh" in text:
-        return "value-tanh"
-    if "value-full" in problem_ids and ("def __pow__" in text or "def __rtruediv__" in text):
-        return "value-full"
-    return "value-basic" if "value-basic" in problem_ids else problem_ids[0]

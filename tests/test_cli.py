@@ -156,7 +156,7 @@ def test_batch_grades_a_class_into_reports_a_gradebook_and_a_summary(tmp_path):
     assert result.returncode == 0, result.stderr
     students = sorted(path.stem for path in (REPO / "submissions").glob("*.py"))
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == students
-    rows = list(csv.DictReader((out / "grades.csv").read_text().splitlines()))
+    rows = list(csv.DictReader((out / "grades.csv").read_text(encoding="utf-8-sig").splitlines()))
     assert [row["student"] for row in rows] == students
     by_student = {row["student"]: row for row in rows}
     assert by_student["alice"]["percent"] == "100" and by_student["grace"]["status"] == "failed_to_load"

@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from grader.batch import FORMULA_STARTS, write_class_files
+from grader.gradebook import FORMULA_STARTS, write_class_files
 from grader.check import judge
 from grader.ci import CiError, CiRequest, GitHubFiles, annotations, run_ci
 from grader.classroom import render_classroom
@@ -240,7 +240,7 @@ def test_the_terminal_gets_no_escape_sequence(hostile_class):
 
 def test_grades_csv_reads_as_text_in_a_spreadsheet(hostile_class):
     out, _ = hostile_class
-    rows = assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8"))
+    rows = assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8-sig"))
     assert len(rows) == len(HOSTILE_NAMES) + 3  # a header and every student
     assert "'=1+1" in [row[0] for row in rows]  # shown as the text it is
 
@@ -264,6 +264,22 @@ def test_every_file_of_every_student_stays_well_formed(hostile_class, student):
     for document in ("report.json", "results.json", "classroom.json"):
         assert_clean_text(texts[document])
         json.loads(texts[document])
+
+
+def test_gradescope_s_markdown_output_is_only_the_grader_s_own_markup(hostile_class):
+    """results.json's top-level output is Markdown (output_format md): what a submission
+    raised or printed is escaped there like in summary.md, by the same renderer."""
+    out, _ = hostile_class
+    for student in ("forged_load_failure", "forged_messages"):
+        results = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
+        assert results["output_format"] == "md"
+        assert_clean_text(results["output"])
+        parsed = html_elements(MarkdownIt("commonmark").render(results["output"]))
+        assert set(parsed.tags) <= ALLOWED_MARKDOWN_ELEMENTS - {"h2", "table"}, set(parsed.tags)
+        assert not parsed.comments and "@everyone" not in "".join(parsed.prose)
+    shown = "".join(html_elements(MarkdownIt("commonmark").render(
+        json.loads((out / "forged_load_failure" / "results.json").read_text(encoding="utf-8"))["output"])).text)
+    assert "<script>alert(1)</script>" in shown  # shown as the text it is
 
 
 def test_the_payload_is_still_shown_as_text(hostile_class):
@@ -449,7 +465,7 @@ def test_any_message_and_file_name_leave_every_output_well_formed(carol, tmp_pat
     assert (out / student).resolve().parent == out.resolve()
     row = row_from_report(student, json.loads(json.dumps(report.to_json())))
     write_class_files([row], out, problem)
-    assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8"))
+    assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8-sig"))
     assert_safe_html((out / "index.html").read_text(encoding="utf-8"))
 
 
