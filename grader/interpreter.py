@@ -213,7 +213,7 @@ def _observe_number(node, name):
             return _float(value)
         # anything else (a Value, a string, an object that claims equality with everything)
         # is reported as what it is; the grader never compares it as a number
-        return {"other": type(value).__name__, "text": _short(repr(value))}
+        return {"other": _short(type(value).__name__)[:100], "text": _short(repr(value))}
     except BaseException as exc:  # noqa: BLE001
         return {"error": describe_exception(exc)}
 

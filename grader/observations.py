@@ -109,6 +109,12 @@ class ResultLayout:
     def stride(self) -> int:
         return 3 if self.with_repr else 2
 
+    @property
+    def most_bytes(self) -> int:
+        """The longest line a result of this layout can take on the channel (with room for its
+        error); a longer one did not come from the interpreter."""
+        return len(self.names) * self.stride * RESULT_FIELD_BYTES + 65536
+
 
 class _NodesOnDemand(collections.abc.Mapping):
     """A result's nodes, read from the wire (the flat list of values as it arrived) the first
@@ -207,7 +213,7 @@ def parse_program(values: Any, raw_error: Any, layout: ResultLayout, budget: Bud
     comparisons. Whatever the list holds beyond the layout's nodes is ignored. A program its
     watch stopped (over its ``budget``, or a number without bound) is a timeout or a crash,
     said in the grader's own words; the nodes it computed before are kept."""
-    nodes = _NodesOnDemand(layout, values)
+    nodes = _NodesOnDemand(layout, _compact_wire(values, layout))
     stopped = raw_error.get("stopped") if isinstance(raw_error, dict) else None
     if isinstance(stopped, dict):
         if stopped.get("why") == "budget" and budget is not None:
@@ -218,6 +224,42 @@ def parse_program(values: Any, raw_error: Any, layout: ResultLayout, budget: Bud
     error = parse_error(raw_error)
     status = RunStatus.RAISED if error is not None else RunStatus.COMPLETED
     return ProgramObservation(status=status, nodes=nodes, error=error)
+
+
+RESULT_FIELD_BYTES = 8192
+"""The most one field of one node takes on the wire: a repr or a text of ``interpreter.MAX_TEXT``
+characters, each escaped to up to twelve bytes, and a type's name."""
+_ERROR_KEYS = ("type", "message", "line", "step", "text")
+
+
+def _compact_wire(values: Any, layout: ResultLayout) -> list:
+    """What is kept of a result's values, however the submission's process made them: the
+    layout's fields and no more, each no larger than a reading of it needs. The grader keeps
+    every result of every run it judges, in its own process: a result padded with anything
+    else must not hold its memory (the channel also caps each line, see
+    ``ResultLayout.most_bytes``)."""
+    if type(values) is not list:
+        return []
+    values = values[: len(layout.names) * layout.stride]
+    if all(type(value) is int or type(value) is float for value in values):
+        return values
+    return [value if type(value) is int or type(value) is float else _compact_field(value) for value in values]
+
+
+def _compact_field(value: Any) -> Any:
+    if type(value) is str:
+        return value[: MAX_TEXT + 1]
+    if type(value) is dict and "other" in value:
+        return {"other": _short(value.get("other"), 100), "text": _short(value.get("text"), MAX_TEXT)}
+    if type(value) is dict and type(value.get("error")) is dict:
+        error = value["error"]
+        return {"error": {key: _short(error[key], MAX_TEXT) if type(error[key]) is str else error[key]
+                          for key in _ERROR_KEYS if type(error.get(key)) in (str, int)}}
+    return None  # unreadable, as it was
+
+
+def _short(raw: Any, limit: int) -> Any:
+    return raw[:limit] if type(raw) is str else None
 
 
 def _unbounded(stopped: Mapping, layout: ResultLayout) -> str:

@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import resource
 import os
 import re
 import secrets
@@ -63,8 +64,9 @@ PROTECTED = (REPO_ROOT / "reference" / "value_basic.py", REPO_ROOT / "problems" 
 class Row:
     name: str
     """File stem in tests/fixtures/hostile/."""
-    status: str
-    """report.json status: graded, failed_to_load or timed_out."""
+    status: str | tuple[str, ...]
+    """report.json status: graded, failed_to_load or timed_out (or any of several, where when
+    the attack lands decides: before the submission loaded, or in a test)."""
     broken: str = "none"
     """Which tests it may cost: none, all, relu (programs that call relu), backward (programs that
     call backward()), relu_backward (both), repr (tests checking repr). All the others must pass."""
@@ -173,6 +175,13 @@ def _timed_out_within_limit(data: dict, world: "World") -> None:
     assert data["duration_s"] <= world.limits.test_seconds + 3, f"took {data['duration_s']} s"
 
 
+def _grader_memory_flat(data: dict, world: "World") -> None:
+    """The grading ran in this process: its peak memory stays that of a test process, where
+    parsing the submission's results as sent would have taken gigabytes."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert peak_mb < 600, f"the grader's process peaked at {peak_mb:.0f} MB"
+
+
 NOT_LOADED = {"broken": "all", "broken_as": ("error",)}
 SAME_FILE_SYSTEM = "under process isolation the submission runs as this user on the same file system"
 SAME_PIDS = "under process isolation getppid() is this test process: the attack would kill the test run"
@@ -209,8 +218,12 @@ ROWS = (
     # --- lies
     Row("fake_pass_stdout", "graded", broken="backward", broken_as=("failed",), check=_fake_claims_captured("stdout")),
     Row("fake_pass_stderr", "graded", broken="backward", broken_as=("failed",), check=_fake_claims_captured("stderr")),
-    Row("fake_result_channel", "graded", broken="all", broken_as=("failed", "error")),
+    Row("fake_result_channel", ("graded", "failed_to_load"), broken="all", broken_as=("failed", "error")),
     Row("garbage_result_channel", "graded"),
+    # the grader's own memory and time are not the submission's to spend
+    Row("oversized_results", "graded", broken="all", broken_as=("error",), says=("result channel",),
+        check=_grader_memory_flat),
+    Row("flooded_channel", "graded", broken="all", broken_as=("error",), says=("result channel",)),
     Row("equal_to_everything", "graded", broken="all", broken_as=("failed",)),
     Row("nan_inf_str_data", "graded", broken="all", broken_as=("failed",)),
     Row("repr_raises", "graded", broken="repr", broken_as=("failed", "error"), says=("raised",)),
@@ -510,7 +523,8 @@ def test_hostile_submission(row: Row, isolation: Isolation, world: World):
 
     world.assert_intact()
     assert data["isolation"]["level"] == isolation.value
-    assert data["status"] == row.status, f"{data['status']}: {data['output']}"
+    assert data["status"] in (row.status if isinstance(row.status, tuple) else (row.status,)), \
+        f"{data['status']}: {data['output']}"
     assert [test["name"] for test in data["tests"]] == [test.name for test in problem.tests]
     results = {test["name"]: test for test in data["tests"]}
     broken = [test for test in problem.tests if _is_broken(row, test)]
@@ -523,7 +537,7 @@ def test_hostile_submission(row: Row, isolation: Isolation, world: World):
     assert data["max_score"] == sum(test.points for test in problem.tests)
     assert data["score"] == sum(test.points for test in problem.tests if test not in broken)
     if row.says:
-        if row.status != "graded":
+        if data["status"] != "graded":
             told = [data["output"]]
         else:
             told = [results[test.name]["output"] for test in broken if test.visibility.value == "visible"]

@@ -58,17 +58,22 @@ class CappedBuffer:
 
 @dataclass(slots=True)
 class LineReader:
-    """Splits the result channel into lines, scanning each byte once; a line longer than
-    MAX_MESSAGE_BYTES is dropped whole, up to its newline."""
+    """Splits the result channel into lines, scanning each byte once. A line longer than
+    ``limit`` is not kept: it comes out as None, once, where it ends."""
 
+    limit: int = MAX_MESSAGE_BYTES
     partial: bytearray = field(default_factory=bytearray)
     discarding: bool = False
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        lines = []
+    def feed(self, chunk: bytes) -> list[bytes | None]:
+        lines: list[bytes | None] = []
         start = 0
         while (newline := chunk.find(b"\n", start)) != -1:
-            if not self.discarding:
+            if self.discarding:
+                lines.append(None)
+            elif len(self.partial) + newline - start > self.limit:
+                lines.append(None)
+            else:
                 self.partial += chunk[start:newline]
                 lines.append(bytes(self.partial))
             self.partial.clear()
@@ -76,7 +81,7 @@ class LineReader:
             start = newline + 1
         if not self.discarding:
             self.partial += chunk[start:]
-            if len(self.partial) > MAX_MESSAGE_BYTES:
+            if len(self.partial) > self.limit:
                 self.partial.clear()
                 self.discarding = True
         return lines

@@ -25,6 +25,11 @@ OVER_BUDGET_TIMES_PER_FAMILY = 2
 """After this many programs of one family (a generated shape) ran over their time, the rest
 of that family is not run."""
 SKIPPED = "not run: the same shape already ran over its time budget twice"
+LOAD_MESSAGE_BYTES = 65536
+"""The longest line before the submission loaded: "loaded" or "load_error" with its texts."""
+GARBAGE_LINES = 1000
+"""Lines a run may write to the channel beyond its messages (ignored: whatever they say)."""
+"""The longest line before the submission loaded: "loaded" or "load_error" with its texts."""
 
 
 class Compartment(Protocol):
@@ -160,7 +165,7 @@ class Session:
         selector.register(channel, selectors.EVENT_READ, "channel")
         selector.register(stdout, selectors.EVENT_READ, self.stdout)
         selector.register(stderr, selectors.EVENT_READ, self.stderr)
-        reader = LineReader()
+        reader = LineReader(max(layout.most_bytes for layout in self.compartment.layouts.values()))
         while selector.get_map():
             deadline = state.drain_deadline or min(state.test_deadline, self.deadline)
             remaining = deadline - time.monotonic()
@@ -177,7 +182,11 @@ class Session:
                         return
                 elif key.data == "channel":
                     for line in reader.feed(chunk):
-                        self.handle(parse_message(line), state)
+                        if self.flooded(line, state):
+                            self.on_flood(state)
+                            return
+                        if line is not None and len(line) <= self.most_bytes(state):
+                            self.handle(parse_message(line), state)
                     if self.given_up:
                         self.given_up = False
                         return
@@ -186,6 +195,35 @@ class Session:
                         state.drain_deadline = state.drain_deadline or time.monotonic() + OUTPUT_DRAIN_SECONDS
                 else:
                     key.data.add(chunk)
+
+    def most_bytes(self, state: "_AttemptState") -> int:
+        """The longest line the interpreter can send now: a result of the program under way,
+        or (before it loaded) a load error."""
+        current = state.current
+        return self.compartment.layouts[current[0]].most_bytes if current is not None else LOAD_MESSAGE_BYTES
+
+    def flooded(self, line: bytes | None, state: "_AttemptState") -> bool:
+        """Whether the channel has carried more than the grader reads of one run: a line longer
+        than any result of the program under way (such a line is never parsed), or more lines
+        or bytes than the run's programs can send, with room for some garbage (which is ignored,
+        and which a submission could write before it loaded: those lines are only skipped)."""
+        state.lines += 1
+        state.parsed_bytes += len(line) if line is not None else 0
+        if (line is None or len(line) > self.most_bytes(state)) and state.current is not None:
+            return True
+        if state.budget_bytes is None:
+            state.budget_bytes = sum(self.compartment.layouts[key[0]].most_bytes for key in state.order) \
+                + 4 * LOAD_MESSAGE_BYTES
+        return state.lines > len(state.order) + GARBAGE_LINES or state.parsed_bytes > state.budget_bytes
+
+    def on_flood(self, state: "_AttemptState") -> None:
+        """The channel carried more, or longer lines, than the interpreter sends: the run is
+        ended (its program is charged with it) before the grader's own memory and time pay."""
+        detail = "the submission's process wrote to the grader's result channel what no test asked for"
+        if not state.loaded:
+            self.load_failure = LoadFailure(LoadFailureKind.CRASHED, None, detail)
+        elif self.is_pending(state.current):
+            self.results[state.current] = ProgramObservation(RunStatus.CRASHED, detail=detail)  # type: ignore[index]
 
     def handle(self, message: dict | None, state: "_AttemptState") -> None:
         """One message of the protocol; anything out of order is ignored."""
@@ -284,6 +322,11 @@ class _AttemptState:
     order: list[_Key]
     """The programs the child runs, in its order."""
     started: int = 0
+    lines: int = 0
+    """Lines the channel carried so far: the interpreter sends one per program and two more."""
+    parsed_bytes: int = 0
+    budget_bytes: int | None = None
+    """The most the channel may carry in this run (``Session.flooded``)."""
     loaded: bool = False
     current: _Key | None = None
     finished: bool = False
