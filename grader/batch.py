@@ -13,9 +13,10 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any
 
 from grader import __version__
 from grader.files import content_digest, read_submission, safe_file_name, write_atomically
@@ -25,7 +26,16 @@ from grader.sandbox import Isolation
 from grader.spec import Problem
 from grader.summary import StudentRow, row_from_report
 from grader.text import clean_name
-from grader.workers import BatchEntry, DaskPool, GradedSubmission, LocalPool, Preloaded, WorkerSpec, chunked, preload
+from grader.workers import (
+    BatchEntry,
+    DaskPool,
+    GradedSubmission,
+    LocalPool,
+    Preloaded,
+    WorkerSpec,
+    chunked,
+    preload,
+)
 
 MAX_CHUNK = 16
 """Submissions judged by one pytest session: large enough to spread its start-up cost, small
@@ -103,7 +113,7 @@ def _why_not_a_submission_folder(files: list[Path]) -> str:
     return f"a folder with {len(files)} .py files ({names}): a student's folder must hold exactly one"
 
 
-def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: tuple[str, ...]) -> dict | None:
+def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: tuple[str, ...]) -> dict[str, Any] | None:
     """The earlier report of this entry, if it still holds: same content, same problem digest,
     same grader, and every file asked for present."""
     try:
@@ -111,9 +121,10 @@ def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: 
         content = content_digest(read_submission(entry.path))
     except (OSError, ValueError):
         return None
+    if not isinstance(report, dict):
+        return None
     same = (
-        isinstance(report, dict)
-        and report.get("status") != "grader_error"
+        report.get("status") != "grader_error"
         and report.get("grader_version") == __version__
         and (report.get("problem") or {}).get("digest") == problem.digest
         and (report.get("submission") or {}).get("sha256") == content

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Iterator
+from typing import Any
 
-from grader.observations import ProgramObservation, Reading, RunStatus, nodes_wire, readable, same_wire
-from grader.programs import OPERATION_ATTRIBUTES, Node, StepKind
+from grader.observations import (
+    ProgramObservation,
+    RaisedError,
+    Reading,
+    RunStatus,
+    nodes_wire,
+    readable,
+    same_wire,
+)
+from grader.programs import OPERATION_ATTRIBUTES, Node, Step, StepKind
 from grader.spec import ProblemTest
 
 REL_TOLERANCE = 1e-9
@@ -66,7 +75,7 @@ class Verdict:
     def passed(self) -> bool:
         return self.status is TestStatus.PASSED
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status.value,
             "fraction": self.fraction,
@@ -82,7 +91,7 @@ class Verdict:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "Verdict":
+    def from_dict(cls, raw: dict[str, Any]) -> Verdict:
         return cls(
             status=TestStatus(raw["status"]),
             fraction=float(raw["fraction"]),
@@ -112,7 +121,7 @@ def reprs_equal(expected: str, got: str, *, exact: bool) -> bool:
     expected_numbers, got_numbers = _NUMBER.findall(expected), _NUMBER.findall(got)
     if _NUMBER.sub("#", expected) != _NUMBER.sub("#", got) or len(expected_numbers) != len(got_numbers):
         return False
-    return all(numbers_equal(float(a), float(b)) for a, b in zip(expected_numbers, got_numbers))
+    return all(numbers_equal(float(a), float(b)) for a, b in zip(expected_numbers, got_numbers, strict=True))
 
 
 def judge(
@@ -132,7 +141,8 @@ def judge(
         return _raised(test, observed, missing_attributes)
     if observed.error is None and expected.error is None and _identical(test, expected, observed):
         return PASSED
-    kept, count, grads_only = [], 0, True
+    kept: list[Mismatch] = []
+    count, grads_only = 0, True
     for node, field, want, have in _differences(test, expected, observed):
         count += 1
         grads_only = grads_only and field == "grad"
@@ -237,7 +247,7 @@ def _raised(test: ProblemTest, observed: ProgramObservation, missing: tuple[str,
     return Verdict(TestStatus.ERROR, 0.0, f"raised {error.describe()}{at}", (), hint, line=error.line)
 
 
-def _error_hint(error, step, missing: tuple[str, ...]) -> str:
+def _error_hint(error: RaisedError, step: Step | None, missing: tuple[str, ...]) -> str:
     """Why the code raised, when the error says it plainly; the test's own hint would mislead."""
     if step is not None:
         attribute = OPERATION_ATTRIBUTES.get(step.op) if step.kind is not StepKind.LEAF else "__init__"

@@ -10,9 +10,10 @@ serve one chunk at a time.
 from __future__ import annotations
 
 import threading
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from distributed import WorkerPlugin, get_worker
+from distributed import Worker, WorkerPlugin, get_worker
 
 from grader.grading import GradingSession
 from grader.workers import BatchEntry, GradedSubmission, WorkerSpec, grade_chunk
@@ -28,19 +29,20 @@ class GradingSessionPlugin(WorkerPlugin):
         self.session: GradingSession | None = None
         self.turn = threading.Lock()
 
-    def setup(self, worker) -> None:
+    def setup(self, worker: Worker) -> None:
         self.session = GradingSession(self.spec.problem, isolation=self.spec.isolation)
         self.session.load_library()
 
-    def teardown(self, worker) -> None:
+    def teardown(self, worker: Worker) -> None:
         if self.session is not None:
             self.session.close()
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return {"spec": self.spec, "name": self.name}
 
-    def __setstate__(self, state: dict) -> None:
-        self.__init__(state["spec"])
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.spec, self.name = state["spec"], state["name"]
+        self.session, self.turn = None, threading.Lock()
 
 
 def plugin_name(spec: WorkerSpec) -> str:
@@ -50,5 +52,6 @@ def plugin_name(spec: WorkerSpec) -> str:
 def grade_chunk_on_worker(name: str, entries: Sequence[BatchEntry], formats: tuple[str, ...]) -> list[GradedSubmission]:
     """A Dask task: one chunk through the session its worker holds."""
     plugin = get_worker().plugins[name]
+    assert isinstance(plugin, GradingSessionPlugin) and plugin.session is not None, "set up on every worker"
     with plugin.turn:
         return grade_chunk(plugin.session, entries, formats)

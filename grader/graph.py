@@ -129,7 +129,7 @@ def failure_graphs(
     ``tests``."""
     return {
         test.name: build_graph(test, expected[test.name], seen)
-        for test, seen in zip(tests, observed)
+        for test, seen in zip(tests, observed, strict=True)
         if test.visibility is Visibility.VISIBLE and test.name in wrong_values
     }
 
@@ -196,7 +196,7 @@ def layout(graph: TestGraph) -> GraphLayout:
     centres: dict[str, float] = {}
     boxes: dict[str, Box] = {}
     tops: list[float] = []
-    y = MARGIN
+    y: float = MARGIN
     for depth, row in enumerate(rows):
         row.sort(key=lambda item: _barycentre(item, centres, row))
         x = (width - _row_width(row)) / 2

@@ -10,9 +10,10 @@ from __future__ import annotations
 import collections.abc
 import math
 import re
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, overload
 
 from grader.text import clean
 
@@ -78,7 +79,8 @@ class NodeObservation:
     repr: Reading
 
     def field(self, name: str) -> Reading:
-        return getattr(self, name)
+        reading: Reading = getattr(self, name)
+        return reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,7 @@ class ResultLayout:
     with_repr: bool
 
     @classmethod
-    def of(cls, program: Mapping[str, Any] | list) -> "ResultLayout":
+    def of(cls, program: Mapping[str, Any] | list[Any]) -> ResultLayout:
         """The layout of what the interpreter sends for ``program``: ``ProblemTest.to_wire()``,
         or a bare list of steps (repr observed), as ``interpreter.run_program`` takes it."""
         steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, Mapping) else (program, True)
@@ -110,15 +112,16 @@ class ResultLayout:
         return 3 if self.with_repr else 2
 
 
-class _NodesOnDemand(collections.abc.Mapping):
+class _NodesOnDemand(collections.abc.Mapping[str, NodeObservation]):
     """A result's nodes, read from the wire (the flat list of values as it arrived) the first
     time anyone looks. The wire is kept: two equal wires are the same nodes, which tells most
     right answers apart without reading a node, and most answers are right."""
 
-    __slots__ = ("wire", "_nodes")
+    __slots__ = ("_nodes", "wire")
 
     def __init__(self, layout: ResultLayout, values: Any) -> None:
-        self.wire, self._nodes = (layout, values), None
+        self.wire = (layout, values)
+        self._nodes: dict[str, NodeObservation] | None = None
 
     def _read(self) -> dict[str, NodeObservation]:
         if self._nodes is None:
@@ -128,22 +131,22 @@ class _NodesOnDemand(collections.abc.Mapping):
     def __getitem__(self, name: str) -> NodeObservation:
         return self._read()[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._read())
 
     def __len__(self) -> int:
         return len(self._read())
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._read().keys()
 
-    def items(self):
+    def items(self) -> ItemsView[str, NodeObservation]:
         return self._read().items()
 
-    def values(self):
+    def values(self) -> ValuesView[NodeObservation]:
         return self._read().values()
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:
         return self._read().get(name, default)
 
     def __eq__(self, other: object) -> bool:
@@ -183,11 +186,11 @@ class Budget:
     seconds: float
     reference_seconds: float
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         return {"budget": self.seconds, "reference_cpu": self.reference_seconds}
 
     @classmethod
-    def of(cls, program: Any) -> "Budget | None":
+    def of(cls, program: Any) -> Budget | None:
         if not isinstance(program, Mapping):
             return None
         seconds, reference = program.get("budget"), program.get("reference_cpu")
@@ -220,7 +223,7 @@ def parse_program(values: Any, raw_error: Any, layout: ResultLayout, budget: Bud
     return ProgramObservation(status=status, nodes=nodes, error=error)
 
 
-def _unbounded(stopped: Mapping, layout: ResultLayout) -> str:
+def _unbounded(stopped: Mapping[str, Any], layout: ResultLayout) -> str:
     """The words for a number that grew without bound, built from the program's own names
     (never from text the submission's process sent)."""
     node, which, digits = stopped.get("node"), stopped.get("field"), stopped.get("digits")
@@ -288,6 +291,10 @@ def _error_reading(raw: Any) -> Reading:
     return UNREADABLE
 
 
+@overload
+def _text(raw: Any, default: str, limit: int) -> str: ...
+@overload
+def _text(raw: Any, default: None, limit: int) -> str | None: ...
 def _text(raw: Any, default: str | None, limit: int) -> str | None:
     """Every text the channel carries passes here: cleaned once, for every report after it."""
     return clean(_without_addresses(raw), limit) if isinstance(raw, str) else default
@@ -303,7 +310,7 @@ def _int(raw: Any) -> int | None:
     return raw if type(raw) is int else None
 
 
-def to_wire(observation: ProgramObservation) -> dict:
+def to_wire(observation: ProgramObservation) -> dict[str, Any]:
     """The inverse of parse_program, with the layout, status and detail: for caches."""
 
     def number(r: Reading) -> Any:
@@ -320,7 +327,7 @@ def to_wire(observation: ProgramObservation) -> dict:
 
     nodes = readable(observation.nodes)
     with_repr = any(n.repr is not NOT_OBSERVED for n in nodes.values())
-    values: list = []
+    values: list[Any] = []
     for n in nodes.values():
         values += [number(n.data), number(n.grad)]
         if with_repr:
@@ -335,11 +342,11 @@ def to_wire(observation: ProgramObservation) -> dict:
     }
 
 
-def from_wire(raw: dict) -> ProgramObservation:
+def from_wire(raw: dict[str, Any]) -> ProgramObservation:
     layout = ResultLayout(tuple(raw["names"]), bool(raw["repr"]))
     parsed = parse_program(raw["values"], raw.get("error"), layout)
     return replace(parsed, status=RunStatus(raw["status"]), detail=raw.get("detail", ""))
 
 
-def _error_wire(error: RaisedError) -> dict:
+def _error_wire(error: RaisedError) -> dict[str, Any]:
     return {"type": error.type, "message": error.message, "line": error.line, "step": error.step, "text": error.text}

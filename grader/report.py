@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Collection, Mapping
+from typing import Any
 
 from grader import __version__
 from grader.check import TestStatus, Verdict
@@ -99,7 +100,7 @@ class Report:
         """Of the points there were (100 where there were none: nothing was lost)."""
         return 100.0 * self.score / self.max_score if self.max_score else 100.0
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """report.json: the instructor's file, whose tests say what the student may see."""
         student = report_view(self, Audience.STUDENT)
         return {
@@ -173,7 +174,7 @@ def submission_status(load_failure: LoadFailure | None) -> str:
     return "timed_out" if load_failure.kind is LoadFailureKind.TIMED_OUT else "failed_to_load"
 
 
-def results_from_json_report(json_report: dict, problem: Problem) -> tuple[TestResult, ...]:
+def results_from_json_report(json_report: dict[str, Any], problem: Problem) -> tuple[TestResult, ...]:
     """pytest-json-report's record -> one TestResult per test (a check may judge several)."""
     results = []
     for entry in json_report.get("tests", []):
@@ -195,7 +196,7 @@ def results_from_json_report(json_report: dict, problem: Problem) -> tuple[TestR
     return tuple(results)
 
 
-def unjudged(json_report: dict, problem: Problem, results: tuple[TestResult, ...]) -> tuple[str, ...]:
+def unjudged(json_report: dict[str, Any], problem: Problem, results: tuple[TestResult, ...]) -> tuple[str, ...]:
     """What got no verdict because the grader (or an instructor's check) broke, not the
     submission: a test of problem.yaml missing from the results, an instructor check whose
     setup or teardown raised, a check file that could not be collected."""
@@ -238,7 +239,7 @@ def with_diagnosis(results: tuple[TestResult, ...], tests: Collection[str], diag
     )
 
 
-def _grader_properties(entry: dict) -> list[dict]:
+def _grader_properties(entry: dict[str, Any]) -> list[dict[str, Any]]:
     return [prop[GRADER_PROPERTY] for prop in entry.get("user_properties", []) if GRADER_PROPERTY in prop]
 
 
@@ -246,11 +247,11 @@ def _status_of_outcome(outcome: str) -> TestStatus:
     return {"passed": TestStatus.PASSED, "failed": TestStatus.FAILED}.get(outcome, TestStatus.ERROR)
 
 
-def _failure_message(entry: dict) -> str:
+def _failure_message(entry: dict[str, Any]) -> str:
     for stage in ("setup", "call", "teardown"):
         crash = entry.get(stage, {}).get("crash")
         if crash and entry.get(stage, {}).get("outcome") != "passed":
-            return crash.get("message", "")[:2000]
+            return str(crash.get("message", ""))[:2000]
     return ""
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import statistics
 import sys
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Mapping
+from typing import Any
 
 from grader.text import clean, clean_name
-
 
 HISTOGRAM_BUCKETS = 10
 """Scores in bins of 10 percentage points; 100% joins the top bin."""
@@ -135,7 +135,7 @@ class ClassSummary:
         return round(statistics.median(row.percent for row in self.submitted), 1) if self.submitted else 0.0
 
 
-def row_from_report(student: str, report: dict, report_file: str = "report.html") -> StudentRow:
+def row_from_report(student: str, report: dict[str, Any], report_file: str = "report.html") -> StudentRow:
     """The same, from a report.json's content: what a batch has of a submission it graded just
     now or in an earlier run. Test names are interned: a class's rows share them."""
     tests = report.get("tests") or []
@@ -177,7 +177,7 @@ def class_summary(problem_id: str, rows: list[StudentRow], groups: Mapping[str, 
     )
 
 
-def histogram(percents) -> tuple[Bucket, ...]:
+def histogram(percents: Iterable[float]) -> tuple[Bucket, ...]:
     width = 100 // HISTOGRAM_BUCKETS
     counts = Counter(min(int(p // width), HISTOGRAM_BUCKETS - 1) for p in percents)
     return tuple(Bucket(i * width, (i + 1) * width, counts[i]) for i in range(HISTOGRAM_BUCKETS))

@@ -13,8 +13,9 @@ import os
 import re
 import textwrap
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence, TextIO
+from typing import TextIO
 
 from grader.check import TestStatus
 from grader.text import clean
@@ -136,7 +137,7 @@ def render_check(view: ReportView, style: Style) -> str:
 def _program(source: str, spaces: int) -> str:
     lines = clean(source).splitlines()
     if len(lines) > PROGRAM_LINES:
-        lines = lines[:PROGRAM_LINES] + [f"... ({len(lines) - PROGRAM_LINES} more lines)"]
+        lines = [*lines[:PROGRAM_LINES], f"... ({len(lines) - PROGRAM_LINES} more lines)"]
     return _indent("\n".join(lines), spaces)
 
 

@@ -11,19 +11,22 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import multiprocessing.queues
 import os
 import platform
 import queue
 import signal
 import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from multiprocessing.context import ForkContext, SpawnContext
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 from grader import __version__
-from grader.formats import FILE_NAMES, render_formats
-from grader.diagnose import MisconceptionLibrary, default_cache_dir
 from grader.budgets import reference_costs
+from grader.diagnose import MisconceptionLibrary, default_cache_dir
+from grader.formats import FILE_NAMES, render_formats
 from grader.grading import GradingSession
 from grader.observations import ProgramObservation
 from grader.reference import expected_observations
@@ -80,7 +83,7 @@ class GradedSubmission:
     student: str
     files: dict[str, str]
     """File name -> text, for every format asked for."""
-    report: dict
+    report: dict[str, Any]
     """The report.json content (also among ``files``)."""
 
 
@@ -94,7 +97,7 @@ def grade_chunk(session: GradingSession, entries: Sequence[BatchEntry], formats:
             return [graded for entry in entries for graded in grade_chunk(session, [entry], formats)]
         return [grader_error(session.problem, entries[0], error, formats, session.sandbox.policy.isolation)]
     graded = []
-    for entry, report in zip(entries, reports):
+    for entry, report in zip(entries, reports, strict=True):
         files = render_formats(report, formats)
         graded.append(GradedSubmission(entry.student, files, json.loads(files[FILE_NAMES["json"]])))
     return graded
@@ -132,7 +135,7 @@ def chunked(entries: Sequence[BatchEntry], size: int) -> list[list[BatchEntry]]:
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
-    tasks: object
+    tasks: multiprocessing.queues.Queue[tuple[int, list[BatchEntry]] | None]
     """This worker's own queue: the pool always knows which chunk each worker holds."""
     holding: int | None = None
 
@@ -147,9 +150,10 @@ class LocalPool:
     def __init__(self, spec: WorkerSpec, jobs: int, preloaded: Preloaded | None = None) -> None:
         self.spec, self.jobs = spec, max(1, jobs)
         forking = sys.platform.startswith("linux")
-        self.context = multiprocessing.get_context("fork" if forking else "spawn")
+        self.context: ForkContext | SpawnContext = (
+            multiprocessing.get_context("fork") if forking else multiprocessing.get_context("spawn"))
         self.preloaded = preloaded if forking else None  # inherited, never pickled
-        self.results = self.context.Queue()
+        self.results: multiprocessing.queues.Queue[tuple[int | None, int, list[GradedSubmission]]] = self.context.Queue()
         self.issued = 0
 
     def _start_worker(self) -> _Worker:
@@ -190,19 +194,19 @@ class LocalPool:
                 if worker.process.is_alive():
                     worker.process.kill()
 
-    def _split(self, key: int, waiting: list[int], pending: dict, retried: set[int]) -> None:
+    def _split(self, key: int, waiting: list[int], pending: dict[int, list[BatchEntry]], retried: set[int]) -> None:
         """One chunk becomes one chunk per submission, each already tried once (new keys: a
         late message about a finished chunk must not match one of them)."""
         entries = pending.pop(key)
         keys = list(range(self.issued, self.issued + len(entries)))
         self.issued += len(entries)
-        for new_key, entry in zip(keys, entries):
+        for new_key, entry in zip(keys, entries, strict=True):
             pending[new_key] = [entry]
             retried.add(new_key)
         waiting[:0] = keys
 
     @staticmethod
-    def _assign(worker: _Worker, waiting: list[int], pending: dict) -> None:
+    def _assign(worker: _Worker, waiting: list[int], pending: dict[int, list[BatchEntry]]) -> None:
         while waiting:
             key = waiting.pop(0)
             if key in pending:
@@ -210,7 +214,7 @@ class LocalPool:
                 worker.tasks.put((key, pending[key]))
                 return
 
-    def _replace_if_dead(self, worker: _Worker, waiting: list[int], pending: dict, retried: set[int]) -> _Worker:
+    def _replace_if_dead(self, worker: _Worker, waiting: list[int], pending: dict[int, list[BatchEntry]], retried: set[int]) -> _Worker:
         if worker.process.is_alive():
             return worker
         key = worker.holding
@@ -232,11 +236,18 @@ class LocalPool:
         return replacement
 
 
-def _local_worker(spec: WorkerSpec, tasks, results, preloaded: Preloaded | None) -> None:
+def _local_worker(
+    spec: WorkerSpec,
+    tasks: multiprocessing.queues.Queue[tuple[int, list[BatchEntry]] | None],
+    results: multiprocessing.queues.Queue[tuple[int | None, int, list[GradedSubmission]]],
+    preloaded: Preloaded | None,
+) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    given = {"expected": preloaded.expected, "library": preloaded.library, "costs": preloaded.costs} if preloaded else {}
-    with GradingSession(spec.problem, isolation=spec.isolation, **given) as session:
+    with GradingSession(spec.problem, isolation=spec.isolation,
+                        expected=preloaded.expected if preloaded else None,
+                        library=preloaded.library if preloaded else None,
+                        costs=preloaded.costs if preloaded else None) as session:
         session.load_library()
         _set_aside_what_lives_on()
         while (task := tasks.get()) is not None:

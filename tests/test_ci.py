@@ -255,7 +255,7 @@ def test_a_push_that_changed_no_submission_grades_nothing_and_says_so(classroom_
 
 
 def test_a_push_is_graded_at_the_pushed_commit_not_at_a_later_one(classroom_repo, tmp_path):
-    repo, _, first, head = classroom_repo
+    repo, _, first, _head = classroom_repo
     git(repo, "checkout", "-q", first)  # the checkout of an earlier push's run
     environment = event_environment(tmp_path, "push", PUSH_EVENT, before=first, head=first)
     result = grader_ci(repo, environment, "--problem", "value-basic")
@@ -287,7 +287,7 @@ def test_grader_problem_names_the_problem_for_every_file(classroom_repo, tmp_pat
 
 
 def test_all_grades_every_file_under_submissions_changed_or_not(classroom_repo, tmp_path):
-    repo, template, _, head = classroom_repo
+    repo, _template, _, head = classroom_repo
     environment = event_environment(tmp_path, "push", PUSH_EVENT, before=head, head=head)
     result = grader_ci(repo, environment, "--all", "--problem", "value-basic", "--submissions", "starter")
     assert result.returncode == 0, result.stderr

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from grader.spec import find_course
-
 from tests.conftest import REPO
 
 SEED_001_PRINTED = (

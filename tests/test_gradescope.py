@@ -6,8 +6,8 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 import sys
+import time
 import zipfile
 from pathlib import Path
 

@@ -12,6 +12,7 @@ import json
 import signal
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from grader.observations import RaisedError
 from grader.text import clean
@@ -82,7 +83,7 @@ class LineReader:
         return lines
 
 
-def parse_message(line: bytes) -> dict | None:
+def parse_message(line: bytes) -> dict[str, Any] | None:
     try:
         message = json.loads(line)
     except (ValueError, RecursionError):

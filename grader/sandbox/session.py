@@ -6,12 +6,26 @@ from __future__ import annotations
 import os
 import selectors
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Protocol, TypeGuard
 
-from grader.observations import Budget, ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
+from grader.observations import (
+    Budget,
+    ProgramObservation,
+    ResultLayout,
+    RunStatus,
+    parse_error,
+    parse_program,
+)
 from grader.sandbox.channel import (
-    CappedBuffer, LineReader, LoadFailure, LoadFailureKind, describe_exit, load_failure_from, names_from,
+    CappedBuffer,
+    LineReader,
+    LoadFailure,
+    LoadFailureKind,
+    describe_exit,
+    load_failure_from,
+    names_from,
     parse_message,
 )
 from grader.sandbox.server import Server
@@ -106,7 +120,7 @@ class Session:
     def pending(self) -> list[_Key]:
         return [key for key in self.keys if key not in self.results]
 
-    def is_pending(self, key: object) -> bool:
+    def is_pending(self, key: object) -> TypeGuard[_Key]:
         """Without building the list: a run reports on each of its programs."""
         return key in self.wanted and key not in self.results
 
@@ -187,7 +201,7 @@ class Session:
                 else:
                     key.data.add(chunk)
 
-    def handle(self, message: dict | None, state: "_AttemptState") -> None:
+    def handle(self, message: dict[str, Any] | None, state: _AttemptState) -> None:
         """One message of the protocol; anything out of order is ignored."""
         if message is None or state.finished:
             return
@@ -207,7 +221,7 @@ class Session:
         elif event == "done" and state.loaded:
             state.finished = True
 
-    def next_program(self, state: "_AttemptState") -> None:
+    def next_program(self, state: _AttemptState) -> None:
         """The program the child runs now: it has its own time limit from this moment."""
         state.current = state.order[state.started] if state.started < len(state.order) else None
         state.started += 1
@@ -215,7 +229,7 @@ class Session:
         if state.current is not None and self.on_program is not None:
             self.on_program(*state.current)
 
-    def record(self, key: _Key, message: dict) -> None:
+    def record(self, key: _Key, message: dict[str, Any]) -> None:
         index, again = key
         if again and message.get("same") is True:
             # the child ran this program twice and saw the same both times; it can only claim
