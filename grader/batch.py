@@ -16,9 +16,10 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader import __version__
+from grader.check import SubmissionStatus
 from grader.files import content_digest, read_submission, safe_file_name, write_atomically
 from grader.formats import FILE_NAMES
 from grader.gradebook import Gradebook, write_class_files
@@ -28,7 +29,6 @@ from grader.summary import StudentRow, row_from_report
 from grader.text import clean_name
 from grader.workers import (
     BatchEntry,
-    DaskPool,
     GradedSubmission,
     LocalPool,
     Preloaded,
@@ -36,6 +36,9 @@ from grader.workers import (
     chunked,
     preload,
 )
+
+if TYPE_CHECKING:  # dask is an optional extra: imported when --executor dask asks for it
+    from grader.daskworker import DaskPool
 
 MAX_CHUNK = 16
 """Submissions judged by one pytest session: large enough to spread its start-up cost, small
@@ -124,7 +127,7 @@ def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: 
     if not isinstance(report, dict):
         return None
     same = (
-        report.get("status") != "grader_error"
+        report.get("status") != SubmissionStatus.GRADER_ERROR.value
         and report.get("grader_version") == __version__
         and (report.get("problem") or {}).get("digest") == problem.digest
         and (report.get("submission") or {}).get("sha256") == content
@@ -184,9 +187,17 @@ def grade_batch(
 def _grade_in_chunks(spec: WorkerSpec, todo: list[BatchEntry], jobs: int, executor: str,
                      scheduler: str | None, preloaded: Preloaded) -> Iterator[GradedSubmission]:
     size = max(1, min(MAX_CHUNK, math.ceil(len(todo) / (max(1, jobs) * 4))))
-    pool = DaskPool(spec, jobs, scheduler) if executor == "dask" else LocalPool(spec, jobs, preloaded)
+    pool = _dask_pool(spec, jobs, scheduler) if executor == "dask" else LocalPool(spec, jobs, preloaded)
     for chunk_results in pool.map(chunked(todo, size)):
         yield from chunk_results
+
+
+def _dask_pool(spec: WorkerSpec, jobs: int, scheduler: str | None) -> DaskPool:
+    try:
+        from grader.daskworker import DaskPool
+    except ImportError:
+        raise RuntimeError("--executor dask needs dask.distributed: pip install 'grader[dask]'") from None
+    return DaskPool(spec, jobs, scheduler)
 
 
 def _write_submission(graded: GradedSubmission, out: Path) -> None:

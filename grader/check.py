@@ -23,7 +23,7 @@ from grader.observations import (
     same_wire,
 )
 from grader.programs import OPERATION_ATTRIBUTES, Node, Step, StepKind
-from grader.spec import ProblemTest
+from grader.spec import ProblemTest, Visibility
 
 REL_TOLERANCE = 1e-9
 ABS_TOLERANCE = 1e-12
@@ -42,6 +42,24 @@ class TestStatus(str, Enum):
     TIMEOUT = "timeout"
 
     __test__ = False
+
+
+class SubmissionStatus(str, Enum):
+    """A submission's status in report.json: graded (whatever the score), or why it could not be."""
+
+    GRADED = "graded"
+    FAILED_TO_LOAD = "failed_to_load"
+    TIMED_OUT = "timed_out"
+    GRADER_ERROR = "grader_error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def percent(score: float, max_score: float) -> float:
+    """A score as a percent of the points there were: 100 where there were none (nothing was
+    lost). Every percent the grader shows or compares is this one, rounded by its renderer."""
+    return 100.0 * score / max_score if max_score else 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,3 +317,46 @@ def readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool
         and (expected.other_type, expected.text) == (got.other_type, got.text)
         and (expected.error and expected.error.type) == (got.error and got.error.type)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    name: str
+    score: float
+    max_score: float
+    status: TestStatus
+    visibility: Visibility
+    verdict: Verdict | None
+    """The structured judgement (None for instructor pytest checks)."""
+    message: str = ""
+    """For instructor pytest checks: the assertion message."""
+    diagnosis: str = ""
+    """The likely misconception behind this failure, in words (beside the test's own hint,
+    never instead of it), when the diagnosis explains this test."""
+
+    __test__ = False
+
+    @property
+    def details(self) -> str:
+        """What went wrong, whatever the visibility: who may see it is ``grader.view``'s to say."""
+        if self.verdict is None:
+            return self.message
+        return render_verdict(self.verdict)
+
+    @property
+    def hint(self) -> str:
+        return self.verdict.hint if self.verdict is not None else ""
+
+
+def render_verdict(verdict: Verdict) -> str:
+    """A verdict in plain words: what went wrong, then expected vs got per node."""
+    if verdict.passed:
+        return ""
+    if not verdict.mismatches:
+        return verdict.summary
+    shown = verdict.mismatches
+    width = max(len(f"{m.field} of {m.node}") for m in shown)
+    lines = [f"{m.field} of {m.node}".ljust(width) + f"  expected {m.expected}, got {m.got}" for m in shown]
+    if verdict.more_mismatches:
+        lines.append(f"... and {verdict.more_mismatches} more")
+    return "\n".join(lines)

@@ -34,6 +34,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, TextIO
 
+from grader.check import SubmissionStatus, percent
 from grader.classroom import runner_output
 from grader.files import safe_file_name, write_atomically
 from grader.formats import FILE_NAMES, render_markdown, write_formats
@@ -143,7 +144,7 @@ class CiOutcome:
 
     @property
     def percent(self) -> float:
-        return 100.0 * self.score / self.max_score if self.max_score else 100.0
+        return percent(self.score, self.max_score)
 
 
 def default_formats() -> tuple[str, ...]:
@@ -411,9 +412,9 @@ def annotation_commands(report: Report, path: str) -> list[str]:
     """``::error`` for each failing visible test at the line that raised (else 1); one for a
     file that could not load; ``::warning`` for each source finding. Hidden tests: none."""
     view = report_view(report, Audience.STUDENT)
-    if view.status != "graded":
+    if view.status is not SubmissionStatus.GRADED:
         title = f"{view.problem_id}: your file could not be graded"
-        return [workflow_command("error", view.message or view.status, file=path, line=_load_failure_line(report), title=title)]
+        return [workflow_command("error", view.message or view.status.value, file=path, line=_load_failure_line(report), title=title)]
     lines = []
     for test in view.detailed:
         if test.passed:

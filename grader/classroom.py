@@ -19,7 +19,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestStatus
 from grader.report import Report
 from grader.view import Audience, ReportView, TestView, report_view
 
@@ -56,7 +56,7 @@ def runner_output(reports: Sequence[Report]) -> str:
 
 
 def _status(views: Sequence[ReportView]) -> str:
-    if any(view.status != "graded" for view in views):
+    if any(view.status is not SubmissionStatus.GRADED for view in views):
         return "error"
     return "pass" if all(test.passed for view in views for test in view.tests) else "fail"
 
@@ -66,7 +66,7 @@ def _entry(view: ReportView, test: TestView, prefix: str) -> dict[str, Any]:
     message = test.output
     if message and test.hint:
         message += f"\nHint: {test.hint}"
-    if test.detailed and not message and view.status != "graded":
+    if test.detailed and not message and view.status is not SubmissionStatus.GRADED:
         message = view.message  # why nothing could run: a syntax error, say
     return {
         "name": f"{prefix}{test.anonymous_name}",

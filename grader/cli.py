@@ -229,6 +229,7 @@ def _writing() -> Iterator[None]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from grader.check import SubmissionStatus
     from grader.grading import grade_submission
     from grader.report import render_json
     from grader.terminal import RunningLine, render_check, style_for
@@ -248,7 +249,7 @@ def _check(args: argparse.Namespace) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # an output that cannot carry a character gets "?"
         sys.stdout.reconfigure(errors="replace")
     sys.stdout.write(render_json(report) if args.json else render_check(view, style_for(sys.stdout, os.environ)))
-    if args.strict and not (view.status == "graded" and all(test.passed for test in view.detailed)):
+    if args.strict and not (view.status is SubmissionStatus.GRADED and all(test.passed for test in view.detailed)):
         return EXIT_BELOW_THRESHOLD
     return EXIT_OK
 
@@ -386,7 +387,7 @@ def _batch(args: argparse.Namespace) -> int:
     progress.finish()
     rows = result.rows
     mean = sum(row.percent for row in rows) / len(rows)
-    broken = [row for row in rows if row.status != "graded"]
+    broken = [row for row in rows if row.flagged]
     reused = f", {result.reused} unchanged since the last run" if result.reused else ""
     print(f"{len(rows)} submissions: {len(rows) - len(broken)} graded, {len(broken)} could not be graded"
           f"{reused}; mean {mean:.1f}%; reports in {args.out}/")

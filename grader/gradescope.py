@@ -28,6 +28,7 @@ from typing import Any
 import jinja2
 
 import grader
+from grader.check import SubmissionStatus
 from grader.files import write_atomically
 from grader.formats import render_gradescope
 from grader.report import Report
@@ -151,7 +152,7 @@ def run_autograder(root: Path, load_problem: Callable[[str], Problem], grade: Ca
             print(f"grader: {report.isolation} isolation, as uid {os.getuid()} (each run as an unprivileged uid of "
                   f"its own when that is root); status {report.status}, {report.score}/{report.max_score}")
             results = json.loads(render_gradescope(report))
-            if report.status == "grader_error":
+            if report.status is SubmissionStatus.GRADER_ERROR:
                 failure = f"the grader could not judge every test: {report.message}"
     except Exception as error:  # noqa: BLE001 - the one place a grader bug must become a message, not a crash
         traceback.print_exc(file=sys.stdout)  # stdout goes to the staff only (stdout_visibility hidden)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.budgets import budgeted_programs, reference_costs
+from grader.check import SubmissionStatus, TestResult
 from grader.diagnose import (
     Diagnosis,
     Finding,
@@ -25,16 +26,13 @@ from grader.diagnose import (
 from grader.files import content_digest, read_submission
 from grader.graph import failure_graphs
 from grader.observations import ProgramObservation
-from grader.pytest_plugin import CheckContext, run_checks
+from grader.pytest_plugin import CheckContext, results_from_json_report, run_checks, unjudged
 from grader.reference import expected_observations
 from grader.report import (
     Report,
-    TestResult,
     grader_error_message,
     grader_error_results,
-    results_from_json_report,
     submission_status,
-    unjudged,
     with_diagnosis,
 )
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
@@ -163,7 +161,7 @@ class GradingSession:
         broken = unjudged(record, self.problem, results)
         if broken:  # a verdict for every test, or the report says the grader failed
             results = grader_error_results(results, self.problem, broken)
-            status, message = "grader_error", grader_error_message(broken)
+            status, message = SubmissionStatus.GRADER_ERROR, grader_error_message(broken)
         diagnosis = self._diagnose(evidence, results) if not broken else None
         if diagnosis is not None:
             results = with_diagnosis(results, diagnosis.explained, diagnosis.misconception.hint)

@@ -28,10 +28,11 @@ from grader.budgets import reference_costs
 from grader.diagnose import Misconception, MisconceptionLibrary, diagnostic_tests
 from grader.files import write_atomically
 from grader.grading import visible_part
+from grader.limits import Limits
 from grader.observations import ProgramObservation, from_wire, to_wire
 from grader.programs import ProgramError, parse_program
 from grader.reference import expected_observations
-from grader.spec import Api, Course, Limits, Problem, ProblemTest, SpecError, Visibility
+from grader.spec import Api, Course, Problem, ProblemTest, SpecError, Visibility
 from grader.text import clean_name
 from grader.view import Audience, shown_in_detail
 

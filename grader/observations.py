@@ -47,6 +47,24 @@ class RaisedError:
         return f"{self.type}: {self.message}{where}" if self.message else f"{self.type}{where}"
 
 
+class LoadFailureKind(str, Enum):
+    SYNTAX_ERROR = "syntax_error"
+    IMPORT_ERROR = "import_error"
+    MISSING_CLASS = "missing_class"
+    FORBIDDEN_IMPORT = "forbidden_import"
+    TIMED_OUT = "timed_out"
+    CRASHED = "crashed"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """Why the submission never got to its tests (read from the run by ``grader.sandbox``)."""
+
+    kind: LoadFailureKind
+    error: RaisedError | None
+    detail: str
+
+
 @dataclass(frozen=True, slots=True)
 class Reading:
     """One field (data, grad or repr) of one node, as observed."""

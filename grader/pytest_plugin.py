@@ -30,10 +30,10 @@ from typing import Any
 import pytest
 from _pytest._code.code import TerminalRepr, TracebackStyle
 
-from grader.check import Verdict, judge_twice
+from grader.check import TestResult, TestStatus, Verdict, judge_twice
 from grader.observations import ProgramObservation
 from grader.sandbox import SubmissionRun
-from grader.spec import Problem, ProblemTest
+from grader.spec import Problem, ProblemTest, Visibility
 
 GRADER_PROPERTY = "grader"
 
@@ -312,3 +312,53 @@ def _submission_of(entry: dict[str, Any]) -> int | None:
             submission: int | None = prop[GRADER_PROPERTY].get("submission")
             return submission
     return None
+
+
+def results_from_json_report(json_report: dict[str, Any], problem: Problem) -> tuple[TestResult, ...]:
+    """pytest-json-report's record -> one TestResult per test (a check may judge several)."""
+    results = []
+    for entry in json_report.get("tests", []):
+        for properties in _grader_properties(entry):
+            verdict = Verdict.from_dict(properties["verdict"]) if "verdict" in properties else None
+            status = verdict.status if verdict else _status_of_outcome(entry["outcome"])
+            fraction = verdict.fraction if verdict else float(status is TestStatus.PASSED)
+            results.append(
+                TestResult(
+                    name=properties["name"],
+                    score=properties["points"] * fraction,
+                    max_score=properties["points"],
+                    status=status,
+                    visibility=Visibility(properties["visibility"]),
+                    verdict=verdict,
+                    message="" if verdict else _failure_message(entry),
+                )
+            )
+    return tuple(results)
+
+
+def unjudged(json_report: dict[str, Any], problem: Problem, results: tuple[TestResult, ...]) -> tuple[str, ...]:
+    """What got no verdict because the grader (or an instructor's check) broke, not the
+    submission: a test of problem.yaml missing from the results, an instructor check whose
+    setup or teardown raised, a check file that could not be collected."""
+    judged = {result.name for result in results}
+    missing = [test.name for test in problem.tests if test.name not in judged]
+    broken = [prop["name"] for entry in json_report.get("tests", []) if entry.get("outcome") == "error"
+              for prop in _grader_properties(entry) if "verdict" not in prop]
+    uncollected = [str(c.get("nodeid") or "a check file") for c in json_report.get("collectors", [])]
+    return tuple(dict.fromkeys(uncollected + broken + missing))  # the cause first: a file that broke stops every test
+
+
+def _grader_properties(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return [prop[GRADER_PROPERTY] for prop in entry.get("user_properties", []) if GRADER_PROPERTY in prop]
+
+
+def _status_of_outcome(outcome: str) -> TestStatus:
+    return {"passed": TestStatus.PASSED, "failed": TestStatus.FAILED}.get(outcome, TestStatus.ERROR)
+
+
+def _failure_message(entry: dict[str, Any]) -> str:
+    for stage in ("setup", "call", "teardown"):
+        crash = entry.get(stage, {}).get("crash")
+        if crash and entry.get(stage, {}).get("outcome") != "passed":
+            return str(crash.get("message", ""))[:2000]
+    return ""

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TextIO
 
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestStatus
 from grader.text import clean
 from grader.view import ReportView
 
@@ -100,7 +100,7 @@ def render_check(view: ReportView, style: Style) -> str:
     """A student's view of their visible tests."""
     dot = "·" if style.unicode else "-"
     lines = [style.bold(f"{safe(view.problem_title)} ({view.problem_id}) {dot} {safe(view.submission_path)}")]
-    if view.status != "graded":
+    if view.status is not SubmissionStatus.GRADED:
         lines += ["", style.bad("Your file could not be graded:"), _indent(view.message, 2), ""]
         lines.append("Fix this first: none of the tests could run.")
         return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from grader.check import SubmissionStatus
 from grader.reference import (
     ReferenceError,
     expected_observations,
@@ -144,7 +145,7 @@ def _reference_full_marks(problem: Problem, isolation: Isolation, notes: list[st
     from grader.grading import grade_submission
 
     report = grade_submission(problem, problem.reference_path, isolation=isolation)
-    if report.score == report.max_score and report.status == "graded":
+    if report.score == report.max_score and report.status is SubmissionStatus.GRADED:
         notes.append(f"reference: {report.score:g}/{report.max_score:g} through the sandbox ({report.isolation})")
         return []
     from grader.view import Audience, report_view

@@ -182,8 +182,7 @@ def _twins(value):
 def test_a_graph_wrong_everywhere_keeps_the_first_differences_and_counts_the_rest():
     from dataclasses import replace as replaced
 
-    from grader.check import MISMATCHES_KEPT
-    from grader.report import render_verdict
+    from grader.check import MISMATCHES_KEPT, render_verdict
 
     problem, expected = _problem_and_expected("value-basic")
     test = next(t for t in problem.tests if "deep_chain" in t.name)

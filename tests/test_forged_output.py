@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from grader.check import judge
+from grader.check import TestResult, judge
 from grader.ci import CiError, CiRequest, GitHubFiles, annotation_commands, run_ci
 from grader.classroom import render_classroom
 from grader.files import safe_file_name
@@ -44,7 +44,6 @@ from grader.formats import render_gradescope, render_junit, render_markdown
 from grader.gradebook import FORMULA_STARTS, write_class_files
 from grader.html import render_html
 from grader.observations import ResultLayout, parse_program
-from grader.report import TestResult
 from grader.spec import Visibility, find_course
 from grader.summary import row_from_report
 from grader.terminal import Style, render_check, render_grade

@@ -34,16 +34,22 @@ from pathlib import Path
 from typing import Any
 
 from grader.forbidden import find_forbidden_import
-from grader.observations import Budget, ProgramObservation, ResultLayout, RunStatus
-from grader.sandbox.channel import LoadFailure, LoadFailureKind
+from grader.limits import Limits
+from grader.observations import (
+    Budget,
+    LoadFailure,
+    LoadFailureKind,
+    ProgramObservation,
+    ResultLayout,
+    RunStatus,
+)
 from grader.sandbox.forkserver import empty_folder
 from grader.sandbox.launch import SANDBOX_DIR, Isolation, IsolationUnavailable, detect_isolation
 from grader.sandbox.server import SandboxUnavailable, Server, ServerSpec
 from grader.sandbox.session import SKIPPED, Session
-from grader.spec import Limits
 
 __all__ = [
-    "Isolation", "IsolationUnavailable", "LoadFailure", "LoadFailureKind", "Sandbox", "SandboxPolicy",
+    "Isolation", "IsolationUnavailable", "Sandbox", "SandboxPolicy",
     "SandboxUnavailable", "SubmissionRun", "detect_isolation",
 ]
 

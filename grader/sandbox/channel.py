@@ -11,30 +11,13 @@ from __future__ import annotations
 import json
 import signal
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-from grader.observations import RaisedError
+from grader.observations import LoadFailure, LoadFailureKind, RaisedError
 from grader.text import clean
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """The longest result line accepted: far above a real program's (a few hundred KB)."""
-
-
-class LoadFailureKind(str, Enum):
-    SYNTAX_ERROR = "syntax_error"
-    IMPORT_ERROR = "import_error"
-    MISSING_CLASS = "missing_class"
-    FORBIDDEN_IMPORT = "forbidden_import"
-    TIMED_OUT = "timed_out"
-    CRASHED = "crashed"
-
-
-@dataclass(frozen=True, slots=True)
-class LoadFailure:
-    kind: LoadFailureKind
-    error: RaisedError | None
-    detail: str
 
 
 @dataclass(slots=True)

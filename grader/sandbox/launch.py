@@ -31,9 +31,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from grader.limits import Limits
 from grader.sandbox import forkserver
 from grader.sandbox.cgroups import SandboxCgroup
-from grader.spec import Limits
 
 SANDBOX_DIR = "/sandbox"
 TMPFS_BYTES = {"/tmp": 24 << 20, "/dev/shm": 8 << 20, f"{SANDBOX_DIR}/work": 32 << 20}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.limits import Limits
 from grader.sandbox import forkserver
 from grader.sandbox.cgroups import SandboxCgroup, create_sandbox_cgroup
 from grader.sandbox.launch import (
@@ -32,7 +33,6 @@ from grader.sandbox.launch import (
     python_executable,
     server_config,
 )
-from grader.spec import Limits
 
 SERVER_START_SECONDS = 20.0
 ADDR_NO_RANDOMIZE = 0x0040000

@@ -10,8 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeGuard
 
+from grader.limits import Limits
 from grader.observations import (
     Budget,
+    LoadFailure,
+    LoadFailureKind,
     ProgramObservation,
     ResultLayout,
     RunStatus,
@@ -21,15 +24,12 @@ from grader.observations import (
 from grader.sandbox.channel import (
     CappedBuffer,
     LineReader,
-    LoadFailure,
-    LoadFailureKind,
     describe_exit,
     load_failure_from,
     names_from,
     parse_message,
 )
 from grader.sandbox.server import Server
-from grader.spec import Limits
 
 OUTPUT_DRAIN_SECONDS = 0.5
 EXIT_GRACE_SECONDS = 2.0
