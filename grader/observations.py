@@ -119,11 +119,10 @@ class ResultLayout:
     with_repr: bool
 
     @classmethod
-    def of(cls, program: Mapping[str, Any] | list[Any]) -> ResultLayout:
-        """The layout of what the interpreter sends for ``program``: ``ProblemTest.to_wire()``,
-        or a bare list of steps (repr observed), as ``interpreter.run_program`` takes it."""
-        steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, Mapping) else (program, True)
-        return cls(tuple(step["target"] for step in steps if step["kind"] != "backward"), bool(with_repr))
+    def of(cls, program: Mapping[str, Any]) -> ResultLayout:
+        """The layout of what the interpreter sends for ``program`` (``ProblemTest.to_wire()``)."""
+        steps = program["steps"]
+        return cls(tuple(step["target"] for step in steps if step["kind"] != "backward"), bool(program.get("repr", True)))
 
     @property
     def stride(self) -> int:
