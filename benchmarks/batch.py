@@ -256,22 +256,22 @@ def time_batch(folder: Path, out: Path, jobs: int, cache: Path) -> dict:
     environment = {**os.environ, "GRADER_CACHE_DIR": str(cache)}
     command = [sys.executable, "-c", MEASURE, "batch", str(folder), "--problem", PROBLEM, "--out", str(out),
                "--jobs", str(jobs), "--regrade"]
-    errors = tempfile.TemporaryFile("w+")  # a file, not a pipe: nothing can block on it
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=errors, text=True)
-    own_command = "\0".join(command).encode() + b"\0"  # what /proc shows once it has executed
-    workers_kb = 0
-    while process.poll() is None:
-        for pid in _descendants(process.pid):
-            try:
-                if Path(f"/proc/{pid}/cmdline").read_bytes() == own_command:
-                    workers_kb = max(workers_kb, _peak_kb(pid))
-            except OSError:
-                continue
-        time.sleep(0.1)
-    wall = time.perf_counter() - started
-    errors.seek(0)
-    stderr = errors.read()
+    with tempfile.TemporaryFile("w+") as errors:  # a file, not a pipe: nothing can block on it
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=REPO, env=environment, stdout=subprocess.DEVNULL, stderr=errors, text=True)
+        own_command = "\0".join(command).encode() + b"\0"  # what /proc shows once it has executed
+        workers_kb = 0
+        while process.poll() is None:
+            for pid in _descendants(process.pid):
+                try:
+                    if Path(f"/proc/{pid}/cmdline").read_bytes() == own_command:
+                        workers_kb = max(workers_kb, _peak_kb(pid))
+                except OSError:
+                    continue
+            time.sleep(0.1)
+        wall = time.perf_counter() - started
+        errors.seek(0)
+        stderr = errors.read()
     measured = json.loads(stderr.strip().splitlines()[-1])
     if measured["code"] != 0:
         raise SystemExit(f"grader batch failed:\n{stderr[-3000:]}")

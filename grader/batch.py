@@ -13,11 +13,13 @@ import json
 import math
 import os
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from grader import __version__
+from grader.check import SubmissionStatus
 from grader.files import content_digest, read_submission, safe_file_name, write_atomically
 from grader.formats import FILE_NAMES
 from grader.gradebook import Gradebook, write_class_files
@@ -25,7 +27,18 @@ from grader.sandbox import Isolation
 from grader.spec import Problem
 from grader.summary import StudentRow, row_from_report
 from grader.text import clean_name
-from grader.workers import BatchEntry, DaskPool, GradedSubmission, LocalPool, Preloaded, WorkerSpec, chunked, preload
+from grader.workers import (
+    BatchEntry,
+    GradedSubmission,
+    LocalPool,
+    Preloaded,
+    WorkerSpec,
+    chunked,
+    preload,
+)
+
+if TYPE_CHECKING:  # dask is an optional extra: imported when --executor dask asks for it
+    from grader.daskworker import DaskPool
 
 MAX_CHUNK = 16
 """Submissions judged by one pytest session: large enough to spread its start-up cost, small
@@ -103,7 +116,7 @@ def _why_not_a_submission_folder(files: list[Path]) -> str:
     return f"a folder with {len(files)} .py files ({names}): a student's folder must hold exactly one"
 
 
-def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: tuple[str, ...]) -> dict | None:
+def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: tuple[str, ...]) -> dict[str, Any] | None:
     """The earlier report of this entry, if it still holds: same content, same problem digest,
     same grader, and every file asked for present."""
     try:
@@ -111,9 +124,10 @@ def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: 
         content = content_digest(read_submission(entry.path))
     except (OSError, ValueError):
         return None
+    if not isinstance(report, dict):
+        return None
     same = (
-        isinstance(report, dict)
-        and report.get("status") != "grader_error"
+        report.get("status") != SubmissionStatus.GRADER_ERROR.value
         and report.get("grader_version") == __version__
         and (report.get("problem") or {}).get("digest") == problem.digest
         and (report.get("submission") or {}).get("sha256") == content
@@ -173,9 +187,17 @@ def grade_batch(
 def _grade_in_chunks(spec: WorkerSpec, todo: list[BatchEntry], jobs: int, executor: str,
                      scheduler: str | None, preloaded: Preloaded) -> Iterator[GradedSubmission]:
     size = max(1, min(MAX_CHUNK, math.ceil(len(todo) / (max(1, jobs) * 4))))
-    pool = DaskPool(spec, jobs, scheduler) if executor == "dask" else LocalPool(spec, jobs, preloaded)
+    pool = _dask_pool(spec, jobs, scheduler) if executor == "dask" else LocalPool(spec, jobs, preloaded)
     for chunk_results in pool.map(chunked(todo, size)):
         yield from chunk_results
+
+
+def _dask_pool(spec: WorkerSpec, jobs: int, scheduler: str | None) -> DaskPool:
+    try:
+        from grader.daskworker import DaskPool
+    except ImportError:
+        raise RuntimeError("--executor dask needs dask.distributed: pip install 'grader[dask]'") from None
+    return DaskPool(spec, jobs, scheduler)
 
 
 def _write_submission(graded: GradedSubmission, out: Path) -> None:

@@ -12,7 +12,8 @@ enforces it inside the submission's process; ``observations.Budget`` carries it 
 from __future__ import annotations
 
 import time
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from grader import interpreter
 from grader.observations import Budget
@@ -56,7 +57,7 @@ def budget_for(test: ProblemTest, reference_seconds: float, wall_seconds: float)
     return Budget(round(seconds, 4), round(reference_seconds, 6))
 
 
-def budgeted_programs(problem: Problem, costs: Mapping[str, float] | None) -> list[dict]:
+def budgeted_programs(problem: Problem, costs: Mapping[str, float] | None) -> list[dict[str, Any]]:
     """Every test's program as the sandbox gets it, with its budget where the reference's
     cost is known (a student kit may not know it: then only the wall limit holds)."""
     programs = []

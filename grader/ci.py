@@ -32,13 +32,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from grader.check import SubmissionStatus, percent
 from grader.classroom import runner_output
 from grader.files import safe_file_name, write_atomically
 from grader.formats import FILE_NAMES, render_markdown, write_formats
-from grader.report import Report
 from grader.guess import GuessError, guess_problem_of
+from grader.report import Report
 from grader.spec import Course, Problem, SpecError
 from grader.text import clean_name
 from grader.view import Audience, report_view
@@ -143,7 +144,7 @@ class CiOutcome:
 
     @property
     def percent(self) -> float:
-        return 100.0 * self.score / self.max_score if self.max_score else 100.0
+        return percent(self.score, self.max_score)
 
 
 def default_formats() -> tuple[str, ...]:
@@ -177,7 +178,7 @@ def run_ci(
         report = grade(problem, path)
         reports.append(report)
         print(f"{shown} ({problem.id}): {report.score:g}/{report.max_score:g} {report.status}", file=stdout)
-        for line in annotations(report, shown):
+        for line in annotation_commands(report, shown):
             print(line, file=stdout)
     outcome = CiOutcome(tuple(reports))
     summary = combined_summary(outcome, selection.nothing)
@@ -243,7 +244,7 @@ def event_revisions(github: GitHubFiles, repo: Path) -> Revisions:
     return Revisions(first_commit(repo, head), head, "since the template's first commit")
 
 
-def _read_event(event: Path) -> dict:
+def _read_event(event: Path) -> dict[str, Any]:
     try:
         payload = json.loads(event.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -253,7 +254,7 @@ def _read_event(event: Path) -> dict:
     return payload
 
 
-def _event_name_of(payload: dict) -> str:
+def _event_name_of(payload: dict[str, Any]) -> str:
     """Outside GitHub ($GITHUB_EVENT_NAME unset): the kind of payload it is."""
     if "pull_request" in payload:
         return EventKind.PULL_REQUEST.value
@@ -290,11 +291,11 @@ def repository_root(folder: Path) -> Path | None:
     return Path(result.stdout.strip()).resolve() if result.returncode == 0 else None
 
 
-def pull_request_revisions(payload: dict, event: Path) -> tuple[str, str]:
+def pull_request_revisions(payload: dict[str, Any], event: Path) -> tuple[str, str]:
     """The base and head commits of the pull request in a GitHub event payload."""
-    pull_request = payload.get("pull_request")
+    pull_request: Any = payload.get("pull_request")
     try:
-        return pull_request["base"]["sha"], pull_request["head"]["sha"]
+        return str(pull_request["base"]["sha"]), str(pull_request["head"]["sha"])
     except (TypeError, KeyError):
         raise CiError(f"{event} is not a pull_request event (no pull_request.base.sha and head.sha): "
                       "pass --base and --head, or the files") from None
@@ -310,7 +311,7 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
                       "both commits must be in the clone (actions/checkout with fetch-depth: 0)")
     fields = result.stdout.decode(errors="surrogateescape").split("\0")
     changes = []
-    for status, path in zip(fields[0::2], fields[1::2]):
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
         kind = next((k for k in ChangeKind if k.value == status[:1]), ChangeKind.OTHER)
         changes.append(Change(kind, path))
     return changes
@@ -376,7 +377,7 @@ def _folder_name(submissions_dir: str) -> str:
 
 def _guesser(course: Course) -> Callable[[Path, str], str]:
     """Guesses each file's problem from the course's problems, read once and only if needed."""
-    apis: dict = {}
+    apis: dict[str, Any] = {}
 
     def guess(path: Path, shown: str) -> str:
         try:
@@ -407,13 +408,13 @@ def workflow_command(command: str, message: str, **properties: str | int) -> str
     return f"::{command} {shown}::{escape_data(message)}" if shown else f"::{command}::{escape_data(message)}"
 
 
-def annotations(report: Report, path: str) -> list[str]:
+def annotation_commands(report: Report, path: str) -> list[str]:
     """``::error`` for each failing visible test at the line that raised (else 1); one for a
     file that could not load; ``::warning`` for each source finding. Hidden tests: none."""
     view = report_view(report, Audience.STUDENT)
-    if view.status != "graded":
+    if view.status is not SubmissionStatus.GRADED:
         title = f"{view.problem_id}: your file could not be graded"
-        return [workflow_command("error", view.message or view.status, file=path, line=_load_failure_line(report), title=title)]
+        return [workflow_command("error", view.message or view.status.value, file=path, line=_load_failure_line(report), title=title)]
     lines = []
     for test in view.detailed:
         if test.passed:

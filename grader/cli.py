@@ -14,8 +14,17 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import __version__
+
+if TYPE_CHECKING:  # the stages are imported by the command that needs them: a fast start
+    from grader.batch import Discovery
+    from grader.gradebook import Roster
+    from grader.kit import Kit
+    from grader.sandbox import Isolation
+    from grader.spec import Course, Problem
+    from grader.summary import StudentRow
 
 EXIT_OK, EXIT_BELOW_THRESHOLD, EXIT_USAGE = 0, 1, 2
 EXIT_GRADER_FAILED = 1
@@ -32,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        return code
     except UsageError as error:
         print(f"grader: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -129,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _course(args):
+def _course(args: argparse.Namespace) -> Course:
     from grader.spec import find_course
 
     course = find_course(args.course)
@@ -138,7 +148,7 @@ def _course(args):
     return course
 
 
-def _problem(args, problem_id: str, *, visible_only: bool = False):
+def _problem(args: argparse.Namespace, problem_id: str, *, visible_only: bool = False) -> Problem:
     from grader.spec import SpecError
 
     try:
@@ -147,7 +157,7 @@ def _problem(args, problem_id: str, *, visible_only: bool = False):
         raise UsageError(str(error)) from None
 
 
-def _isolation(args):
+def _isolation(args: argparse.Namespace) -> Isolation:
     from grader.sandbox import IsolationUnavailable, detect_isolation
 
     if args.isolation not in ("auto", "strict", "process"):
@@ -218,7 +228,8 @@ def _writing() -> Iterator[None]:
         raise UsageError(f"cannot write {error.filename}: {error.strerror or error}") from None
 
 
-def _check(args) -> int:
+def _check(args: argparse.Namespace) -> int:
+    from grader.check import SubmissionStatus
     from grader.grading import grade_submission
     from grader.report import render_json
     from grader.terminal import RunningLine, render_check, style_for
@@ -238,12 +249,12 @@ def _check(args) -> int:
     if hasattr(sys.stdout, "reconfigure"):  # an output that cannot carry a character gets "?"
         sys.stdout.reconfigure(errors="replace")
     sys.stdout.write(render_json(report) if args.json else render_check(view, style_for(sys.stdout, os.environ)))
-    if args.strict and not (view.status == "graded" and all(test.passed for test in view.detailed)):
+    if args.strict and not (view.status is SubmissionStatus.GRADED and all(test.passed for test in view.detailed)):
         return EXIT_BELOW_THRESHOLD
     return EXIT_OK
 
 
-def _kit_for(args, submission: Path):
+def _kit_for(args: argparse.Namespace, submission: Path) -> Kit:
     """What ``check`` runs from: ``--kit``; else an explicit ``--course``; else a kit beside the
     file or ``$GRADER_KIT``; else the course. A kit made from another version of the problem
     than the course at hand has is refused."""
@@ -267,7 +278,7 @@ def _kit_for(args, submission: Path):
         raise UsageError(str(error)) from None
 
 
-def _kit(args) -> int:
+def _kit(args: argparse.Namespace) -> int:
     from grader.diagnose import default_cache_dir
     from grader.kit import KitError, instructor_check_files, kit_data, write_kit
 
@@ -290,7 +301,7 @@ def _kit(args) -> int:
     return EXIT_OK
 
 
-def _guessed_problem(course, submission: Path) -> str:
+def _guessed_problem(course: Course, submission: Path) -> str:
     """The problem whose API the file fits best, said on stderr in one line ("guessed: ID"),
     so stdout stays what the command prints."""
     from grader.guess import GuessError, guess_problem_of
@@ -305,7 +316,7 @@ def _guessed_problem(course, submission: Path) -> str:
     return problem_id
 
 
-def _grade(args) -> int:
+def _grade(args: argparse.Namespace) -> int:
     from grader.formats import write_formats
     from grader.grading import grade_submission
     from grader.report import render_json
@@ -334,7 +345,7 @@ def _formats(raw: str) -> tuple[str, ...]:
     return formats
 
 
-def _batch(args) -> int:
+def _batch(args: argparse.Namespace) -> int:
     from grader.batch import default_jobs, grade_batch
     from grader.gradebook import CsvLayout, Gradebook
     from grader.progress import Progress
@@ -358,7 +369,7 @@ def _batch(args) -> int:
           file=sys.stderr)
     progress = Progress(len(entries), sys.stderr, tty=sys.stderr.isatty())
 
-    def count(row, reused: bool) -> None:
+    def count(row: StudentRow, reused: bool) -> None:
         if reused:
             progress.skipped += 1
         else:
@@ -376,7 +387,7 @@ def _batch(args) -> int:
     progress.finish()
     rows = result.rows
     mean = sum(row.percent for row in rows) / len(rows)
-    broken = [row for row in rows if row.status != "graded"]
+    broken = [row for row in rows if row.flagged]
     reused = f", {result.reused} unchanged since the last run" if result.reused else ""
     print(f"{len(rows)} submissions: {len(rows) - len(broken)} graded, {len(broken)} could not be graded"
           f"{reused}; mean {mean:.1f}%; reports in {args.out}/")
@@ -390,7 +401,7 @@ def _batch(args) -> int:
     return EXIT_OK
 
 
-def _class_folder(folder: Path):
+def _class_folder(folder: Path) -> Discovery:
     """The class folder's entries; a folder that is missing, a file or unreadable: one line."""
     from grader.batch import discover
 
@@ -404,7 +415,7 @@ def _class_folder(folder: Path):
         raise UsageError(f"cannot read {error.filename or folder}: {error.strerror or error}") from None
 
 
-def _roster(path: Path):
+def _roster(path: Path) -> Roster:
     from grader.gradebook import RosterError, read_roster
 
     try:
@@ -413,7 +424,7 @@ def _roster(path: Path):
         raise UsageError(str(error)) from None
 
 
-def _print_roster_without_submission(roster, found) -> None:
+def _print_roster_without_submission(roster: Roster | None, found: Discovery) -> None:
     from grader.gradebook import roster_key
 
     if roster is None:
@@ -424,7 +435,7 @@ def _print_roster_without_submission(roster, found) -> None:
         print(f"{len(missing)} on the roster with no submission (a not_graded row each): {', '.join(missing)}")
 
 
-def _ci(args) -> int:
+def _ci(args: argparse.Namespace) -> int:
     from grader.ci import CiError, CiRequest, GitHubFiles, default_formats, run_ci
     from grader.grading import grade_submission
 
@@ -461,7 +472,7 @@ def _threshold(percent: float, fail_under: float | None) -> int:
     return EXIT_OK
 
 
-def _gradescope_build(args) -> int:
+def _gradescope_build(args: argparse.Namespace) -> int:
     from grader.gradescope import build_bundle
 
     course = _course(args)
@@ -474,7 +485,7 @@ def _gradescope_build(args) -> int:
     return EXIT_OK
 
 
-def _gradescope_run(args) -> int:
+def _gradescope_run(args: argparse.Namespace) -> int:
     from grader.gradescope import autograder_root, run_autograder
     from grader.grading import grade_submission
 
@@ -486,7 +497,7 @@ def _gradescope_run(args) -> int:
     return EXIT_GRADER_FAILED if run.grader_failed else EXIT_OK
 
 
-def _validate(args) -> int:
+def _validate(args: argparse.Namespace) -> int:
     from grader.validate import validate_problem
 
     course = _course(args)
@@ -504,7 +515,7 @@ def _validate(args) -> int:
     return EXIT_OK if all_valid else EXIT_BELOW_THRESHOLD
 
 
-def _problems(args) -> int:
+def _problems(args: argparse.Namespace) -> int:
     from grader.spec import SpecError
 
     course = _course(args)

@@ -7,7 +7,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestStatus
 from grader.classroom import render_classroom
 from grader.files import write_atomically
 from grader.html import render_html
@@ -82,7 +82,7 @@ def render_gradescope(report: Report) -> str:
         "stdout_visibility": "hidden",
         "tests": tests,
     }
-    if view.status == "grader_error":
+    if view.status is SubmissionStatus.GRADER_ERROR:
         results["extra_data"] = {"grader_error": view.message}
     return json.dumps(results, indent=2, ensure_ascii=False) + "\n"
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from grader.files import write_atomically
 from grader.html import write_index
@@ -105,7 +106,8 @@ def read_roster(path: Path) -> Roster:
         raise RosterError(f"{path}:1: no '{ROSTER_KEY}' column (the name of each student's file or folder in the class folder)")
     key_index = keys[0]
     columns = tuple(clean_name(name) for i, name in enumerate(header) if i != key_index)
-    people, seen = [], {}
+    people: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    seen: dict[str, int] = {}
     for line, cells in enumerate(reader, start=2):
         if not any(cell.strip() for cell in cells):
             continue
@@ -117,7 +119,7 @@ def read_roster(path: Path) -> Roster:
             raise RosterError(f"{path}:{line}: {clean_name(key)!r} is also on line {seen[key]}")
         seen[key] = line
         values = tuple(clean_name(cell.strip()) for i, cell in enumerate(cells[: len(header)]) if i != key_index)
-        people.append((key, tuple(zip(columns, values))))
+        people.append((key, tuple(zip(columns, values, strict=False))))
     return Roster(path, columns, tuple(people))
 
 
@@ -158,9 +160,9 @@ def render_summary(rows: Sequence[StudentRow], problem: Problem, columns: Sequen
     return json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
 
 
-def _summary_entry(row: StudentRow, columns: Sequence[str]) -> dict:
+def _summary_entry(row: StudentRow, columns: Sequence[str]) -> dict[str, Any]:
     graded = row.status != RowStatus.NOT_GRADED
-    entry = {
+    entry: dict[str, Any] = {
         "student": row.student,
         "score": row.score if graded else None,
         "max_score": row.max_score,

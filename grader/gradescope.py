@@ -23,10 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 import grader
+from grader.check import SubmissionStatus
 from grader.files import write_atomically
 from grader.formats import render_gradescope
 from grader.report import Report
@@ -76,7 +78,7 @@ def build_bundle(course: Course, problem: Problem, out: Path, seed: int | None =
     return BuildResult(out, problem.id, seed_source, tuple(sorted(files)))
 
 
-def _template_values(problem_id: str) -> dict:
+def _template_values(problem_id: str) -> dict[str, Any]:
     requirements = [r for r in (metadata.requires("grader") or []) if "extra ==" not in r]
     return {
         "problem_id": problem_id,
@@ -87,7 +89,7 @@ def _template_values(problem_id: str) -> dict:
     }
 
 
-def _render(name: str, values: dict) -> str:
+def _render(name: str, values: dict[str, Any]) -> str:
     # shell scripts and TOML, not HTML: nothing to escape, and every name must be given
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("grader", "templates"), autoescape=False,
@@ -126,7 +128,7 @@ def autograder_root() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class AutograderRun:
-    results: dict
+    results: dict[str, Any]
     """What results.json holds."""
     grader_failed: bool
     """The grader, not the submission, failed: ``grader gradescope run`` exits non-zero."""
@@ -150,7 +152,7 @@ def run_autograder(root: Path, load_problem: Callable[[str], Problem], grade: Ca
             print(f"grader: {report.isolation} isolation, as uid {os.getuid()} (each run as an unprivileged uid of "
                   f"its own when that is root); status {report.status}, {report.score}/{report.max_score}")
             results = json.loads(render_gradescope(report))
-            if report.status == "grader_error":
+            if report.status is SubmissionStatus.GRADER_ERROR:
                 failure = f"the grader could not judge every test: {report.message}"
     except Exception as error:  # noqa: BLE001 - the one place a grader bug must become a message, not a crash
         traceback.print_exc(file=sys.stdout)  # stdout goes to the staff only (stdout_visibility hidden)
@@ -180,6 +182,6 @@ def submission_problem(submissions: list[Path], folder: Path) -> str:
             "the one with your Value class.")
 
 
-def _not_graded(message: str) -> dict:
+def _not_graded(message: str) -> dict[str, Any]:
     return {"score": 0, "output": message, "output_format": "text", "stdout_visibility": "hidden", "tests": []}
 

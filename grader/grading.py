@@ -8,23 +8,36 @@ worker pays for them once; ``grade_submission`` is one file through a session of
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any
 
 from grader.budgets import budgeted_programs, reference_costs
-from grader.diagnose import Diagnosis, Finding, MisconceptionLibrary, default_cache_dir, diagnose, read_source
-from grader.graph import failure_graphs
+from grader.check import SubmissionStatus, TestResult
+from grader.diagnose import (
+    Diagnosis,
+    Finding,
+    MisconceptionLibrary,
+    default_cache_dir,
+    diagnose,
+    read_source,
+)
 from grader.files import content_digest, read_submission
+from grader.graph import failure_graphs
 from grader.observations import ProgramObservation
-from grader.pytest_plugin import CheckContext, run_checks
+from grader.pytest_plugin import CheckContext, results_from_json_report, run_checks, unjudged
 from grader.reference import expected_observations
-from grader.report import (Report, TestResult, grader_error_message, grader_error_results, results_from_json_report,
-                           submission_status, unjudged, with_diagnosis)
+from grader.report import (
+    Report,
+    grader_error_message,
+    grader_error_results,
+    submission_status,
+    with_diagnosis,
+)
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy, SubmissionRun
 from grader.spec import Problem, Visibility
 from grader.view import Audience, shown_in_detail
-
 
 VISIBILITY_GROUPS = (Visibility.VISIBLE, Visibility.AFTER_DUE_DATE, Visibility.AFTER_PUBLISHED, Visibility.HIDDEN)
 """Each visibility level's programs run in a compartment of their own, visible ones first
@@ -102,10 +115,10 @@ class GradingSession:
         if self.library is not None:
             self.library.load(self.problem.tests, self.expected)
 
-    def __enter__(self) -> "GradingSession":
+    def __enter__(self) -> GradingSession:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -117,7 +130,7 @@ class GradingSession:
         ``problem.tests``, and whether it runs once more (``Sandbox.run``'s ``on_program``)."""
         evidence = [self._observe(path, on_test) for path in submissions]
         records = run_checks([CheckContext(self.problem, self.expected, e.run, self.visible_only) for e in evidence])
-        return [self._report(e, results_from_json_report(record, self.problem), record) for e, record in zip(evidence, records)]
+        return [self._report(e, results_from_json_report(record, self.problem), record) for e, record in zip(evidence, records, strict=True)]
 
     def _observe(self, path: Path, on_test: Callable[[int, bool], None] | None = None) -> _Evidence:
         source = read_submission(path)  # once: what runs is what is hashed and read for findings
@@ -141,14 +154,14 @@ class GradingSession:
         observed = {test.name: run.programs[i] for i, test in enumerate(self.problem.tests)}
         return diagnose(self.expected, observed, self.library, evidence.signals)
 
-    def _report(self, evidence: _Evidence, results: tuple[TestResult, ...], record: dict) -> Report:
+    def _report(self, evidence: _Evidence, results: tuple[TestResult, ...], record: dict[str, Any]) -> Report:
         run = evidence.run
         load_failure = run.load_failure
         status, message = submission_status(load_failure), load_failure.detail if load_failure else ""
         broken = unjudged(record, self.problem, results)
         if broken:  # a verdict for every test, or the report says the grader failed
             results = grader_error_results(results, self.problem, broken)
-            status, message = "grader_error", grader_error_message(broken)
+            status, message = SubmissionStatus.GRADER_ERROR, grader_error_message(broken)
         diagnosis = self._diagnose(evidence, results) if not broken else None
         if diagnosis is not None:
             results = with_diagnosis(results, diagnosis.explained, diagnosis.misconception.hint)

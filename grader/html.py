@@ -22,7 +22,7 @@ from pathlib import Path
 import jinja2
 
 from grader import __version__
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestStatus
 from grader.files import write_atomically
 from grader.graph import GraphLayout, TestGraph, layout
 from grader.report import Report
@@ -40,10 +40,10 @@ STATUS_LABELS = {
     TestStatus.TIMEOUT: ("⏱", "timed out"),
 }
 SUBMISSION_STATUS = {
-    "graded": "graded",
-    "failed_to_load": "did not load",
-    "timed_out": "timed out while loading",
-    "grader_error": "grader error",
+    SubmissionStatus.GRADED: "graded",
+    SubmissionStatus.FAILED_TO_LOAD: "did not load",
+    SubmissionStatus.TIMED_OUT: "timed out while loading",
+    SubmissionStatus.GRADER_ERROR: "grader error",
 }
 
 
@@ -147,12 +147,12 @@ def render_index(summary: ClassSummary) -> str:
 def report_page(report: Report) -> ReportPage:
     view = report_view(report, Audience.STUDENT)
     shown = [t for t in view.tests if t.visibility is not Visibility.HIDDEN]
-    failures = tuple(_failure(t) for t in view.detailed if not t.passed) if view.status == "graded" else ()
+    failures = tuple(_failure(t) for t in view.detailed if not t.passed) if view.status is SubmissionStatus.GRADED else ()
     anchors = {section.name: section.anchor for section in failures}
     return ReportPage(
         view=view,
-        status_label=SUBMISSION_STATUS.get(view.status, view.status.replace("_", " ")),
-        percent=round(100.0 * view.score / view.max_score, 1) if view.max_score else 0.0,
+        status_label=SUBMISSION_STATUS[view.status],
+        percent=round(view.percent, 1),
         rows=tuple(_row(t, anchors.get(t.name, "")) for t in shown),
         hidden=_hidden_count(view.tests),
         failures=failures,

@@ -18,19 +18,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from grader import __version__
+from grader.budgets import reference_costs
 from grader.diagnose import Misconception, MisconceptionLibrary, diagnostic_tests
 from grader.files import write_atomically
 from grader.grading import visible_part
+from grader.limits import Limits
 from grader.observations import ProgramObservation, from_wire, to_wire
 from grader.programs import ProgramError, parse_program
-from grader.budgets import reference_costs
 from grader.reference import expected_observations
-from grader.spec import Api, Course, Limits, Problem, ProblemTest, SpecError, Visibility
+from grader.spec import Api, Course, Problem, ProblemTest, SpecError, Visibility
 from grader.text import clean_name
 from grader.view import Audience, shown_in_detail
 
@@ -60,7 +62,7 @@ class Kit:
 
 # ------------------------------------------------------------------ making one (a course's side)
 
-def kit_data(problem: Problem, cache_dir: Path | None) -> dict:
+def kit_data(problem: Problem, cache_dir: Path | None) -> dict[str, Any]:
     """The kit of ``problem`` (loaded from a course, with its reference and misconceptions) as
     JSON data. Runs the reference, and the misconception variants that are not cached."""
     shown = visible_part(problem)
@@ -134,7 +136,7 @@ def kit_digest(problem: Problem) -> str:
     return digest.hexdigest()
 
 
-def write_kit(data: dict, out: Path) -> tuple[Path, ...]:
+def write_kit(data: dict[str, Any], out: Path) -> tuple[Path, ...]:
     """The kit's files in ``out`` (created if need be)."""
     if out.exists() and not out.is_dir():
         raise KitError(f"--out {clean_name(str(out))} is a file, not a folder")
@@ -150,7 +152,7 @@ def write_kit(data: dict, out: Path) -> tuple[Path, ...]:
     return written
 
 
-def statement_markdown(data: dict, folder: str) -> str:
+def statement_markdown(data: dict[str, Any], folder: str) -> str:
     """The student's page: the task, how to check, and the visible tests' programs."""
     problem = data["problem"]
     lines = [f"# {problem['title']}", "", f"Problem `{problem['id']}`, version {problem['version']}.", "",
@@ -215,7 +217,7 @@ def read_kit(path: Path) -> Kit:
     return kit_from_data(data, spec_path=file, instructor_checks=False, where=shown)
 
 
-def kit_from_data(data: dict, *, spec_path: Path, instructor_checks: bool, where: str = "the kit") -> Kit:
+def kit_from_data(data: dict[str, Any], *, spec_path: Path, instructor_checks: bool, where: str = "the kit") -> Kit:
     """A kit's JSON data -> Kit. The one reader of kits, from a file or built from a course."""
     try:
         return _kit(data, spec_path, instructor_checks)
@@ -226,7 +228,7 @@ def kit_from_data(data: dict, *, spec_path: Path, instructor_checks: bool, where
         raise KitError(f"{where}: a test program is not valid ({clean_name(error.message)}): ask for a new kit") from None
 
 
-def _kit(data: dict, spec_path: Path, instructor_checks: bool) -> Kit:
+def _kit(data: dict[str, Any], spec_path: Path, instructor_checks: bool) -> Kit:
     raw = data["problem"]
     raw_api = raw["api"]
     api = Api(

@@ -10,9 +10,10 @@ from __future__ import annotations
 import collections.abc
 import math
 import re
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, overload
 
 from grader.text import clean
 
@@ -44,6 +45,24 @@ class RaisedError:
     def describe(self) -> str:
         where = f" (line {self.line})" if self.line else ""
         return f"{self.type}: {self.message}{where}" if self.message else f"{self.type}{where}"
+
+
+class LoadFailureKind(str, Enum):
+    SYNTAX_ERROR = "syntax_error"
+    IMPORT_ERROR = "import_error"
+    MISSING_CLASS = "missing_class"
+    FORBIDDEN_IMPORT = "forbidden_import"
+    TIMED_OUT = "timed_out"
+    CRASHED = "crashed"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """Why the submission never got to its tests (read from the run by ``grader.sandbox``)."""
+
+    kind: LoadFailureKind
+    error: RaisedError | None
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +97,8 @@ class NodeObservation:
     repr: Reading
 
     def field(self, name: str) -> Reading:
-        return getattr(self, name)
+        reading: Reading = getattr(self, name)
+        return reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +119,10 @@ class ResultLayout:
     with_repr: bool
 
     @classmethod
-    def of(cls, program: Mapping[str, Any] | list) -> "ResultLayout":
-        """The layout of what the interpreter sends for ``program``: ``ProblemTest.to_wire()``,
-        or a bare list of steps (repr observed), as ``interpreter.run_program`` takes it."""
-        steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, Mapping) else (program, True)
-        return cls(tuple(step["target"] for step in steps if step["kind"] != "backward"), bool(with_repr))
+    def of(cls, program: Mapping[str, Any]) -> ResultLayout:
+        """The layout of what the interpreter sends for ``program`` (``ProblemTest.to_wire()``)."""
+        steps = program["steps"]
+        return cls(tuple(step["target"] for step in steps if step["kind"] != "backward"), bool(program.get("repr", True)))
 
     @property
     def stride(self) -> int:
@@ -116,15 +135,16 @@ class ResultLayout:
         return len(self.names) * self.stride * RESULT_FIELD_BYTES + 65536
 
 
-class _NodesOnDemand(collections.abc.Mapping):
+class _NodesOnDemand(collections.abc.Mapping[str, NodeObservation]):
     """A result's nodes, read from the wire (the flat list of values as it arrived) the first
     time anyone looks. The wire is kept: two equal wires are the same nodes, which tells most
     right answers apart without reading a node, and most answers are right."""
 
-    __slots__ = ("wire", "_nodes")
+    __slots__ = ("_nodes", "wire")
 
     def __init__(self, layout: ResultLayout, values: Any) -> None:
-        self.wire, self._nodes = (layout, values), None
+        self.wire = (layout, values)
+        self._nodes: dict[str, NodeObservation] | None = None
 
     def _read(self) -> dict[str, NodeObservation]:
         if self._nodes is None:
@@ -134,22 +154,22 @@ class _NodesOnDemand(collections.abc.Mapping):
     def __getitem__(self, name: str) -> NodeObservation:
         return self._read()[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._read())
 
     def __len__(self) -> int:
         return len(self._read())
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._read().keys()
 
-    def items(self):
+    def items(self) -> ItemsView[str, NodeObservation]:
         return self._read().items()
 
-    def values(self):
+    def values(self) -> ValuesView[NodeObservation]:
         return self._read().values()
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:
         return self._read().get(name, default)
 
     def __eq__(self, other: object) -> bool:
@@ -189,11 +209,11 @@ class Budget:
     seconds: float
     reference_seconds: float
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         return {"budget": self.seconds, "reference_cpu": self.reference_seconds}
 
     @classmethod
-    def of(cls, program: Any) -> "Budget | None":
+    def of(cls, program: Any) -> Budget | None:
         if not isinstance(program, Mapping):
             return None
         seconds, reference = program.get("budget"), program.get("reference_cpu")
@@ -232,7 +252,7 @@ characters, each escaped to up to twelve bytes, and a type's name."""
 _ERROR_KEYS = ("type", "message", "line", "step", "text")
 
 
-def _compact_wire(values: Any, layout: ResultLayout) -> list:
+def _compact_wire(values: Any, layout: ResultLayout) -> list[Any]:
     """What is kept of a result's values, however the submission's process made them: the
     layout's fields and no more, each no larger than a reading of it needs. The grader keeps
     every result of every run it judges, in its own process: a result padded with anything
@@ -240,10 +260,10 @@ def _compact_wire(values: Any, layout: ResultLayout) -> list:
     ``ResultLayout.most_bytes``)."""
     if type(values) is not list:
         return []
-    values = values[: len(layout.names) * layout.stride]
-    if all(type(value) is int or type(value) is float for value in values):
-        return values
-    return [value if type(value) is int or type(value) is float else _compact_field(value) for value in values]
+    kept: list[Any] = values[: len(layout.names) * layout.stride]
+    if all(type(value) is int or type(value) is float for value in kept):
+        return kept
+    return [value if type(value) is int or type(value) is float else _compact_field(value) for value in kept]
 
 
 def _compact_field(value: Any) -> Any:
@@ -262,7 +282,7 @@ def _short(raw: Any, limit: int) -> Any:
     return raw[:limit] if type(raw) is str else None
 
 
-def _unbounded(stopped: Mapping, layout: ResultLayout) -> str:
+def _unbounded(stopped: Mapping[str, Any], layout: ResultLayout) -> str:
     """The words for a number that grew without bound, built from the program's own names
     (never from text the submission's process sent)."""
     node, which, digits = stopped.get("node"), stopped.get("field"), stopped.get("digits")
@@ -330,6 +350,10 @@ def _error_reading(raw: Any) -> Reading:
     return UNREADABLE
 
 
+@overload
+def _text(raw: Any, default: str, limit: int) -> str: ...
+@overload
+def _text(raw: Any, default: None, limit: int) -> str | None: ...
 def _text(raw: Any, default: str | None, limit: int) -> str | None:
     """Every text the channel carries passes here: cleaned once, for every report after it."""
     return clean(_without_addresses(raw), limit) if isinstance(raw, str) else default
@@ -345,7 +369,7 @@ def _int(raw: Any) -> int | None:
     return raw if type(raw) is int else None
 
 
-def to_wire(observation: ProgramObservation) -> dict:
+def to_wire(observation: ProgramObservation) -> dict[str, Any]:
     """The inverse of parse_program, with the layout, status and detail: for caches."""
 
     def number(r: Reading) -> Any:
@@ -362,7 +386,7 @@ def to_wire(observation: ProgramObservation) -> dict:
 
     nodes = readable(observation.nodes)
     with_repr = any(n.repr is not NOT_OBSERVED for n in nodes.values())
-    values: list = []
+    values: list[Any] = []
     for n in nodes.values():
         values += [number(n.data), number(n.grad)]
         if with_repr:
@@ -377,11 +401,11 @@ def to_wire(observation: ProgramObservation) -> dict:
     }
 
 
-def from_wire(raw: dict) -> ProgramObservation:
+def from_wire(raw: dict[str, Any]) -> ProgramObservation:
     layout = ResultLayout(tuple(raw["names"]), bool(raw["repr"]))
     parsed = parse_program(raw["values"], raw.get("error"), layout)
     return replace(parsed, status=RunStatus(raw["status"]), detail=raw.get("detail", ""))
 
 
-def _error_wire(error: RaisedError) -> dict:
+def _error_wire(error: RaisedError) -> dict[str, Any]:
     return {"type": error.type, "message": error.message, "line": error.line, "step": error.step, "text": error.text}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from grader import interpreter
 from grader.observations import ProgramObservation, ResultLayout, parse_program
@@ -42,7 +43,7 @@ def run_reference(problem: Problem, program: TestProgram) -> ProgramObservation:
     return reference_observation(problem, {"steps": program.to_wire(), "repr": True})
 
 
-def reference_observation(problem: Problem, wire: dict) -> ProgramObservation:
+def reference_observation(problem: Problem, wire: dict[str, Any]) -> ProgramObservation:
     """The reference on a program as the sandbox gets it (``ProblemTest.to_wire()``), observed
     as a submission is: the same fields, the same layout."""
     values, error = interpreter.run_program(load_reference_class(problem), wire)

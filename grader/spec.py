@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from grader.limits import Limits
 from grader.programs import (
     OPERATION_ATTRIBUTES,
     ProgramError,
@@ -44,21 +45,6 @@ class Visibility(str, Enum):
     HIDDEN = "hidden"
     AFTER_DUE_DATE = "after_due_date"
     AFTER_PUBLISHED = "after_published"
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    test_seconds: float = 5.0
-    """Wall time one test program may take."""
-    submission_seconds: float = 60.0
-    """Wall time for the whole submission, all tests together."""
-    cpu_seconds: int = 30
-    memory_mb: int = 1024
-    processes: int = 32
-    file_size_mb: int = 8
-    open_files: int = 64
-    output_kb: int = 256
-    """Captured stdout and stderr kept, each."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import statistics
 import sys
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Mapping
+from typing import Any
 
+from grader.check import percent
 from grader.text import clean, clean_name
-
 
 HISTOGRAM_BUCKETS = 10
 """Scores in bins of 10 percentage points; 100% joins the top bin."""
@@ -32,13 +33,16 @@ class RowStatus(str, Enum):
     GRADER_ERROR = "grader_error"
     NOT_GRADED = "not_graded"
 
+    def __str__(self) -> str:
+        return self.value
+
 
 @dataclass(frozen=True, slots=True)
 class StudentRow:
     """One entry of a batch, as the class summary needs it."""
 
     student: str
-    status: str
+    status: RowStatus
     """A RowStatus value: graded, failed_to_load, timed_out, grader_error or not_graded."""
     score: float
     max_score: float
@@ -56,7 +60,7 @@ class StudentRow:
 
     @property
     def percent(self) -> float:
-        return round(100.0 * self.score / self.max_score, 2) if self.max_score else 0.0
+        return round(percent(self.score, self.max_score), 2)
 
     @property
     def flagged(self) -> bool:
@@ -135,12 +139,12 @@ class ClassSummary:
         return round(statistics.median(row.percent for row in self.submitted), 1) if self.submitted else 0.0
 
 
-def row_from_report(student: str, report: dict, report_file: str = "report.html") -> StudentRow:
+def row_from_report(student: str, report: dict[str, Any], report_file: str = "report.html") -> StudentRow:
     """The same, from a report.json's content: what a batch has of a submission it graded just
     now or in an earlier run. Test names are interned: a class's rows share them."""
     tests = report.get("tests") or []
     diagnosis = report.get("diagnosis") or {}
-    status = str(report.get("status", ""))
+    status = RowStatus(report.get("status"))
     return StudentRow(
         student=student,
         status=status,
@@ -151,14 +155,14 @@ def row_from_report(student: str, report: dict, report_file: str = "report.html"
         failed=tuple(sys.intern(str(t.get("name", ""))) for t in tests if t.get("status") != "passed"),
         misconception=sys.intern(str(diagnosis.get("misconception") or "")),
         misconception_hint=sys.intern(str(diagnosis.get("hint") or "")),
-        report_file="report.json" if status == "grader_error" else report_file,
+        report_file="report.json" if status is RowStatus.GRADER_ERROR else report_file,
     )
 
 
 def not_graded_row(student: str, reason: str, max_score: float,
                    identity: tuple[tuple[str, str], ...] = ()) -> StudentRow:
     """An entry of the class folder (or a student of the roster) with no report, and why."""
-    return StudentRow(student=clean_name(student), status=RowStatus.NOT_GRADED.value, score=0.0, max_score=max_score,
+    return StudentRow(student=clean_name(student), status=RowStatus.NOT_GRADED, score=0.0, max_score=max_score,
                       note=_one_line(clean(reason)), report_file="", identity=identity)
 
 
@@ -177,7 +181,7 @@ def class_summary(problem_id: str, rows: list[StudentRow], groups: Mapping[str, 
     )
 
 
-def histogram(percents) -> tuple[Bucket, ...]:
+def histogram(percents: Iterable[float]) -> tuple[Bucket, ...]:
     width = 100 // HISTOGRAM_BUCKETS
     counts = Counter(min(int(p // width), HISTOGRAM_BUCKETS - 1) for p in percents)
     return tuple(Bucket(i * width, (i + 1) * width, counts[i]) for i in range(HISTOGRAM_BUCKETS))

@@ -13,10 +13,11 @@ import os
 import re
 import textwrap
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence, TextIO
+from typing import TextIO
 
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestStatus
 from grader.text import clean
 from grader.view import ReportView
 
@@ -99,7 +100,7 @@ def render_check(view: ReportView, style: Style) -> str:
     """A student's view of their visible tests."""
     dot = "·" if style.unicode else "-"
     lines = [style.bold(f"{safe(view.problem_title)} ({view.problem_id}) {dot} {safe(view.submission_path)}")]
-    if view.status != "graded":
+    if view.status is not SubmissionStatus.GRADED:
         lines += ["", style.bad("Your file could not be graded:"), _indent(view.message, 2), ""]
         lines.append("Fix this first: none of the tests could run.")
         return "\n".join(lines) + "\n"
@@ -136,7 +137,7 @@ def render_check(view: ReportView, style: Style) -> str:
 def _program(source: str, spaces: int) -> str:
     lines = clean(source).splitlines()
     if len(lines) > PROGRAM_LINES:
-        lines = lines[:PROGRAM_LINES] + [f"... ({len(lines) - PROGRAM_LINES} more lines)"]
+        lines = [*lines[:PROGRAM_LINES], f"... ({len(lines) - PROGRAM_LINES} more lines)"]
     return _indent("\n".join(lines), spaces)
 
 

@@ -24,17 +24,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestResult, TestStatus, percent
 from grader.graph import TestGraph
-from grader.spec import Limits, Problem, Visibility
+from grader.limits import Limits
+from grader.spec import Problem, Visibility
 from grader.text import clean_name
 
 if TYPE_CHECKING:  # report.py builds its JSON from views: only the type is needed here
-    from grader.report import Report, TestResult
+    from grader.report import Report
 
 
 class Audience(str, Enum):
@@ -124,7 +126,7 @@ class ReportView:
     """The file's name (not its folders), cleaned."""
     submission_path: str
     """The path it was graded at, cleaned."""
-    status: str
+    status: SubmissionStatus
     message: str
     """Why the file could not be graded, else empty."""
     score: float
@@ -157,7 +159,7 @@ class ReportView:
 
     @property
     def percent(self) -> float:
-        return 100.0 * self.score / self.max_score if self.max_score else 100.0
+        return percent(self.score, self.max_score)
 
 
 def withheld_output(status: TestStatus) -> str:

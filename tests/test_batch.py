@@ -304,7 +304,7 @@ def test_batch_grades_files_and_folders_names_what_it_skipped_and_the_class_file
     assert two["status"] == "not_graded" and two["score"] == "" and two["reason"].startswith("a folder with 2 .py files")
     two_entry = next(entry for entry in summary["students"] if entry["student"] == "two")
     assert two_entry["status"] == "not_graded" and two_entry["score"] is None and two_entry["reason"] == two["reason"]
-    for row, entry in zip(rows, summary["students"]):
+    for row, entry in zip(rows, summary["students"], strict=True):
         if row["student"] == "two":
             continue
         report = by_student[row["student"]]
@@ -339,7 +339,7 @@ def test_the_class_page_counts_generated_tests_by_shape_and_hand_written_ones_al
     assert rates["generated deep_chain"].tests == 3 and rates["generated deep_chain"].percent == 66.7
     assert (rates[hand_written].passed, rates[hand_written].attempted, rates[hand_written].tests) == (1, 2, 1)
     assert not any(name in rates for name in deep)
-    assert list(rates)[0] == hand_written  # hardest first
+    assert next(iter(rates)) == hand_written  # hardest first
 
 
 # ------------------------------------------------------------------ kill -9 and resume

@@ -8,7 +8,7 @@ import pytest
 from tests.conftest import PROBLEM_IDS, REPO
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-import diagnosis as benchmark  # noqa: E402
+import diagnosis as benchmark
 
 MAX_WRONG = 0.03
 """Issue 14's target: at most 3% of the killed files get a wrong diagnosis."""

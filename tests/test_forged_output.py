@@ -36,15 +36,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from grader.gradebook import FORMULA_STARTS, write_class_files
-from grader.check import judge
-from grader.ci import CiError, CiRequest, GitHubFiles, annotations, run_ci
+from grader.check import TestResult, judge
+from grader.ci import CiError, CiRequest, GitHubFiles, annotation_commands, run_ci
 from grader.classroom import render_classroom
 from grader.files import safe_file_name
 from grader.formats import render_gradescope, render_junit, render_markdown
+from grader.gradebook import FORMULA_STARTS, write_class_files
 from grader.html import render_html
 from grader.observations import ResultLayout, parse_program
-from grader.report import TestResult
 from grader.spec import Visibility, find_course
 from grader.summary import row_from_report
 from grader.terminal import Style, render_check, render_grade
@@ -299,7 +298,7 @@ def test_report_html_in_chromium_runs_nothing_and_fetches_nothing(browser, hosti
             assert page.locator("script, img, iframe").count() == 0
             assert "pwned" not in page.title()
             dialogs: list[str] = []
-            page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+            page.on("dialog", lambda dialog, dialogs=dialogs: dialogs.append(dialog.message))
             page.wait_for_timeout(100)
             assert dialogs == []
             assert "<script>alert(1)</script>" in page.inner_text("body")
@@ -445,7 +444,7 @@ def test_any_message_and_file_name_leave_every_output_well_formed(carol, tmp_pat
         "classroom.json": render_classroom(report),
         "results.json": render_gradescope(report),
         "terminal": render_check(report_view(report, Audience.STUDENT), Style(colour=False)),
-        "annotations": "\n".join(annotations(report, "submissions/x.py")),
+        "annotations": "\n".join(annotation_commands(report, "submissions/x.py")),
         "report.json tests": json.dumps(report.to_json()["tests"], ensure_ascii=False),
     }
     assert_safe_html(outputs["report.html"])
@@ -489,6 +488,6 @@ def test_a_visible_tests_message_cannot_carry_hidden_programs_out(tmp_path):
     assert secrets
     outputs = [render_html(report), render_markdown(report), render_junit(report), render_classroom(report),
                render_gradescope(report), json.dumps(report.to_json()["tests"]),
-               "\n".join(annotations(report, "x.py"))]
+               "\n".join(annotation_commands(report, "x.py"))]
     leaked = {secret for secret in secrets for text in outputs if secret in unescape(text).replace("\\", "")}
     assert not leaked, f"{len(leaked)} steps of hidden programs reached student-facing files"

@@ -10,9 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from grader.gradebook import BOM, CANVAS_IDENTITY, FORMULA_STARTS, CsvLayout, read_roster, render_grades
+from grader.gradebook import (
+    BOM,
+    CANVAS_IDENTITY,
+    FORMULA_STARTS,
+    CsvLayout,
+    read_roster,
+    render_grades,
+)
 from grader.summary import StudentRow
-
 from tests.conftest import REPO
 
 SAMPLES = REPO / "submissions"
@@ -122,7 +128,7 @@ def test_the_same_class_in_moodle_s_layout_and_plain(graded_class, grader_module
         else:
             header, *body = rows
             assert header[:6] == ["student", "score", "max_score", "percent", "status", "reason"] and "SIS Login ID" in header
-            by_student = {row[0]: dict(zip(header, row)) for row in body}
+            by_student = {row[0]: dict(zip(header, row, strict=False)) for row in body}
             assert by_student["zoë"]["Student"] == "O'Neil, Zoë" and by_student["mallory"]["status"] == "not_graded"
             assert by_student["'=cmd"]["status"] == "graded"
 

@@ -6,13 +6,14 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from grader.check import SubmissionStatus
 from grader.diagnose import MisconceptionLibrary, default_cache_dir
 from grader.grading import grade_submission
 from grader.sandbox import detect_isolation
@@ -214,7 +215,7 @@ def test_a_grader_error_report_makes_gradescope_run_exit_non_zero_and_tells_the_
     (tmp_path / "submission").mkdir()
     shutil.copyfile(REPO / "submissions" / "alice.py", tmp_path / "submission" / "value.py")
     alice = grade("value-basic", REPO / "submissions" / "alice.py")
-    broken = replace(alice, status="grader_error", message="The grader could not judge 'x'. This is not a problem with your code.")
+    broken = replace(alice, status=SubmissionStatus.GRADER_ERROR, message="The grader could not judge 'x'. This is not a problem with your code.")
     run = run_in_process(tmp_path, load_problem=lambda _: alice.problem, grade=lambda problem, path: broken)
     assert run.grader_failed
     written = json.loads((tmp_path / "results" / "results.json").read_text())

@@ -8,7 +8,6 @@ import pytest
 
 from grader.guess import GuessError, guess_problem, rank_problems
 from grader.spec import Course, find_course
-
 from tests.conftest import REPO, SUBMISSION_FIXTURES
 
 RENAMED = {"hw1-relu": "value-basic", "hw2-ops": "value-full", "hw3-tanh": "value-tanh"}

@@ -23,17 +23,17 @@ import dataclasses
 import functools
 import hashlib
 import json
-import resource
 import os
 import re
+import resource
 import secrets
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -75,7 +75,7 @@ class Row:
     says: tuple[str, ...] = ()
     """Words (any case) the student is told: the report's output when it did not load, else
     the output of every visible broken test."""
-    check: Callable[[dict, "World"], None] | None = None
+    check: Callable[[dict, World], None] | None = None
     """Anything else the row must show, given report.json and the world."""
     namespace_only: str = ""
     """Why the attack cannot be stopped without namespaces (the row then runs only there)."""
@@ -91,43 +91,43 @@ def _stdout_number(data: dict, pattern: str) -> int:
     return int(match.group(1))
 
 
-def _stdout_has(*words: str) -> Callable[[dict, "World"], None]:
-    def check(data: dict, world: "World") -> None:
+def _stdout_has(*words: str) -> Callable[[dict, World], None]:
+    def check(data: dict, world: World) -> None:
         for word in words:
             assert word in data["captured"]["stdout"], f"{word!r} not in stdout: {data['captured']['stdout'][:2000]!r}"
 
     return check
 
 
-def _stdout_lacks(*words: str) -> Callable[[dict, "World"], None]:
-    def check(data: dict, world: "World") -> None:
+def _stdout_lacks(*words: str) -> Callable[[dict, World], None]:
+    def check(data: dict, world: World) -> None:
         for word in words:
             assert word not in data["captured"]["stdout"], f"{word!r} in stdout: {data['captured']['stdout'][:2000]!r}"
 
     return check
 
 
-def _all_of(*checks: Callable[[dict, "World"], None]) -> Callable[[dict, "World"], None]:
-    def check(data: dict, world: "World") -> None:
+def _all_of(*checks: Callable[[dict, World], None]) -> Callable[[dict, World], None]:
+    def check(data: dict, world: World) -> None:
         for one in checks:
             one(data, world)
 
     return check
 
 
-def _hoard_stopped(data: dict, world: "World") -> None:
+def _hoard_stopped(data: dict, world: World) -> None:
     hoarded = _stdout_number(data, r"hoarded (\d+) MB")
     assert hoarded < world.limits.memory_mb, f"grabbed {hoarded} MB with a {world.limits.memory_mb} MB limit"
 
 
-def _forks_stopped(data: dict, world: "World") -> None:
+def _forks_stopped(data: dict, world: World) -> None:
     forked = _stdout_number(data, r"forked (\d+) of 200")
     assert forked <= world.limits.processes, (
         f"the submission started {forked} processes; the process limit is {world.limits.processes}"
     )
 
 
-def _file_size_stopped(data: dict, world: "World") -> None:
+def _file_size_stopped(data: dict, world: World) -> None:
     limit = world.limits.file_size_mb * 1024 * 1024
     written = _stdout_number(data, r"wrote (\d+) bytes")
     size = _stdout_number(data, r"size (\d+) bytes")
@@ -137,7 +137,7 @@ def _file_size_stopped(data: dict, world: "World") -> None:
         assert workdir and not Path(workdir.group(1)).exists(), "the sandbox folder was left behind"
 
 
-def _flood_capped(data: dict, world: "World") -> None:
+def _flood_capped(data: dict, world: World) -> None:
     cap = world.limits.output_kb * 1024
     captured = data["captured"]
     assert captured["truncated"] is True
@@ -146,20 +146,20 @@ def _flood_capped(data: dict, world: "World") -> None:
         assert len(captured[stream].encode()) <= cap + 100, f"{stream}: {len(captured[stream])} characters kept"
 
 
-def _fake_claims_captured(stream: str) -> Callable[[dict, "World"], None]:
-    def check(data: dict, world: "World") -> None:
+def _fake_claims_captured(stream: str) -> Callable[[dict, World], None]:
+    def check(data: dict, world: World) -> None:
         assert "PASSED 10/10" in data["captured"][stream], "the fake claim should be shown as captured output"
 
     return check
 
 
-def _nothing_leaked(data: dict, world: "World") -> None:
+def _nothing_leaked(data: dict, world: World) -> None:
     text = json.dumps(data)
     assert world.secret not in text, "the canary's content reached the report"
     assert "Reference solution for value-basic" not in text, "the reference solution reached the report"
 
 
-def _out_of_time_in_order(data: dict, world: "World") -> None:
+def _out_of_time_in_order(data: dict, world: World) -> None:
     statuses = [test["status"] for test in data["tests"]]
     assert "timeout" in statuses, statuses
     for test in data["tests"]:
@@ -171,11 +171,11 @@ def _out_of_time_in_order(data: dict, world: "World") -> None:
     )
 
 
-def _timed_out_within_limit(data: dict, world: "World") -> None:
+def _timed_out_within_limit(data: dict, world: World) -> None:
     assert data["duration_s"] <= world.limits.test_seconds + 3, f"took {data['duration_s']} s"
 
 
-def _grader_memory_flat(data: dict, world: "World") -> None:
+def _grader_memory_flat(data: dict, world: World) -> None:
     """The grading ran in this process: its peak memory stays that of a test process, where
     parsing the submission's results as sent would have taken gigabytes."""
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

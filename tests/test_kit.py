@@ -16,7 +16,6 @@ import pytest
 from grader.diagnose import load_misconceptions
 from grader.kit import KIT_FILE, STATEMENT_FILE
 from grader.spec import Visibility, find_course
-
 from tests.conftest import REPO
 
 SECRET_SEED = "987654321987"

@@ -13,8 +13,14 @@ import yaml
 from grader.ci import COMMENT_MARKER
 from grader.spec import find_course
 from tests.conftest import REPO, UNDER_CI, namespace_isolation_or_skip
-from tests.test_ci import (PUSH_EVENT, classroom_repo, event_environment, github_environment,  # noqa: F401 - fixtures
-                           read_outputs, student_repo)
+from tests.test_ci import (  # noqa: F401 - fixtures
+    PUSH_EVENT,
+    classroom_repo,
+    event_environment,
+    github_environment,
+    read_outputs,
+    student_repo,
+)
 
 WORKFLOW = REPO / ".github" / "workflows" / "autograde.yml"
 

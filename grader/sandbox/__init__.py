@@ -27,22 +27,29 @@ import dataclasses
 import os
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Any
 
 from grader.forbidden import find_forbidden_import
-from grader.observations import Budget, ProgramObservation, ResultLayout, RunStatus
-from grader.sandbox.channel import LoadFailure, LoadFailureKind
+from grader.limits import Limits
+from grader.observations import (
+    Budget,
+    LoadFailure,
+    LoadFailureKind,
+    ProgramObservation,
+    ResultLayout,
+    RunStatus,
+)
 from grader.sandbox.forkserver import empty_folder
 from grader.sandbox.launch import SANDBOX_DIR, Isolation, IsolationUnavailable, detect_isolation
-from grader.sandbox.server import Server, ServerSpec, SandboxUnavailable
+from grader.sandbox.server import SandboxUnavailable, Server, ServerSpec
 from grader.sandbox.session import SKIPPED, Session
-from grader.spec import Limits
 
 __all__ = [
-    "Isolation", "IsolationUnavailable", "LoadFailure", "LoadFailureKind", "Sandbox", "SandboxPolicy",
+    "Isolation", "IsolationUnavailable", "Sandbox", "SandboxPolicy",
     "SandboxUnavailable", "SubmissionRun", "detect_isolation",
 ]
 
@@ -91,7 +98,7 @@ class _Compartment:
     """Some of a sandbox's programs, with a fork server of their own (started when first
     needed, restarted when it stops answering)."""
 
-    def __init__(self, group: int, indices: Sequence[int], sandbox: "Sandbox") -> None:
+    def __init__(self, group: int, indices: Sequence[int], sandbox: Sandbox) -> None:
         self.group = group
         self.indices = tuple(indices)
         self.limits = sandbox.policy.limits
@@ -135,7 +142,7 @@ class Sandbox:
     the sandbox's life; a run may ask for any subset of them. ``groups`` gives each program's
     compartment (see the module's docstring); by default all are in group 0."""
 
-    def __init__(self, policy: SandboxPolicy, programs: Sequence[dict], groups: Sequence[int] = (),
+    def __init__(self, policy: SandboxPolicy, programs: Sequence[dict[str, Any]], groups: Sequence[int] = (),
                  families: Sequence[str] = ()) -> None:
         self.policy, self.count = policy, len(programs)
         self.families = tuple(families)
@@ -144,8 +151,9 @@ class Sandbox:
         # each program with a backward() step has a twin without it, run in a process of its
         # own after the program hung or crashed: what the file computed before backward()
         # still earns partial credit, and the program's own run is not disturbed
-        self.twin_of = {i: len(programs) + k for k, i in enumerate(i for i, p in enumerate(programs) if _forward(p))}
-        self.programs = list(programs) + [_forward(programs[i]) for i in self.twin_of]
+        forwards = {i: forward for i, program in enumerate(programs) if (forward := _forward(program)) is not None}
+        self.twin_of = {i: len(programs) + k for k, i in enumerate(forwards)}
+        self.programs = [*programs, *forwards.values()]
         self.layouts = [ResultLayout.of(program) for program in self.programs]
         self.root = Path(tempfile.mkdtemp(prefix="grader-box-"))
         os.chmod(self.root, 0o755)  # a sandbox's own uid reaches code/ (and nothing else here)
@@ -156,10 +164,10 @@ class Sandbox:
             _Compartment(group, [i for i, g in enumerate(group_of) if g == group], self) for group in sorted(set(group_of))
         )
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -282,15 +290,13 @@ def _load_failure(shown: Session | None, others: list[Session]) -> LoadFailure |
     return LoadFailure(failed.kind, None, text.format(kind=failed.kind.value.replace("_", " ")))
 
 
-def _forward(program: object) -> object:
+def _forward(program: dict[str, Any]) -> dict[str, Any] | None:
     """The program up to its first backward() step; None if it has none, or starts with one."""
-    steps = program.get("steps") if isinstance(program, dict) else program
-    if not isinstance(steps, list):
-        return None
+    steps = program["steps"]
     first = next((k for k, step in enumerate(steps) if step.get("kind") == "backward"), None)
     if not first:
         return None
-    return {**program, "steps": steps[:first]} if isinstance(program, dict) else steps[:first]
+    return {**program, "steps": steps[:first]}
 
 
 def _prepare_code(root: Path) -> Path:

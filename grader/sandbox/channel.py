@@ -11,29 +11,13 @@ from __future__ import annotations
 import json
 import signal
 from dataclasses import dataclass, field
-from enum import Enum
+from typing import Any
 
-from grader.observations import RaisedError
+from grader.observations import LoadFailure, LoadFailureKind, RaisedError
 from grader.text import clean
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """The longest result line accepted: far above a real program's (a few hundred KB)."""
-
-
-class LoadFailureKind(str, Enum):
-    SYNTAX_ERROR = "syntax_error"
-    IMPORT_ERROR = "import_error"
-    MISSING_CLASS = "missing_class"
-    FORBIDDEN_IMPORT = "forbidden_import"
-    TIMED_OUT = "timed_out"
-    CRASHED = "crashed"
-
-
-@dataclass(frozen=True, slots=True)
-class LoadFailure:
-    kind: LoadFailureKind
-    error: RaisedError | None
-    detail: str
 
 
 @dataclass(slots=True)
@@ -69,9 +53,7 @@ class LineReader:
         lines: list[bytes | None] = []
         start = 0
         while (newline := chunk.find(b"\n", start)) != -1:
-            if self.discarding:
-                lines.append(None)
-            elif len(self.partial) + newline - start > self.limit:
+            if self.discarding or len(self.partial) + newline - start > self.limit:
                 lines.append(None)
             else:
                 self.partial += chunk[start:newline]
@@ -87,7 +69,7 @@ class LineReader:
         return lines
 
 
-def parse_message(line: bytes) -> dict | None:
+def parse_message(line: bytes) -> dict[str, Any] | None:
     try:
         message = json.loads(line)
     except (ValueError, RecursionError):

@@ -93,6 +93,7 @@ def _prctl(option, value, strict=False):
 
 def _load_interpreter(path):
     spec = importlib.util.spec_from_file_location("grader_interpreter", path)
+    assert spec is not None and spec.loader is not None, "a .py file has a loader"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -189,7 +190,7 @@ class Server:
             return None
 
     def become_child_of_template(self, requests):
-        data, fds = b"", []
+        data, fds = b"", list[int]()
         while not data.endswith(b"\n"):
             chunk, more, _flags, _address = socket.recv_fds(requests, 65536, 3)
             if not chunk:
@@ -214,8 +215,9 @@ class Server:
         os.chdir(self.config["work"])
         os.environ.clear()
         os.environ.update(self.config["environment"])
-        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        # the run's own streams, for the rest of its life (a with block would close them)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         run = dict(self.config["submission"], submission=request["submission"], channel_fd=CHANNEL_FD,
                    again_shift=int(request.get("again_shift", 1)))
         run["programs"] = self.selected(request.get("tests", []))
@@ -333,6 +335,7 @@ def _fork_run(world):
     ``random`` (the template runs no thread and holds no lock)."""
     if not _born_in_namespaces(world):
         return os.fork()
+    assert SYS_CLONE is not None  # _born_in_namespaces saw to it
     pid = _LIBC.syscall(ctypes.c_long(SYS_CLONE), ctypes.c_ulong(RUN_NAMESPACES | SIGCHLD), ctypes.c_long(0),
                         ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
     if pid < 0:
@@ -502,7 +505,7 @@ PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 EPERM, ENOSYS = 1, 38
 NAMESPACE_FLAGS = 0x7E020080
 """CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET and NEWTIME."""
-REFUSED = {
+REFUSED: dict[str, dict[str, tuple[int, ...]]] = {
     "keyrings (shared by every run of a uid; by no namespace at the process level)":
         {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)},
     "memory no limit counts (memfd_create, memfd_secret)": {"x86_64": (319, 447), "aarch64": (279, 447)},
@@ -590,13 +593,13 @@ NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
 
-def landlock_abi():
+def landlock_abi() -> int:
     """The Landlock ABI this kernel offers (0: none). Only x86-64 and arm64 numbers are known."""
     if not sys.platform.startswith("linux") or os.uname().machine not in ("x86_64", "aarch64"):
         return 0
     version = _LIBC.syscall(LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
                             ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
-    return max(0, version)
+    return max(0, int(version))
 
 
 def _handled_fs(abi):
@@ -648,7 +651,7 @@ def _landlock_allow(ruleset, path, access):
 # ---------------------------------------------------------------- cleaning up after a run
 
 
-def _kill_every_process_of(uid):
+def _kill_every_process_of(uid: int) -> None:
     """Process level as root: a helper that becomes ``uid`` and sends SIGKILL to every process
     it may signal (``kill(-1)``), until none is left: membership by uid, which a run cannot
     shed (it has no capability to change it)."""
@@ -667,9 +670,9 @@ def _kill_every_process_of(uid):
         os.waitpid(helper, 0)
 
 
-def processes_of(uid):
+def processes_of(uid: int) -> list[int]:
     """The pids of every process ``uid`` runs (Linux; none where /proc cannot tell)."""
-    found = []
+    found: list[int] = []
     for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if name.isdigit():
             try:
@@ -721,9 +724,9 @@ def _children():
         return children_of(me)
 
 
-def children_of(parent):
+def children_of(parent: int) -> list[int]:
     """Every process whose parent is ``parent`` (whichever of its threads made it), from /proc."""
-    found = []
+    found: list[int] = []
     for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if name.isdigit():
             try:
@@ -745,7 +748,7 @@ def _kill(pid):
             pass
 
 
-def empty_folder(folder, owner=None):
+def empty_folder(folder: str | os.PathLike[str], owner: int | None = None) -> None:
     """Remove everything in ``folder`` (only what ``owner`` owns at its top, if given): never
     crossing into another file system (a mount a run made, or one of the grader's), never
     following a symbolic link, never recursing (a run may nest folders thousands deep), and

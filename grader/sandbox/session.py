@@ -6,16 +6,30 @@ from __future__ import annotations
 import os
 import selectors
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Any, Protocol, TypeGuard
 
-from grader.observations import Budget, ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
+from grader.limits import Limits
+from grader.observations import (
+    Budget,
+    LoadFailure,
+    LoadFailureKind,
+    ProgramObservation,
+    ResultLayout,
+    RunStatus,
+    parse_error,
+    parse_program,
+)
 from grader.sandbox.channel import (
-    CappedBuffer, LineReader, LoadFailure, LoadFailureKind, describe_exit, load_failure_from, names_from,
+    CappedBuffer,
+    LineReader,
+    describe_exit,
+    load_failure_from,
+    names_from,
     parse_message,
 )
 from grader.sandbox.server import Server
-from grader.spec import Limits
 
 OUTPUT_DRAIN_SECONDS = 0.5
 EXIT_GRACE_SECONDS = 2.0
@@ -111,7 +125,7 @@ class Session:
     def pending(self) -> list[_Key]:
         return [key for key in self.keys if key not in self.results]
 
-    def is_pending(self, key: object) -> bool:
+    def is_pending(self, key: object) -> TypeGuard[_Key]:
         """Without building the list: a run reports on each of its programs."""
         return key in self.wanted and key not in self.results
 
@@ -196,13 +210,13 @@ class Session:
                 else:
                     key.data.add(chunk)
 
-    def most_bytes(self, state: "_AttemptState") -> int:
+    def most_bytes(self, state: _AttemptState) -> int:
         """The longest line the interpreter can send now: a result of the program under way,
         or (before it loaded) a load error."""
         current = state.current
         return self.compartment.layouts[current[0]].most_bytes if current is not None else LOAD_MESSAGE_BYTES
 
-    def flooded(self, line: bytes | None, state: "_AttemptState") -> bool:
+    def flooded(self, line: bytes | None, state: _AttemptState) -> bool:
         """Whether the channel has carried more than the grader reads of one run: a line longer
         than any result of the program under way (such a line is never parsed), or more lines
         or bytes than the run's programs can send, with room for some garbage (which is ignored,
@@ -216,16 +230,16 @@ class Session:
                 + 4 * LOAD_MESSAGE_BYTES
         return state.lines > len(state.order) + GARBAGE_LINES or state.parsed_bytes > state.budget_bytes
 
-    def on_flood(self, state: "_AttemptState") -> None:
+    def on_flood(self, state: _AttemptState) -> None:
         """The channel carried more, or longer lines, than the interpreter sends: the run is
         ended (its program is charged with it) before the grader's own memory and time pay."""
         detail = "the submission's process wrote to the grader's result channel what no test asked for"
         if not state.loaded:
             self.load_failure = LoadFailure(LoadFailureKind.CRASHED, None, detail)
         elif self.is_pending(state.current):
-            self.results[state.current] = ProgramObservation(RunStatus.CRASHED, detail=detail)  # type: ignore[index]
+            self.results[state.current] = ProgramObservation(RunStatus.CRASHED, detail=detail)
 
-    def handle(self, message: dict | None, state: "_AttemptState") -> None:
+    def handle(self, message: dict[str, Any] | None, state: _AttemptState) -> None:
         """One message of the protocol; anything out of order is ignored."""
         if message is None or state.finished:
             return
@@ -245,7 +259,7 @@ class Session:
         elif event == "done" and state.loaded:
             state.finished = True
 
-    def next_program(self, state: "_AttemptState") -> None:
+    def next_program(self, state: _AttemptState) -> None:
         """The program the child runs now: it has its own time limit from this moment."""
         state.current = state.order[state.started] if state.started < len(state.order) else None
         state.started += 1
@@ -253,7 +267,7 @@ class Session:
         if state.current is not None and self.on_program is not None:
             self.on_program(*state.current)
 
-    def record(self, key: _Key, message: dict) -> None:
+    def record(self, key: _Key, message: dict[str, Any]) -> None:
         index, again = key
         if again and message.get("same") is True:
             # the child ran this program twice and saw the same both times; it can only claim
