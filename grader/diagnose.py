@@ -17,6 +17,7 @@ import ast
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Collection, Mapping, Sequence
@@ -98,11 +99,12 @@ def variant_observations(
     A face that several variants (or runs) share is one object: most variants agree on most
     tests, and a batch worker holds the library for its whole life."""
     programs = [test.to_wire() for test in tests]
+    runner = runner_digest() if cache_dir is not None else ""
     interned: dict[str, ProgramObservation] = {}
     found: dict[str, Faces] = {}
     missing = []
     for misconception in misconceptions:
-        cached = _cache_path(cache_dir, misconception, programs)
+        cached = _cache_path(cache_dir, misconception, programs, runner)
         faces = _read_cache(cached, len(programs), interned)
         if faces is None:
             missing.append((misconception, cached))
@@ -154,11 +156,24 @@ def _interned(wire: dict, interned: dict[str, ProgramObservation]) -> ProgramObs
     return interned[key]
 
 
-def _cache_path(cache_dir: Path | None, misconception: Misconception, programs: list) -> Path | None:
+def runner_digest() -> str:
+    """What decides a variant's observations besides its source and the programs: the grader's
+    own code (the sandbox and the interpreter set where objects land, and so a set-order
+    dependent variant's faces) and the Python version. A cached face from other code would
+    give another diagnosis than a fresh run: the same file, another installation, another
+    answer."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(sys.version.encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_path(cache_dir: Path | None, misconception: Misconception, programs: list, runner: str) -> Path | None:
     if cache_dir is None:
         return None
     key = hashlib.sha256(
-        json.dumps([CACHE_FORMAT, __version__, misconception.path.read_bytes().decode(), programs]).encode()
+        json.dumps([CACHE_FORMAT, __version__, runner, misconception.path.read_bytes().decode(), programs]).encode()
     ).hexdigest()
     return cache_dir / f"{key}.json"
 

@@ -225,3 +225,36 @@ def test_two_misconceptions_that_fail_alike_are_told_apart_by_the_source_or_not_
     path.write_text(disguised)
     report = grade("value-basic", path)
     assert report.score < report.max_score and report.diagnosis is None
+
+
+def test_a_cache_entry_left_by_other_grader_code_does_not_decide_the_diagnosis(tmp_path, monkeypatch):
+    """What a variant shows depends on the grader's code too (the interpreter, and the sandbox's
+    memory layout for a set-order-dependent variant), and cached faces of an older grader with
+    the same version number decided diagnoses: the grader's code is part of the cache key."""
+    import dataclasses
+
+    import grader.diagnose as diagnose
+    from grader.diagnose import MisconceptionLibrary
+
+    problem, expected = _problem_and_expected("value-basic")
+    variant = problem.misconceptions_dir / "mul_backward_swapped.py"
+    folder, cache, stale = tmp_path / "misconceptions", tmp_path / "cache", tmp_path / "stale"
+    for where, source in ((folder, variant.read_text()), (stale, REFERENCE)):
+        where.mkdir()
+        (where / variant.name).write_text(source)
+    problem = dataclasses.replace(problem, misconceptions_dir=folder)
+
+    def diagnosis():
+        library = MisconceptionLibrary(problem, cache)
+        report = grade_submission(problem, variant, isolation=Isolation.PROCESS, expected=expected, library=library)
+        assert report.score < report.max_score
+        return report.diagnosis and report.diagnosis.misconception.name
+
+    assert diagnosis() == "mul_backward_swapped"
+    # what other code could have left under the key: other faces (here the reference's)
+    MisconceptionLibrary(dataclasses.replace(problem, misconceptions_dir=stale), tmp_path / "other").load(problem.tests, expected)
+    [entry], [other] = cache.glob("*.json"), (tmp_path / "other").glob("*.json")
+    entry.write_text(other.read_text())
+    assert diagnosis() is None  # the cache decides what the variant shows...
+    monkeypatch.setattr(diagnose, "runner_digest", lambda: "the grader's code after a change")
+    assert diagnosis() == "mul_backward_swapped"  # ...so other code must not read it
