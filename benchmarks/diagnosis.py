@@ -80,7 +80,7 @@ CAUSES: dict[str, frozenset[str]] = {
 """The independent set's cause categories -> the library's causes that name them. A category
 missing here is a cause the library does not know: only silence is right for it."""
 BY_DESCRIPTION: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
-    "reflected_op_missing": (("__radd__", frozenset({"radd_missing"})),),
+    "reflected_op_missing": (("__radd__", frozenset({"radd_missing"})), ("__rmul__", frozenset({"rmul_missing"}))),
     "backward_not_seeded": (("only after", frozenset({"seed_after_backprop"})),),
     "repr_format_wrong": (("without the grad field", frozenset({"repr_without_grad"})),
                           ("instead of `Value(data=X)`", frozenset({"repr_with_grad"}))),
