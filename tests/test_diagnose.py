@@ -258,3 +258,25 @@ def test_a_cache_entry_left_by_other_grader_code_does_not_decide_the_diagnosis(t
     assert diagnosis() is None  # the cache decides what the variant shows...
     monkeypatch.setattr(diagnose, "runner_digest", lambda: "the grader's code after a change")
     assert diagnosis() == "mul_backward_swapped"  # ...so other code must not read it
+
+
+FULL_REFERENCE = (REPO / "reference" / "value_full.py").read_text()
+
+
+def _diagnosed(problem_id: str, source: str, tmp_path, name: str = "student.py"):
+    path = tmp_path / name
+    path.write_text(source)
+    report = grade(problem_id, path)
+    assert report.score < report.max_score
+    return report.diagnosis and report.diagnosis.misconception.name
+
+
+def _replaced(source: str, old: str, new: str) -> str:
+    assert source.count(old) == 1, old
+    return source.replace(old, new)
+
+
+def test_a_power_rule_without_the_chain_rule_is_named_in_the_power(tmp_path):
+    source = _replaced(FULL_REFERENCE, "self.grad += (other * self.data ** (other - 1)) * out.grad",
+                       "self.grad += other * (self.data ** (other - 1))")
+    assert _diagnosed("value-full", source, tmp_path) == "pow_backward_no_chain"
