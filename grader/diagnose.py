@@ -253,6 +253,8 @@ class Evidence:
     """Cells where the variant is wrong but the submission is right: predictions that failed."""
     tests: frozenset[str]
     """Failing tests every wrong cell of which the variant reproduces."""
+    refuted: int = 0
+    """Tests the submission gets entirely right where the variant fails."""
 
     @property
     def confidence(self) -> float:
@@ -279,16 +281,17 @@ def _test_evidence(test: ProblemTest, mine: Cells, faces: Sequence[Cells | None]
 def weigh(tests: Sequence[ProblemTest], mine: Mapping[str, Cells], faces: Mapping[str, Sequence[Cells | None]]) -> Evidence:
     """A variant's evidence over the tests the submission ran to the end (``mine``: its wrong
     cells by test name)."""
-    explained = unexplained = unfulfilled = 0
+    explained = unexplained = unfulfilled = refuted = 0
     fully: set[str] = set()
     for test in tests:
         if test.name not in mine:
             continue
         e, u, f = _test_evidence(test, mine[test.name], faces[test.name])
         explained, unexplained, unfulfilled = explained + e, unexplained + u, unfulfilled + f
+        refuted += bool(f and not mine[test.name])
         if e and not u:
             fully.add(test.name)
-    return Evidence(explained, unexplained, unfulfilled, frozenset(fully))
+    return Evidence(explained, unexplained, unfulfilled, frozenset(fully), refuted)
 
 
 @dataclass
@@ -363,6 +366,13 @@ CONFIRMED_CONFIDENCE = 0.5
 """... or this, when a mistake read from the source points at the same misconception."""
 MARGIN = 0.1
 """The runner-up (another hint) must trail by this much, or the source must break the tie."""
+COMPLETE_CONFIDENCE = 0.5
+"""... or this, when the misconception reproduces every wrong cell of the submission, on at least
+``COMPLETE_EVIDENCE`` cells, and fails no test the submission passes: what else it predicts in
+the failing tests is the weaker counter-evidence (a student often makes a mistake in fewer
+places than the variant: in the forward pass but not in the backward one, in an operator
+the reference derives from another)."""
+COMPLETE_EVIDENCE = 3
 
 
 def rank(
@@ -403,11 +413,17 @@ def diagnose(
     score, best, evidence = scored[0]
     if pointed and best.name not in pointed:
         return None
-    bar = CONFIRMED_CONFIDENCE if best.name in pointed else CONFIDENCE
+    bar = CONFIRMED_CONFIDENCE if best.name in pointed else _bar(evidence)
     rival = next((other for other, m, _ in scored[1:] if m.cause != best.cause), 0.0)
     if evidence.confidence < bar or rival > score - MARGIN:
         return None
     return Diagnosis(best, evidence.tests, round(evidence.confidence, 3))
+
+
+def _bar(evidence: Evidence) -> float:
+    """The confidence a misconception the source does not point at needs."""
+    complete = not evidence.unexplained and not evidence.refuted and evidence.explained >= COMPLETE_EVIDENCE
+    return COMPLETE_CONFIDENCE if complete else CONFIDENCE
 
 
 # ------------------------------------------------------------------ reading the source

@@ -276,6 +276,32 @@ def _replaced(source: str, old: str, new: str) -> str:
     return source.replace(old, new)
 
 
+def test_a_mistake_made_in_fewer_places_than_the_variant_makes_it_is_still_named(tmp_path):
+    """``2 - a`` computed as ``a - 2`` in a hand-written __rsub__ whose backward is right: the
+    library's variant gets the grads wrong too (its __rsub__ is derived), so it reproduces every
+    wrong value and predicts a few more. That used to be too little agreement to say anything."""
+    source = _replaced(FULL_REFERENCE, "        return other + (-self)\n", (
+        "        out = Value(self.data - other, (self,), 'r-')\n\n"
+        "        def _backward():\n"
+        "            self.grad += -1 * out.grad\n\n"
+        "        out._backward = _backward\n"
+        "        return out\n"))
+    assert _diagnosed("value-full", source, tmp_path) == "rsub_sign"
+
+
+def test_a_variant_that_fails_a_test_the_submission_passes_needs_full_agreement(tmp_path):
+    """``6 / d`` whose hand-written backward forgets the 6 gives, on that test, the very numbers
+    of a power rule without the chain rule; but that variant fails the power tests, which this
+    file passes: it is not the student's mistake, and nothing is said."""
+    source = _replaced(FULL_REFERENCE, "        return other * self**-1\n", (
+        "        out = Value(other / self.data, (self,), 'r/')\n\n"
+        "        def _backward():\n"
+        "            self.grad += -1 / self.data**2 * out.grad\n\n"
+        "        out._backward = _backward\n"
+        "        return out\n"))
+    assert _diagnosed("value-full", source, tmp_path) is None
+
+
 def test_a_power_rule_without_the_chain_rule_is_named_in_the_power(tmp_path):
     source = _replaced(FULL_REFERENCE, "self.grad += (other * self.data ** (other - 1)) * out.grad",
                        "self.grad += other * (self.data ** (other - 1))")
