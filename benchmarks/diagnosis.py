@@ -69,6 +69,7 @@ CAUSES: dict[str, frozenset[str]] = {
     "relu_gate_ge_zero": frozenset({"relu_gate_ge_zero", "relu_no_gate"}),
     "topo_no_visited_set": frozenset({"no_visited_set"}),
     "topo_not_reversed": frozenset({"topo_not_reversed"}),
+    "recursive_backward_no_topo": frozenset({"backward_without_topological_order"}),
     "neg_breaks_graph": frozenset({"neg_no_graph"}),
     "pow_derivative_missing_minus_one": frozenset({"pow_exponent_off_by_one"}),
     "pow_derivative_missing_n": frozenset({"pow_missing_exponent_factor"}),

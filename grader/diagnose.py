@@ -373,6 +373,10 @@ the failing tests is the weaker counter-evidence (a student often makes a mistak
 places than the variant: in the forward pass but not in the backward one, in an operator
 the reference derives from another)."""
 COMPLETE_EVIDENCE = 3
+SHAPES = frozenset({"backward_only_direct_children", "topo_not_reversed", "backward_without_topological_order"})
+"""Misconceptions of the shape of ``backward()`` that ``source_signals`` recognises: they fail
+like one another (and like a topological sort without a visited set) on many graphs, so one of
+them is named only when the source shows its shape."""
 
 
 def rank(
@@ -402,10 +406,13 @@ def diagnose(
     """The known misconception behind the failures of the visible tests, when the evidence is
     strong and unambiguous enough; None (say nothing) otherwise. ``pointed``: the misconceptions
     the source points at (``source_signals``): one of them counts as ``MARGIN`` more evidence
-    and lowers the bar, and when the source points only elsewhere nothing is said."""
+    and lowers the bar, and when the source points only elsewhere nothing is said; a
+    misconception of ``backward()``'s shape (``SHAPES``) is named only where the source shows
+    that shape."""
     scored = sorted(
         ((evidence.confidence + (MARGIN if m.name in pointed else 0.0), m, evidence)
-         for m, evidence in rank(library.tests, expected, observed, library) if evidence.explained),
+         for m, evidence in rank(library.tests, expected, observed, library)
+         if evidence.explained and (m.name in pointed or m.name not in SHAPES)),
         key=lambda entry: (-entry[0], entry[1].name),
     )
     if not scored:
@@ -452,7 +459,8 @@ def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
 def source_signals(source: bytes, problem: Problem) -> frozenset[str]:
     """The misconceptions the source points at: those of its findings, and shapes of
     ``backward()`` that are not worth a finding of their own but tell apart bugs that fail
-    alike (a topological order walked forwards; no walk at all). Parsing only, like
+    alike (a topological order walked forwards; no walk at all; a recursion into the inputs
+    that orders nothing), read through the helpers ``backward()`` calls. Parsing only, like
     ``static_findings``."""
     tree = _parse(source)
     if tree is None:
@@ -460,18 +468,49 @@ def source_signals(source: bytes, problem: Problem) -> frozenset[str]:
     pointed = {finding.misconception for finding in static_findings(source, problem) if finding.misconception}
     for cls in tree.body:
         if isinstance(cls, ast.ClassDef) and cls.name == problem.api.class_name:
-            backward = next((m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name == "backward"), None)
-            if backward is not None:
-                pointed |= _backward_shape(list(ast.walk(backward)))
+            methods = {m.name: m for m in cls.body if isinstance(m, ast.FunctionDef)}
+            if "backward" in methods:
+                functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+                pointed |= _backward_shape(_reached(methods["backward"], methods, functions))
     return frozenset(pointed)
 
 
-def _backward_shape(inside: list[ast.AST]) -> set[str]:
+def _reached(backward: ast.FunctionDef, methods: Mapping[str, ast.FunctionDef],
+             functions: Mapping[str, ast.FunctionDef]) -> list[ast.FunctionDef]:
+    """``backward()`` and the helpers it calls, its class's methods (``self.helper()``) and the
+    module's functions (``helper(self)``), however deep: what it does, wherever it is written."""
+    reached: list[ast.FunctionDef] = []
+    todo = [backward]
+    while todo:
+        function = todo.pop()
+        if function in reached:
+            continue
+        reached.append(function)
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Call):
+                continue
+            if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) and node.func.value.id == "self":
+                todo += [methods[node.func.attr]] if node.func.attr in methods else []
+            elif isinstance(node.func, ast.Name) and node.func.id in functions:
+                todo.append(functions[node.func.id])
+    return reached
+
+
+ORDER_BUILDERS = ("append", "appendleft", "insert", "extend")
+"""Methods that grow a list: a ``backward()`` calling none of them builds no order of its own."""
+
+
+def _backward_shape(functions: list[ast.FunctionDef]) -> set[str]:
+    inside = [node for function in functions for node in ast.walk(function)]
     loops = [node for node in inside if isinstance(node, (ast.For, ast.While))]
-    nested = [node for node in inside[1:] if isinstance(node, (ast.FunctionDef, ast.Lambda))]
+    nested = [node for node in inside if isinstance(node, (ast.FunctionDef, ast.Lambda)) and node not in functions]
     calls = [node for node in inside if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)]
     if not loops and not nested and not any(call.func.attr == "backward" for call in calls):  # type: ignore[attr-defined]
         return {"backward_only_direct_children"}  # it walks no graph: no topological order is built here
+    growing = [call.func for call in calls if call.func.attr in ORDER_BUILDERS]  # type: ignore[attr-defined]
+    grown = {func.value.id for func in growing if isinstance(func.value, ast.Name)}  # type: ignore[attr-defined]
+    if not growing and _recurses(functions, nested):
+        return {"backward_without_topological_order"}  # it recurses into the inputs and orders nothing
     reverses = any(
         (isinstance(node, ast.Name) and node.id == "reversed")
         or (isinstance(node, ast.Attribute) and node.attr in ("reverse", "insert", "appendleft"))
@@ -479,12 +518,28 @@ def _backward_shape(inside: list[ast.AST]) -> set[str]:
         or (isinstance(node, ast.Slice) and node.step is not None)
         for node in inside
     )
+    # a list walked forwards: one backward() itself grew (children appended before their users),
+    # or one whose nodes' rules the loop calls
     walks_a_list = any(
         isinstance(loop, ast.For) and isinstance(loop.iter, ast.Name)
-        and any(isinstance(n, ast.Attribute) and n.attr == "_backward" for n in ast.walk(loop))
+        and (loop.iter.id in grown or any(isinstance(n, ast.Attribute) and n.attr == "_backward" for n in ast.walk(loop)))
         for loop in loops
     )
     return {"topo_not_reversed"} if walks_a_list and not reverses else set()
+
+
+def _recurses(functions: list[ast.FunctionDef], nested: list[ast.AST]) -> bool:
+    """Whether ``backward()`` recurses: it, a helper or a function nested in them calls itself
+    (``helper(child)``, ``child.helper()``), or it calls ``backward()`` on another node."""
+    def calls_itself(function: ast.FunctionDef) -> bool:
+        return any(
+            isinstance(node, ast.Call) and (
+                (isinstance(node.func, ast.Name) and node.func.id == function.name)
+                or (isinstance(node.func, ast.Attribute) and node.func.attr in (function.name, "backward")))
+            for node in ast.walk(function)
+        )
+
+    return any(calls_itself(f) for f in [*functions, *nested] if isinstance(f, ast.FunctionDef))
 
 
 def _parse(source: bytes) -> ast.Module | None:

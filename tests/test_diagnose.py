@@ -306,3 +306,35 @@ def test_a_power_rule_without_the_chain_rule_is_named_in_the_power(tmp_path):
     source = _replaced(FULL_REFERENCE, "self.grad += (other * self.data ** (other - 1)) * out.grad",
                        "self.grad += other * (self.data ** (other - 1))")
     assert _diagnosed("value-full", source, tmp_path) == "pow_backward_no_chain"
+
+
+RECURSIVE_BACKWARD = '''    def backward(self):
+        self.grad = 1
+        self._backprop()
+
+    def _backprop(self):
+        self._backward()
+        for child in self._prev:
+            child._backprop()
+'''
+
+
+def test_a_backward_that_recurses_into_the_inputs_without_an_order_is_named_from_its_helper(tmp_path):
+    """Recursing from the output and calling each node's rule on the way (here in a helper
+    method) fails like a topological sort without a visited set on a diamond; the source shows
+    which of the two it is, through the helper backward() calls."""
+    source = _replaced(REFERENCE, "    def backward(self):\n        topo = _topological_order(self)\n"
+                       "        self.grad = 1\n        for v in reversed(topo):\n            v._backward()\n",
+                       RECURSIVE_BACKWARD)
+    assert _diagnosed("value-basic", source, tmp_path) == "backward_without_topological_order"
+    folder = REPO / "problems" / "value-basic" / "misconceptions"
+    report = grade("value-basic", folder / "no_visited_set.py")  # it builds a list: never that shape
+    assert report.diagnosis is None or report.diagnosis.misconception.name == "no_visited_set"
+
+
+def test_a_topological_order_walked_forwards_is_named_whatever_the_rules_are_called(tmp_path):
+    """The forward walk over the list backward() built is recognised even where the nodes'
+    rules are not called ``_backward``; it used to tie with calling only the output's rule."""
+    folder = REPO / "problems" / "value-basic" / "misconceptions"
+    source = (folder / "topo_not_reversed.py").read_text().replace("_backward", "_grad_fn")
+    assert _diagnosed("value-basic", source, tmp_path) == "topo_not_reversed"
