@@ -1,6 +1,9 @@
 """How often the likely-misconception diagnosis is right, wrong or silent.
 
-    python benchmarks/diagnosis.py [--problem ID ...] [--set tests/diagnosis_set] [--json]
+    python benchmarks/diagnosis.py [--problem ID ...] [--set DIR] [--json] [--verbose]
+
+``--set DIR`` measures any labelled set laid out like ``tests/diagnosis_set`` (the default):
+``DIR/<problem>/*.py`` and ``DIR/labels.yaml``, optionally ``DIR/correct/<problem>/*.py``.
 
 Two evaluations, per problem, each file graded as `grader grade` grades it (full suite,
 public seed, the diagnosis drawn from the visible tests and the source):
@@ -236,10 +239,13 @@ def _line(label: str, graded: list[Graded]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problem", action="append", choices=PROBLEM_IDS)
-    parser.add_argument("--set", type=Path, default=INDEPENDENT_SET, help="the independent labelled set")
+    parser.add_argument("--set", type=Path, default=INDEPENDENT_SET, metavar="DIR",
+                        help="a labelled set: DIR/<problem>/*.py and DIR/labels.yaml (default: tests/diagnosis_set)")
     parser.add_argument("--json", action="store_true", help="every file's outcome as JSON")
-    parser.add_argument("--verbose", action="store_true", help="list every wrong diagnosis")
+    parser.add_argument("--verbose", action="store_true", help="list every wrong and every missed diagnosis")
     args = parser.parse_args(argv)
+    if not (args.set / "labels.yaml").is_file():
+        parser.error(f"--set {args.set}: no labels.yaml there")
     results: dict[str, list[Graded]] = {}
     for problem_id in args.problem or PROBLEM_IDS:
         results[f"{problem_id} whole library"] = leave_one_out(problem_id, whole=True)
