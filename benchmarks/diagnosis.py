@@ -78,10 +78,11 @@ CAUSES: dict[str, frozenset[str]] = {
     "pow_derivative_missing_n": frozenset({"pow_missing_exponent_factor"}),
     "rsub_wrong_order": frozenset({"rsub_sign"}),
     "rtruediv_wrong_order": frozenset({"rtruediv_inverted"}),
+    "div_detaches_denominator": frozenset({"truediv_uses_other_data_only"}),
     "label_keyword_missing": frozenset({"label_keyword_missing"}),
     "tanh_derivative_uses_input": frozenset({"tanh_backward_uses_input"}),
 }
-"""The independent set's cause categories -> the library's causes that name them. A category
+"""The labelled sets' cause categories -> the library's causes that name them. A category
 missing here is a cause the library does not know: only silence is right for it."""
 BY_DESCRIPTION: dict[str, tuple[tuple[str, frozenset[str]], ...]] = {
     "reflected_op_missing": (("__radd__", frozenset({"radd_missing"})), ("__rmul__", frozenset({"rmul_missing"}))),
