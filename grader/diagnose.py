@@ -270,6 +270,10 @@ def _test_evidence(test: ProblemTest, mine: Cells, faces: Sequence[Cells | None]
     for theirs in faces:
         if theirs is None:  # the variant timed out or crashed where the submission did not
             found = (0, len(mine), 1)
+        elif ERROR_CELL in mine and not (ERROR_CELL in theirs and _same_cell(test, ERROR_CELL, mine[ERROR_CELL], theirs[ERROR_CELL])):
+            # the submission raised where the variant did not (or raised something else): what it
+            # shows is the exception's doing (grads never propagated), and agreeing on it is no evidence
+            found = (0, len(mine), sum(1 for cell in theirs if cell not in mine))
         else:
             explained = sum(1 for cell, got in mine.items() if cell in theirs and _same_cell(test, cell, got, theirs[cell]))
             found = (explained, len(mine) - explained, sum(1 for cell in theirs if cell not in mine))

@@ -338,3 +338,14 @@ def test_a_topological_order_walked_forwards_is_named_whatever_the_rules_are_cal
     folder = REPO / "problems" / "value-basic" / "misconceptions"
     source = (folder / "topo_not_reversed.py").read_text().replace("_backward", "_grad_fn")
     assert _diagnosed("value-basic", source, tmp_path) == "topo_not_reversed"
+
+
+def test_a_backward_that_raises_is_not_explained_by_a_mistake_that_leaves_the_grads_at_zero(tmp_path):
+    """Nodes made unhashable (``__eq__`` without ``__hash__``) make every backward() raise
+    before any grad moves. A variant that never seeds the output leaves the grads at 0 too, and
+    was named for agreeing on them; those zeros are the exception's doing, not evidence."""
+    source = _replaced(FULL_REFERENCE, "        self._prev = set(_children)\n", "        self._prev = tuple(_children)\n")
+    source = _replaced(source, "    def __repr__(self):\n",
+                       "    def __eq__(self, other):\n        return isinstance(other, Value) and self.data == other.data\n\n"
+                       "    def __repr__(self):\n")
+    assert _diagnosed("value-full", source, tmp_path) is None
