@@ -183,10 +183,13 @@ def _before_backward(
 ) -> Verdict:
     """A program that hung or crashed: the nodes it computed before ``backward()`` (the sandbox
     runs it again without it, see ``Sandbox.run``) still earn the test's partial credit when
-    every data value is right, as a test whose grads alone are wrong does."""
+    every data value is right, as a test whose grads alone are wrong does: every field the test
+    checks but the grads (a repr too, where it is checked) must be right, as for a test that
+    finished."""
     if not observed.nodes or not test.partial or "data" not in test.checks:
         return Verdict(status, 0.0, detail)
-    wrong = [(node, want, have) for node, _field, want, have in _differences(test, expected, observed, ("data",))]
+    checked = tuple(field for field in test.checks if field != "grad")
+    wrong = [(node, want, have) for node, _field, want, have in _differences(test, expected, observed, checked)]
     if wrong:
         return Verdict(status, 0.0, detail)
     return Verdict(status, test.partial,

@@ -41,6 +41,7 @@ from grader.formats import FILE_NAMES, render_markdown, write_formats
 from grader.guess import GuessError, guess_problem_of
 from grader.report import Report
 from grader.spec import Course, Problem, SpecError
+from grader.terminal import safe
 from grader.text import clean_name
 from grader.view import Audience, report_view
 
@@ -168,16 +169,17 @@ def run_ci(
     guess = _guesser(course)
     for path in selection.paths:
         shown = _shown_path(path, repo)
+        said = safe(shown)  # a file name is the student's: no workflow command in the log
         problem_id = request.problem_id
         if problem_id is None:
             problem_id = guess(path, shown)
-            print(f"guessed: {problem_id} for {shown}", file=stdout)
+            print(f"guessed: {problem_id} for {said}", file=stdout)
         if problem_id not in problems:  # a spec is validated and its hidden graphs drawn once
             problems[problem_id] = load_problem(problem_id)
         problem = problems[problem_id]
         report = grade(problem, path)
         reports.append(report)
-        print(f"{shown} ({problem.id}): {report.score:g}/{report.max_score:g} {report.status}", file=stdout)
+        print(f"{said} ({problem.id}): {report.score:g}/{report.max_score:g} {report.status}", file=stdout)
         for line in annotation_commands(report, shown):
             print(line, file=stdout)
     outcome = CiOutcome(tuple(reports))
@@ -394,8 +396,9 @@ def _guesser(course: Course) -> Callable[[Path, str], str]:
 
 
 def escape_data(text: str) -> str:
-    """A workflow command's message, escaped as @actions/core does."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message, escaped as @actions/core does; and no ``##[`` in it, the
+    runner's older command form, which it reads anywhere in a line."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A").replace("##[", "##\u2060[")
 
 
 def escape_property(text: str) -> str:

@@ -34,7 +34,10 @@ from grader.spec import Problem
 from grader.summary import RowStatus, StudentRow, not_graded_row
 from grader.text import clean_name
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+"""Characters a spreadsheet may read a formula from, full-width forms included."""
+SKIPPED_BEFORE_A_FORMULA = " \u00a0\u200b\u2060\ufeff\u3000"
+"""What an import may trim (or a spreadsheet skip) before a cell's first character."""
 BOM = "\ufeff"
 ROSTER_KEY = "submission"
 NO_SUBMISSION = "no submission in the class folder"
@@ -232,6 +235,7 @@ def _points(value: float) -> str:
 
 def csv_text(text: str) -> str:
     """A text cell a spreadsheet shows as text: one starting with a formula character (or a
-    tab or carriage return, which some spreadsheets skip before one) gets a leading quote,
+    tab or carriage return, which some spreadsheets skip before one; after spaces, which an
+    import may trim, and in full width) gets a leading quote,
     as OWASP's advice on CSV injection has it; the csv module quotes the rest."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+    return f"'{text}" if text.lstrip(SKIPPED_BEFORE_A_FORMULA).startswith(FORMULA_STARTS) else text

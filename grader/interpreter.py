@@ -86,10 +86,13 @@ def run_program(value_class, program, source_file=None):
                 error = {"type": "WatchStopped", "message": "", "step": index, "stopped": watch.stopped}
             if error is not None:
                 break
+        values = _observed(env, with_repr, watch)  # reading a node runs the submission's code too
+        if watch is not None and watch.stopped is not None and error is None:
+            error = {"type": "WatchStopped", "message": "", "stopped": watch.stopped}
     finally:
         if watch is not None:
             watch.stop()
-    return _observed(env, with_repr), error
+    return values, error
 
 
 HUGE_NUMBER_BITS = 10_000
@@ -115,7 +118,10 @@ class _Watch:
         self.started = time.process_time()
         self.stopped = None
         self.armed = False
-        """Whether a step runs: only then may the watch raise into the program."""
+        """Whether the submission's code runs (a step, or reading a node): only then may the
+        watch raise into it. Once it stopped the program, it raises again at every tick while
+        armed, so code that swallows the first raise is interrupted again."""
+        self.interrupted_again = False
         signal.signal(signal.SIGPROF, self._look)
         signal.setitimer(signal.ITIMER_PROF, WATCH_PERIOD_SECONDS, WATCH_PERIOD_SECONDS)
 
@@ -124,8 +130,11 @@ class _Watch:
         signal.signal(signal.SIGPROF, signal.SIG_IGN)
 
     def _look(self, _signum, _frame):
-        if self.stopped is not None or not self.armed:
+        if not self.armed:
             return
+        if self.stopped is not None:
+            self.interrupted_again = True
+            raise WatchStopped(self.stopped["why"])
         for name, node in list(self.env.items()):
             for field in ("data", "grad"):
                 value = _plain_attribute(node, field)
@@ -137,7 +146,6 @@ class _Watch:
 
     def _stop(self, why):
         self.stopped = why
-        self.stop()
         raise WatchStopped(why["why"])
 
 
@@ -153,10 +161,21 @@ def _plain_attribute(node, name):
             return None
 
 
-def _observed(env, with_repr):
+def _observed(env, with_repr, watch=None):
+    """Every node's observation, in order. Under a watch, reading a node is watched too: a
+    field whose reading runs past the budget (or, once the program was stopped, takes more
+    than a tick) is observed as the error it raised."""
     values = []
     for node in env.values():
-        values += observe(node, with_repr)
+        if watch is not None:
+            if watch.interrupted_again:
+                break  # reading nodes hangs too: the rest are not read (the grader sees them missing)
+            watch.armed = True
+        try:
+            values += observe(node, with_repr)
+        finally:
+            if watch is not None:
+                watch.armed = False
     return values
 
 

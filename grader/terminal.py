@@ -21,7 +21,9 @@ from grader.check import SubmissionStatus, TestStatus
 from grader.text import clean
 from grader.view import ReportView
 
-_LOG_COMMAND = re.compile(r"(?m)^(\s*)(::|##\[)")
+_LOG_COMMAND = re.compile(r"(?m)^(\s*)::")
+_OLD_LOG_COMMAND = "##["
+"""The runner's older form of a workflow command, which it reads anywhere in a line."""
 SYMBOLS = {TestStatus.PASSED: "✓", TestStatus.FAILED: "✗", TestStatus.ERROR: "!", TestStatus.TIMEOUT: "✗"}
 """Marks every common terminal font has (no emoji, no clock: those show as a box)."""
 ASCII_SYMBOLS = {TestStatus.PASSED: "+", TestStatus.FAILED: "x", TestStatus.ERROR: "!", TestStatus.TIMEOUT: "x"}
@@ -211,9 +213,10 @@ def render_grade(view: ReportView, style: Style) -> str:
 def safe(text: str) -> str:
     """Text for a terminal: nothing in it can move the cursor, retitle the window or write to
     the clipboard; and where the terminal is a CI log, no line of it is a workflow command
-    (the runner reads ``::command::`` and ``##[command]`` at a line's start, after spaces):
-    a word joiner goes before them."""
-    return _LOG_COMMAND.sub("\\1\u2060\\2", clean(text))
+    (the runner reads ``::command::`` at a line's start, after spaces, and ``##[command]``
+    anywhere in a line, see actions/runner's ActionCommand.TryParse): a word joiner goes
+    before the first and into the second."""
+    return _LOG_COMMAND.sub("\\1\u2060::", clean(text)).replace(_OLD_LOG_COMMAND, "##\u2060[")
 
 
 def _indent(text: str, spaces: int) -> str:

@@ -41,7 +41,7 @@ from grader.ci import CiError, CiRequest, GitHubFiles, annotation_commands, run_
 from grader.classroom import render_classroom
 from grader.files import safe_file_name
 from grader.formats import render_gradescope, render_junit, render_markdown
-from grader.gradebook import FORMULA_STARTS, write_class_files
+from grader.gradebook import FORMULA_STARTS, SKIPPED_BEFORE_A_FORMULA, write_class_files
 from grader.html import render_html
 from grader.observations import ResultLayout, parse_program
 from grader.spec import Visibility, find_course
@@ -66,6 +66,7 @@ PAYLOAD = (
     "<script>alert(1)</script><img src=x onerror=alert(2)> [link](javascript:alert(3)) &amp; "
     # GitHub workflow commands
     "\n::error file=forged.py,line=1::forged annotation\n::add-mask::secret\n::stop-commands::pause\n"
+    "in the middle of a line ##[error]forged annotation ##[add-mask]secret\n"
     # a spreadsheet formula
     '=HYPERLINK("https://evil.example","click")'
 )
@@ -74,6 +75,9 @@ HOSTILE_NAMES = {
     "formula +": "+SUM(A1)",
     "formula -": "-2",
     "formula @": "@cmd",
+    "formula after a space": " =1+1",
+    "formula in full width": "\uff1d1+1",
+    "workflow command mid-line": "a##[error]forged",
     "OSC title": "\x1b]0;pwned\x07",
     "newline": "a\n::add-mask::x",
     "backticks and mention": "`````` @everyone",
@@ -174,12 +178,13 @@ def assert_safe_terminal(text: str) -> None:
     reads one at a line's start, after spaces)."""
     assert_clean_text(text)
     assert not TERMINAL_ESCAPES.search(text), repr(TERMINAL_ESCAPES.search(text).group())
-    assert not [line for line in text.splitlines() if line.lstrip().startswith(("::", "##["))]
+    assert not [line for line in text.splitlines() if line.lstrip().startswith("::") or "##[" in line]
 
 
 def assert_safe_workflow_log(text: str) -> None:
     """Every line that GitHub reads as a command is one of the grader's annotations."""
     assert_clean_text(text)
+    assert "##[" not in text, "the runner reads ##[command] anywhere in a line"
     for line in text.splitlines():
         if line.startswith("::"):
             assert re.fullmatch(r"::(error|warning) file=[^:,]*,line=\d+,title=[^:,]*::[^\r\n]*", line), line
@@ -190,7 +195,7 @@ def assert_safe_csv(text: str) -> list[list[str]]:
     rows = list(csv.reader(io.StringIO(text)))
     for row in rows:
         for cell in row:
-            assert not cell.startswith(FORMULA_STARTS), f"a formula: {cell!r}"
+            assert not cell.lstrip(SKIPPED_BEFORE_A_FORMULA).startswith(FORMULA_STARTS), f"a formula: {cell!r}"
     return rows
 
 
@@ -462,6 +467,7 @@ def test_any_message_and_file_name_leave_every_output_well_formed(carol, tmp_pat
     out = tmp_path / "out"
     student = safe_file_name(name)
     assert (out / student).resolve().parent == out.resolve()
+    assert not set(student) & set('"\\:<>|*?'), "a folder name actions/upload-artifact or Windows refuses"
     row = row_from_report(student, json.loads(json.dumps(report.to_json())))
     write_class_files([row], out, problem)
     assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8-sig"))

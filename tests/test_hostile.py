@@ -182,6 +182,11 @@ def _grader_memory_flat(data: dict, world: World) -> None:
     assert peak_mb < 600, f"the grader's process peaked at {peak_mb:.0f} MB"
 
 
+def _ended_well_before_the_wall_limits(data: dict, world: World) -> None:
+    seconds = sum(test["status"] == "timeout" for test in data["tests"]) * world.limits.test_seconds
+    assert data["duration_s"] < seconds / 4, f"took {data['duration_s']} s"
+
+
 NOT_LOADED = {"broken": "all", "broken_as": ("error",)}
 SAME_FILE_SYSTEM = "under process isolation the submission runs as this user on the same file system"
 SAME_PIDS = "under process isolation getppid() is this test process: the attack would kill the test run"
@@ -195,11 +200,17 @@ ROWS = (
         check=_timed_out_within_limit, limits=DELIBERATE_TIMEOUT),
     Row("relu_backward_infinite_loop", "graded", broken="relu_backward", broken_as=("timeout",), says=("too slow: stopped after",),
         limits=DELIBERATE_TIMEOUT),
+    # reading a node loops: watched like the program's steps
+    Row("grad_getter_loops", "graded", broken="all", broken_as=("timeout",), says=("too slow",),
+        check=_ended_well_before_the_wall_limits),
     # a loop that swallows the time budget's exception: the fixed wall limit is the backstop
     Row("relu_backward_loop_swallows_everything", "graded", broken="relu_backward", broken_as=("timeout",),
         says=("did not finish",), limits=DELIBERATE_TIMEOUT),
-    # two tests time out on their own limit, then the submission's budget runs out mid-test
-    Row("backward_infinite_loop", "graded", broken="all", broken_as=("timeout", "error"),
+    # every test with a backward() runs into its time budget; the others pass
+    Row("backward_infinite_loop", "graded", broken="backward", broken_as=("timeout",), says=("too slow",)),
+    # past its budget too: two tests time out on their wall limit, then the submission's time
+    # runs out mid-test
+    Row("backward_loop_swallows_everything", "graded", broken="all", broken_as=("timeout", "error"),
         check=_out_of_time_in_order, limits={**DELIBERATE_TIMEOUT, "submission_seconds": 1.25}),
     # --- memory, processes, files, output
     Row("memory_bomb_hoard", "graded", check=_hoard_stopped),
