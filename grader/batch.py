@@ -9,25 +9,36 @@ and grader version are unchanged, so a batch killed with SIGKILL resumes where i
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from grader import __version__
+from grader.check import SubmissionStatus
 from grader.files import content_digest, read_submission, safe_file_name, write_atomically
 from grader.formats import FILE_NAMES
-from grader.html import write_index
+from grader.gradebook import Gradebook, write_class_files
 from grader.sandbox import Isolation
 from grader.spec import Problem
 from grader.summary import StudentRow, row_from_report
 from grader.text import clean_name
-from grader.workers import BatchEntry, DaskPool, GradedSubmission, LocalPool, Preloaded, WorkerSpec, chunked, preload
+from grader.workers import (
+    BatchEntry,
+    GradedSubmission,
+    LocalPool,
+    Preloaded,
+    WorkerSpec,
+    chunked,
+    preload,
+)
+
+if TYPE_CHECKING:  # dask is an optional extra: imported when --executor dask asks for it
+    from grader.daskworker import DaskPool
 
 MAX_CHUNK = 16
 """Submissions judged by one pytest session: large enough to spread its start-up cost, small
@@ -57,8 +68,12 @@ class Discovery:
     entries: list[BatchEntry]
     skipped: list[Skipped]
 
+    @property
+    def not_graded(self) -> tuple[tuple[str, str], ...]:
+        """Each skipped entry's name (as a student's: ``alice.py`` is ``alice``) and why."""
+        return tuple((item.path.stem if item.path.suffix == ".py" else item.path.name, item.reason) for item in self.skipped)
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
 NOT_SUBMISSIONS = {"__pycache__"}
 """Left alone without a word, like hidden entries (``.git``)."""
 
@@ -101,7 +116,7 @@ def _why_not_a_submission_folder(files: list[Path]) -> str:
     return f"a folder with {len(files)} .py files ({names}): a student's folder must hold exactly one"
 
 
-def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: tuple[str, ...]) -> dict | None:
+def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: tuple[str, ...]) -> dict[str, Any] | None:
     """The earlier report of this entry, if it still holds: same content, same problem digest,
     same grader, and every file asked for present."""
     try:
@@ -109,9 +124,10 @@ def reusable_report(entry: BatchEntry, folder: Path, problem: Problem, formats: 
         content = content_digest(read_submission(entry.path))
     except (OSError, ValueError):
         return None
+    if not isinstance(report, dict):
+        return None
     same = (
-        isinstance(report, dict)
-        and report.get("status") != "grader_error"
+        report.get("status") != SubmissionStatus.GRADER_ERROR.value
         and report.get("grader_version") == __version__
         and (report.get("problem") or {}).get("digest") == problem.digest
         and (report.get("submission") or {}).get("sha256") == content
@@ -140,8 +156,10 @@ def grade_batch(
     scheduler: str | None = None,
     reuse: bool = True,
     on_row: Callable[[StudentRow, bool], None] = lambda row, reused: None,
+    gradebook: Gradebook = Gradebook(),
 ) -> BatchResult:
-    """Grade every entry (or reuse its still-valid report), writing files as results arrive."""
+    """Grade every entry (or reuse its still-valid report), writing files as results arrive;
+    then the class files, with ``gradebook``'s entries not graded and roster."""
     linked = FILE_NAMES["html"] if "html" in formats else FILE_NAMES["json"]
     rows: dict[str, StudentRow] = {}
     todo = []
@@ -162,16 +180,24 @@ def grade_batch(
             rows[graded.student] = row_from_report(graded.student, graded.report, linked)
             on_row(rows[graded.student], False)
     ordered = [rows[entry.student] for entry in entries]
-    write_class_files(ordered, out, problem)
+    write_class_files(ordered, out, problem, gradebook)
     return BatchResult(ordered, graded=len(todo), reused=len(entries) - len(todo))
 
 
 def _grade_in_chunks(spec: WorkerSpec, todo: list[BatchEntry], jobs: int, executor: str,
                      scheduler: str | None, preloaded: Preloaded) -> Iterator[GradedSubmission]:
     size = max(1, min(MAX_CHUNK, math.ceil(len(todo) / (max(1, jobs) * 4))))
-    pool = DaskPool(spec, jobs, scheduler) if executor == "dask" else LocalPool(spec, jobs, preloaded)
+    pool = _dask_pool(spec, jobs, scheduler) if executor == "dask" else LocalPool(spec, jobs, preloaded)
     for chunk_results in pool.map(chunked(todo, size)):
         yield from chunk_results
+
+
+def _dask_pool(spec: WorkerSpec, jobs: int, scheduler: str | None) -> DaskPool:
+    try:
+        from grader.daskworker import DaskPool
+    except ImportError:
+        raise RuntimeError("--executor dask needs dask.distributed: pip install 'grader[dask]'") from None
+    return DaskPool(spec, jobs, scheduler)
 
 
 def _write_submission(graded: GradedSubmission, out: Path) -> None:
@@ -179,38 +205,6 @@ def _write_submission(graded: GradedSubmission, out: Path) -> None:
     # report.json last: its presence is what lets a rerun trust the other files
     for name, text in sorted(graded.files.items(), key=lambda item: item[0] == FILE_NAMES["json"]):
         write_atomically(folder / name, text)
-
-
-def write_class_files(rows: list[StudentRow], out: Path, problem: Problem) -> None:
-    """summary.json, grades.csv and index.html, from the rows alone."""
-    graded = [row for row in rows if row.status == "graded"]
-    summary = {
-        "problem": {"id": problem.id, "version": problem.version, "digest": problem.digest},
-        "submissions": len(rows),
-        "graded": len(graded),
-        "statuses": {status: sum(row.status == status for row in rows) for status in sorted({r.status for r in rows})},
-        "mean_percent": round(sum(row.percent for row in rows) / len(rows), 2) if rows else 0.0,
-        "students": [
-            {"student": r.student, "score": r.score, "max_score": r.max_score, "percent": r.percent,
-             "status": r.status, "misconception": r.misconception or None}
-            for r in rows
-        ],
-    }
-    write_atomically(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["student", "score", "max_score", "percent", "status"])
-    for row in rows:
-        writer.writerow([csv_text(row.student), f"{row.score:g}", f"{row.max_score:g}", f"{row.percent:g}", csv_text(row.status)])
-    write_atomically(out / "grades.csv", buffer.getvalue())
-    write_index(out, problem, rows)
-
-
-def csv_text(text: str) -> str:
-    """A text cell a spreadsheet shows as text: one starting with a formula character (or a
-    tab or carriage return, which some spreadsheets skip before one) gets a leading quote,
-    as OWASP's advice on CSV injection has it; the csv module quotes the rest."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def default_jobs() -> int:

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Iterator
+from typing import Any
 
-from grader.observations import ProgramObservation, Reading, RunStatus, nodes_wire, readable, same_wire
-from grader.programs import Node
-from grader.spec import ProblemTest
+from grader.observations import (
+    ProgramObservation,
+    RaisedError,
+    Reading,
+    RunStatus,
+    nodes_wire,
+    readable,
+    same_wire,
+)
+from grader.programs import Node, Step
+from grader.spec import ProblemTest, Visibility
 
 REL_TOLERANCE = 1e-9
 ABS_TOLERANCE = 1e-12
@@ -33,6 +42,24 @@ class TestStatus(str, Enum):
     TIMEOUT = "timeout"
 
     __test__ = False
+
+
+class SubmissionStatus(str, Enum):
+    """A submission's status in report.json: graded (whatever the score), or why it could not be."""
+
+    GRADED = "graded"
+    FAILED_TO_LOAD = "failed_to_load"
+    TIMED_OUT = "timed_out"
+    GRADER_ERROR = "grader_error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def percent(score: float, max_score: float) -> float:
+    """A score as a percent of the points there were: 100 where there were none (nothing was
+    lost). Every percent the grader shows or compares is this one, rounded by its renderer."""
+    return 100.0 * score / max_score if max_score else 100.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +93,7 @@ class Verdict:
     def passed(self) -> bool:
         return self.status is TestStatus.PASSED
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "status": self.status.value,
             "fraction": self.fraction,
@@ -82,7 +109,7 @@ class Verdict:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict) -> "Verdict":
+    def from_dict(cls, raw: dict[str, Any]) -> Verdict:
         return cls(
             status=TestStatus(raw["status"]),
             fraction=float(raw["fraction"]),
@@ -112,7 +139,7 @@ def reprs_equal(expected: str, got: str, *, exact: bool) -> bool:
     expected_numbers, got_numbers = _NUMBER.findall(expected), _NUMBER.findall(got)
     if _NUMBER.sub("#", expected) != _NUMBER.sub("#", got) or len(expected_numbers) != len(got_numbers):
         return False
-    return all(numbers_equal(float(a), float(b)) for a, b in zip(expected_numbers, got_numbers))
+    return all(numbers_equal(float(a), float(b)) for a, b in zip(expected_numbers, got_numbers, strict=True))
 
 
 def judge(
@@ -132,7 +159,8 @@ def judge(
         return _raised(test, observed, missing_attributes)
     if observed.error is None and expected.error is None and _identical(test, expected, observed):
         return PASSED
-    kept, count, grads_only = [], 0, True
+    kept: list[Mismatch] = []
+    count, grads_only = 0, True
     for node, field, want, have in _differences(test, expected, observed):
         count += 1
         grads_only = grads_only and field == "grad"
@@ -155,10 +183,13 @@ def _before_backward(
 ) -> Verdict:
     """A program that hung or crashed: the nodes it computed before ``backward()`` (the sandbox
     runs it again without it, see ``Sandbox.run``) still earn the test's partial credit when
-    every data value is right, as a test whose grads alone are wrong does."""
+    every data value is right, as a test whose grads alone are wrong does: every field the test
+    checks but the grads (a repr too, where it is checked) must be right, as for a test that
+    finished."""
     if not observed.nodes or not test.partial or "data" not in test.checks:
         return Verdict(status, 0.0, detail)
-    wrong = [(node, want, have) for node, _field, want, have in _differences(test, expected, observed, ("data",))]
+    checked = tuple(field for field in test.checks if field != "grad")
+    wrong = [(node, want, have) for node, _field, want, have in _differences(test, expected, observed, checked)]
     if wrong:
         return Verdict(status, 0.0, detail)
     return Verdict(status, test.partial,
@@ -238,7 +269,7 @@ def _raised(test: ProblemTest, observed: ProgramObservation, missing: tuple[str,
     return Verdict(TestStatus.ERROR, 0.0, f"raised {error.describe()}{at}", (), hint, line=error.line)
 
 
-def _error_hint(error, step, missing: tuple[str, ...]) -> str:
+def _error_hint(error: RaisedError, step: Step | None, missing: tuple[str, ...]) -> str:
     """Why the code raised, when the error says it plainly; the test's own hint would mislead."""
     if step is not None:
         needed = step.operation.attributes if step.operation is not None else ("__init__",)
@@ -293,3 +324,46 @@ def readings_equal(expected: Reading, got: Reading, field: str, exact_repr: bool
         and (expected.other_type, expected.text) == (got.other_type, got.text)
         and (expected.error and expected.error.type) == (got.error and got.error.type)
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    name: str
+    score: float
+    max_score: float
+    status: TestStatus
+    visibility: Visibility
+    verdict: Verdict | None
+    """The structured judgement (None for instructor pytest checks)."""
+    message: str = ""
+    """For instructor pytest checks: the assertion message."""
+    diagnosis: str = ""
+    """The likely misconception behind this failure, in words (beside the test's own hint,
+    never instead of it), when the diagnosis explains this test."""
+
+    __test__ = False
+
+    @property
+    def details(self) -> str:
+        """What went wrong, whatever the visibility: who may see it is ``grader.view``'s to say."""
+        if self.verdict is None:
+            return self.message
+        return render_verdict(self.verdict)
+
+    @property
+    def hint(self) -> str:
+        return self.verdict.hint if self.verdict is not None else ""
+
+
+def render_verdict(verdict: Verdict) -> str:
+    """A verdict in plain words: what went wrong, then expected vs got per node."""
+    if verdict.passed:
+        return ""
+    if not verdict.mismatches:
+        return verdict.summary
+    shown = verdict.mismatches
+    width = max(len(f"{m.field} of {m.node}") for m in shown)
+    lines = [f"{m.field} of {m.node}".ljust(width) + f"  expected {m.expected}, got {m.got}" for m in shown]
+    if verdict.more_mismatches:
+        lines.append(f"... and {verdict.more_mismatches} more")
+    return "\n".join(lines)

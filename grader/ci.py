@@ -1,9 +1,17 @@
-"""``grader ci``: grade what a pull request adds or changes, and tell GitHub in its own terms.
+"""``grader ci``: grade what a push or a pull request adds or changes, and tell GitHub in its
+own terms.
 
-Which files: the ``*.py`` files added or modified under the submissions folder between the
-pull request's base and head (``git diff base...head``, both read from the event payload in
-``$GITHUB_EVENT_PATH`` unless given), or an explicit list. Each is graded like ``grader
-grade``; then, from the same Reports:
+Which files: the ``*.py`` files added or modified under the submissions folder (``git diff
+base...head``), where the event in ``$GITHUB_EVENT_NAME`` and ``$GITHUB_EVENT_PATH`` says
+what base and head are:
+
+- ``pull_request``: the pull request's base and head, from the payload;
+- ``push``: from the template's first commit (the root of the history GitHub Classroom's
+  copy starts with) to the pushed commit (``after``): everything the student changed;
+- ``workflow_dispatch`` and ``repository_dispatch``: the same, to the commit checked out.
+
+Or ``--base`` and ``--head``, ``--all`` (every ``*.py`` under the submissions folder), or an
+explicit list. Each is graded like ``grader grade``; then, from the same Reports:
 
 - the Markdown summary of every file, appended to ``$GITHUB_STEP_SUMMARY`` (and written to
   ``--out DIR/summary.md`` for a pull-request comment);
@@ -24,19 +32,24 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
+from grader.check import SubmissionStatus, percent
 from grader.classroom import runner_output
 from grader.files import safe_file_name, write_atomically
 from grader.formats import FILE_NAMES, render_markdown, write_formats
+from grader.guess import GuessError, guess_problem_of
 from grader.report import Report
-from grader.spec import Course, Problem, guess_problem_id
+from grader.spec import Course, Problem, SpecError
+from grader.terminal import safe
 from grader.text import clean_name
 from grader.view import Audience, report_view
 
 COMMENT_MARKER = "<!-- grader ci -->"
 """First line of the summary, so a workflow can find and update its own pull-request comment."""
 COURSE_PARTS = ("problems", "reference")
+NO_COMMIT = "0" * 40
+"""What a push event's ``after`` says when the push deleted the branch."""
 
 
 class CiError(Exception):
@@ -49,6 +62,15 @@ class ChangeKind(str, Enum):
     DELETED = "D"
     TYPE_CHANGED = "T"
     OTHER = "?"
+
+
+class EventKind(str, Enum):
+    """The GitHub events ``grader ci`` knows what to grade for."""
+
+    PULL_REQUEST = "pull_request"
+    PUSH = "push"
+    WORKFLOW_DISPATCH = "workflow_dispatch"
+    REPOSITORY_DISPATCH = "repository_dispatch"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,25 +87,48 @@ class GitHubFiles:
     event: Path | None
     step_summary: Path | None
     output: Path | None
+    event_name: str = ""
+    """``$GITHUB_EVENT_NAME``; empty outside a workflow."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> GitHubFiles:
         def path(name: str) -> Path | None:
             return Path(environ[name]) if environ.get(name) else None
 
-        return cls(path("GITHUB_EVENT_PATH"), path("GITHUB_STEP_SUMMARY"), path("GITHUB_OUTPUT"))
+        return cls(path("GITHUB_EVENT_PATH"), path("GITHUB_STEP_SUMMARY"), path("GITHUB_OUTPUT"),
+                   environ.get("GITHUB_EVENT_NAME", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Revisions:
+    """What to diff: ``base...head``, and how the summary says it when nothing changed."""
+
+    base: str
+    head: str
+    scope: str
+    """When the files changed: "in this pull request", "since the template's first commit"."""
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    paths: tuple[Path, ...]
+    nothing: str
+    """The summary's sentence when there is nothing to grade."""
 
 
 @dataclass(frozen=True, slots=True)
 class CiRequest:
     paths: tuple[Path, ...]
-    """Explicit submission files; empty: the pull request's changes."""
+    """Explicit submission files; empty: the event's changes."""
     problem_id: str | None
+    """--problem or $GRADER_PROBLEM; None: guessed per file from the course's problems."""
     base: str | None
     head: str | None
     submissions_dir: str
     out: Path | None
     formats: tuple[str, ...]
+    every_file: bool = False
+    """--all: every ``*.py`` under the submissions folder, whatever changed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +145,7 @@ class CiOutcome:
 
     @property
     def percent(self) -> float:
-        return 100.0 * self.score / self.max_score if self.max_score else 100.0
+        return percent(self.score, self.max_score)
 
 
 def default_formats() -> tuple[str, ...]:
@@ -119,22 +164,26 @@ def run_ci(
 ) -> CiOutcome:
     """Find the submissions, grade each one, and report to GitHub."""
     repo = repository_root(Path.cwd())
-    submissions = request.paths or pull_request_submissions(request, course, repo, github)
-    for path in request.paths:
-        refuse_unprintable_name(path)
+    selection = select(request, course, repo, github)
     reports, problems = [], {}
-    for path in submissions:
-        problem_id = request.problem_id or guess_problem_id(path, course)
+    guess = _guesser(course)
+    for path in selection.paths:
+        shown = _shown_path(path, repo)
+        said = safe(shown)  # a file name is the student's: no workflow command in the log
+        problem_id = request.problem_id
+        if problem_id is None:
+            problem_id = guess(path, shown)
+            print(f"guessed: {problem_id} for {said}", file=stdout)
         if problem_id not in problems:  # a spec is validated and its hidden graphs drawn once
             problems[problem_id] = load_problem(problem_id)
         problem = problems[problem_id]
         report = grade(problem, path)
         reports.append(report)
-        print(f"{_shown_path(path, repo)} ({problem.id}): {report.score:g}/{report.max_score:g} {report.status}", file=stdout)
-        for line in annotations(report, _shown_path(path, repo)):
+        print(f"{said} ({problem.id}): {report.score:g}/{report.max_score:g} {report.status}", file=stdout)
+        for line in annotation_commands(report, shown):
             print(line, file=stdout)
     outcome = CiOutcome(tuple(reports))
-    summary = combined_summary(outcome, request.submissions_dir)
+    summary = combined_summary(outcome, selection.nothing)
     if request.out is not None:
         _write_reports(outcome, request.out, request.formats)
         write_atomically(request.out / "summary.md", summary)
@@ -149,6 +198,92 @@ def run_ci(
 # ------------------------------------------------------------------ which files
 
 
+def select(request: CiRequest, course: Course, repo: Path | None, github: GitHubFiles) -> Selection:
+    """The files to grade: the explicit ones, every one (--all), or what the event changed."""
+    if request.paths and request.every_file:
+        raise CiError("give the files or --all, not both")
+    for path in request.paths:
+        refuse_unprintable_name(path)
+    if request.paths:
+        return Selection(request.paths, "No submission to grade.")
+    folder = _folder_name(request.submissions_dir)
+    if request.every_file:
+        paths = every_submission(repo or Path.cwd(), request.submissions_dir)
+        return Selection(tuple(paths), f"No submission to grade: there is no `*.py` file under `{folder}`.")
+    return changed_submissions(request, course, repo, github)
+
+
+def every_submission(root: Path, submissions_dir: str) -> list[Path]:
+    """Every ``*.py`` file under the submissions folder, hidden ones and caches aside, in path order."""
+    folder = root / submissions_dir.strip("/") if submissions_dir.strip("/") else root
+    if not folder.is_dir():
+        return []
+    paths = [path for path in folder.rglob("*.py")
+             if not any(part.startswith(".") or part == "__pycache__" for part in path.relative_to(folder).parts)]
+    for path in paths:
+        refuse_unprintable_name(path)
+    return sorted(paths)
+
+
+def event_revisions(github: GitHubFiles, repo: Path) -> Revisions:
+    """What the workflow's event says to diff: a pull request's base and head; for a push or a
+    dispatch, the template's first commit and the pushed (or checked-out) commit."""
+    if github.event is None:
+        raise CiError("no files given and no GitHub event to read them from: pass the files, --all, or --base and "
+                      "--head, or run in a pull_request, push or workflow_dispatch workflow ($GITHUB_EVENT_PATH)")
+    payload = _read_event(github.event)
+    name = github.event_name or _event_name_of(payload)
+    kind = next((kind for kind in EventKind if kind.value == name), None)
+    if kind is EventKind.PULL_REQUEST:
+        base, head = pull_request_revisions(payload, github.event)
+        return Revisions(base, head, "in this pull request")
+    if kind is None:
+        known = ", ".join(kind.value for kind in EventKind)
+        raise CiError(f"grader ci grades {known} events, not {clean_name(name) or 'an unnamed one'}: "
+                      "pass the files, --all, or --base and --head")
+    after = payload.get("after") if kind is EventKind.PUSH else None
+    head = after if isinstance(after, str) and after and after != NO_COMMIT else "HEAD"
+    return Revisions(first_commit(repo, head), head, "since the template's first commit")
+
+
+def _read_event(event: Path) -> dict[str, Any]:
+    try:
+        payload = json.loads(event.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CiError(f"cannot read the event payload {event}: {error}") from None
+    if not isinstance(payload, dict):
+        raise CiError(f"the event payload {event} is not a JSON object")
+    return payload
+
+
+def _event_name_of(payload: dict[str, Any]) -> str:
+    """Outside GitHub ($GITHUB_EVENT_NAME unset): the kind of payload it is."""
+    if "pull_request" in payload:
+        return EventKind.PULL_REQUEST.value
+    return EventKind.PUSH.value if "after" in payload else ""
+
+
+def first_commit(repo: Path, head: str) -> str:
+    """The root of ``head``'s history (the oldest, if merges joined several): the commit
+    GitHub Classroom made from the template."""
+    if _git(repo, "rev-parse", "--is-shallow-repository").strip() == "true":
+        raise CiError("the clone is shallow, so the template's first commit is not in it "
+                      "(actions/checkout with fetch-depth: 0)")
+    roots = _git(repo, "rev-list", "--max-parents=0", head, "--").split()
+    if not roots:
+        raise CiError(f"{clean_name(head)} has no history in this clone")
+    return roots[-1]
+
+
+def _git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        reason = result.stderr.strip().splitlines()
+        raise CiError(f"git {args[0]} failed ({clean_name(reason[0]) if reason else 'no reason given'}); "
+                      "the commits must be in the clone (actions/checkout with fetch-depth: 0)")
+    return result.stdout
+
+
 def repository_root(folder: Path) -> Path | None:
     """The git work tree holding ``folder``, or None outside one."""
     try:
@@ -158,18 +293,11 @@ def repository_root(folder: Path) -> Path | None:
     return Path(result.stdout.strip()).resolve() if result.returncode == 0 else None
 
 
-def pull_request_revisions(event: Path | None) -> tuple[str, str]:
+def pull_request_revisions(payload: dict[str, Any], event: Path) -> tuple[str, str]:
     """The base and head commits of the pull request in a GitHub event payload."""
-    if event is None:
-        raise CiError("no files given and no pull request to read them from: pass the files, or --base and --head, "
-                      "or run in a pull_request workflow ($GITHUB_EVENT_PATH)")
+    pull_request: Any = payload.get("pull_request")
     try:
-        payload = json.loads(event.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CiError(f"cannot read the event payload {event}: {error}") from None
-    pull_request = payload.get("pull_request") if isinstance(payload, dict) else None
-    try:
-        return pull_request["base"]["sha"], pull_request["head"]["sha"]
+        return str(pull_request["base"]["sha"]), str(pull_request["head"]["sha"])
     except (TypeError, KeyError):
         raise CiError(f"{event} is not a pull_request event (no pull_request.base.sha and head.sha): "
                       "pass --base and --head, or the files") from None
@@ -185,7 +313,7 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
                       "both commits must be in the clone (actions/checkout with fetch-depth: 0)")
     fields = result.stdout.decode(errors="surrogateescape").split("\0")
     changes = []
-    for status, path in zip(fields[0::2], fields[1::2]):
+    for status, path in zip(fields[0::2], fields[1::2], strict=False):
         kind = next((k for k in ChangeKind if k.value == status[:1]), ChangeKind.OTHER)
         changes.append(Change(kind, path))
     return changes
@@ -221,30 +349,56 @@ def refuse_unprintable_name(path: Path) -> None:
                       "UTF-8; rename the file")
 
 
-def pull_request_submissions(request: CiRequest, course: Course, repo: Path | None, github: GitHubFiles) -> list[Path]:
+def changed_submissions(request: CiRequest, course: Course, repo: Path | None, github: GitHubFiles) -> Selection:
+    """The submissions ``base...head`` adds or modifies, the course left untouched by it."""
     if repo is None:
-        raise CiError("not inside a git repository: run in the pull request's checkout, or pass the files")
+        raise CiError("not inside a git repository: run in the student's checkout, or pass the files, or --all")
     if (request.base is None) != (request.head is None):
         raise CiError("give both --base and --head, or neither")
-    base, head = (request.base, request.head) if request.base else pull_request_revisions(github.event)
-    changes = changed_files(repo, base, head)
+    if request.base is not None and request.head is not None:
+        revisions = Revisions(request.base, request.head, f"in {clean_name(request.base)}...{clean_name(request.head)}")
+    else:
+        revisions = event_revisions(github, repo)
+    changes = changed_files(repo, revisions.base, revisions.head)
     check_course_untouched(course, repo, changes)
     paths = [repo / name for name in select_submissions(changes, request.submissions_dir)]
     for path in paths:
         refuse_unprintable_name(path)
     missing = [p for p in paths if not p.exists() and not p.is_symlink()]
     if missing:
-        raise CiError(f"{clean_name(str(missing[0].relative_to(repo)))} is changed by the pull request but not in the checkout "
-                      "(check out the pull request, not its base)")
-    return paths
+        raise CiError(f"{clean_name(str(missing[0].relative_to(repo)))} is changed by the event but not in the checkout "
+                      "(check out the pushed commit or the pull request, not its base)")
+    nothing = (f"No submission to grade: no `*.py` file under `{_folder_name(request.submissions_dir)}` "
+               f"was added or changed {revisions.scope}.")
+    return Selection(tuple(paths), nothing)
+
+
+def _folder_name(submissions_dir: str) -> str:
+    return submissions_dir.strip("/") + "/" if submissions_dir.strip("/") else "./"
+
+
+def _guesser(course: Course) -> Callable[[Path, str], str]:
+    """Guesses each file's problem from the course's problems, read once and only if needed."""
+    apis: dict[str, Any] = {}
+
+    def guess(path: Path, shown: str) -> str:
+        try:
+            if not apis:
+                apis.update(course.apis())
+            return guess_problem_of(path, apis)
+        except (GuessError, SpecError) as error:
+            raise CiError(f"{clean_name(shown)}: {error}") from None
+
+    return guess
 
 
 # ------------------------------------------------------------------ what GitHub is told
 
 
 def escape_data(text: str) -> str:
-    """A workflow command's message, escaped as @actions/core does."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """A workflow command's message, escaped as @actions/core does; and no ``##[`` in it, the
+    runner's older command form, which it reads anywhere in a line."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A").replace("##[", "##\u2060[")
 
 
 def escape_property(text: str) -> str:
@@ -257,13 +411,13 @@ def workflow_command(command: str, message: str, **properties: str | int) -> str
     return f"::{command} {shown}::{escape_data(message)}" if shown else f"::{command}::{escape_data(message)}"
 
 
-def annotations(report: Report, path: str) -> list[str]:
+def annotation_commands(report: Report, path: str) -> list[str]:
     """``::error`` for each failing visible test at the line that raised (else 1); one for a
     file that could not load; ``::warning`` for each source finding. Hidden tests: none."""
     view = report_view(report, Audience.STUDENT)
-    if view.status != "graded":
+    if view.status is not SubmissionStatus.GRADED:
         title = f"{view.problem_id}: your file could not be graded"
-        return [workflow_command("error", view.message or view.status, file=path, line=_load_failure_line(report), title=title)]
+        return [workflow_command("error", view.message or view.status.value, file=path, line=_load_failure_line(report), title=title)]
     lines = []
     for test in view.detailed:
         if test.passed:
@@ -277,11 +431,12 @@ def annotations(report: Report, path: str) -> list[str]:
     return lines
 
 
-def combined_summary(outcome: CiOutcome, submissions_dir: str) -> str:
-    """One Markdown document for every graded file, headed by the comment marker."""
+def combined_summary(outcome: CiOutcome, nothing: str) -> str:
+    """One Markdown document for every graded file, headed by the comment marker; ``nothing``
+    says why there is no file, when there is none."""
     lines = [COMMENT_MARKER, "# Autograder", ""]
     if not outcome.reports:
-        lines.append(f"No submission to grade: this pull request adds or changes no `*.py` file under `{submissions_dir}/`.")
+        lines.append(nothing)
         return "\n".join(lines) + "\n"
     if len(outcome.reports) > 1:
         lines += [f"**Total: {outcome.score:g} / {outcome.max_score:g} ({outcome.percent:.1f}%)** over {len(outcome.reports)} files", ""]

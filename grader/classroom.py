@@ -17,8 +17,9 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Sequence
+from typing import Any
 
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestStatus
 from grader.report import Report
 from grader.view import Audience, ReportView, TestView, report_view
 
@@ -27,7 +28,7 @@ RUNNER_VERSION = 3
 TEST_STATUS = {TestStatus.PASSED: "pass", TestStatus.FAILED: "fail", TestStatus.ERROR: "error", TestStatus.TIMEOUT: "error"}
 
 
-def classroom_results(reports: Sequence[Report]) -> dict:
+def classroom_results(reports: Sequence[Report]) -> dict[str, Any]:
     """One runner's results for one or more graded files: tests listed one after another,
     max_score summed, so the points Classroom adds up equal the reports' own."""
     views = [report_view(report, Audience.STUDENT) for report in reports]
@@ -55,17 +56,17 @@ def runner_output(reports: Sequence[Report]) -> str:
 
 
 def _status(views: Sequence[ReportView]) -> str:
-    if any(view.status != "graded" for view in views):
+    if any(view.status is not SubmissionStatus.GRADED for view in views):
         return "error"
     return "pass" if all(test.passed for view in views for test in view.tests) else "fail"
 
 
-def _entry(view: ReportView, test: TestView, prefix: str) -> dict:
+def _entry(view: ReportView, test: TestView, prefix: str) -> dict[str, Any]:
     """A test as the runner lists it; a withheld one as "hidden test N", status and score."""
     message = test.output
     if message and test.hint:
         message += f"\nHint: {test.hint}"
-    if test.detailed and not message and view.status != "graded":
+    if test.detailed and not message and view.status is not SubmissionStatus.GRADED:
         message = view.message  # why nothing could run: a syntax error, say
     return {
         "name": f"{prefix}{test.anonymous_name}",

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Collection
 
 import jsonschema
 import yaml
@@ -58,10 +58,10 @@ def load_clauses(problem: Problem) -> tuple[Clause, ...]:
             raise SpecError(path, lines(("clauses", index, "tests")), f"clauses[{index}].tests",
                             f"the clause {entry.get('clause')!r} names no test: add a test that fails when only it is broken")
     schema = json.loads(resources.files("grader").joinpath("schema/clauses.schema.json").read_text())
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(raw))
-    if error is not None:
-        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in error.absolute_path).replace(".[", "[")
-        raise SpecError(path, lines(tuple(error.absolute_path)), field or "(top level)", error.message)
+    violation = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(raw))
+    if violation is not None:
+        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in violation.absolute_path).replace(".[", "[")
+        raise SpecError(path, lines(tuple(violation.absolute_path)), field or "(top level)", violation.message)
     return tuple(
         Clause(entry["clause"], problem.directory / entry["broken_by"], tuple(entry["tests"]), i, lines(("clauses", i)))
         for i, entry in enumerate(raw["clauses"])

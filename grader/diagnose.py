@@ -17,6 +17,7 @@ import ast
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Collection, Mapping, Sequence
@@ -26,7 +27,8 @@ from grader.check import readings_equal
 from grader.observations import ProgramObservation, RunStatus, from_wire, readable, same_wire, to_wire
 from grader.files import read_submission, write_atomically
 from grader.sandbox import Isolation, Sandbox, SandboxPolicy
-from grader.spec import Problem, ProblemTest, Visibility
+from grader.spec import Problem, ProblemTest
+from grader.view import Audience, shown_in_detail
 
 VARIANT_LIMITS = {"test_seconds": 2.0, "submission_seconds": 30.0}
 
@@ -36,7 +38,8 @@ class Misconception:
     name: str
     description: str
     hint: str
-    path: Path
+    path: Path | None
+    """The variant's code; None in a student kit, which holds only what it showed."""
     cause: str = ""
     """What it shares with variants that are the same mistake written another way (its
     docstring's ``cause:`` line; its name when it has none). Variants of one cause are never
@@ -98,11 +101,12 @@ def variant_observations(
     A face that several variants (or runs) share is one object: most variants agree on most
     tests, and a batch worker holds the library for its whole life."""
     programs = [test.to_wire() for test in tests]
+    runner = runner_digest() if cache_dir is not None else ""
     interned: dict[str, ProgramObservation] = {}
     found: dict[str, Faces] = {}
     missing = []
     for misconception in misconceptions:
-        cached = _cache_path(cache_dir, misconception, programs)
+        cached = _cache_path(cache_dir, misconception, programs, runner)
         faces = _read_cache(cached, len(programs), interned)
         if faces is None:
             missing.append((misconception, cached))
@@ -154,11 +158,24 @@ def _interned(wire: dict, interned: dict[str, ProgramObservation]) -> ProgramObs
     return interned[key]
 
 
-def _cache_path(cache_dir: Path | None, misconception: Misconception, programs: list) -> Path | None:
+def runner_digest() -> str:
+    """What decides a variant's observations besides its source and the programs: the grader's
+    own code (the sandbox and the interpreter set where objects land, and so a set-order
+    dependent variant's faces) and the Python version. A cached face from other code would
+    give another diagnosis than a fresh run: the same file, another installation, another
+    answer."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256(sys.version.encode())
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _cache_path(cache_dir: Path | None, misconception: Misconception, programs: list, runner: str) -> Path | None:
     if cache_dir is None:
         return None
     key = hashlib.sha256(
-        json.dumps([CACHE_FORMAT, __version__, misconception.path.read_bytes().decode(), programs]).encode()
+        json.dumps([CACHE_FORMAT, __version__, runner, misconception.path.read_bytes().decode(), programs]).encode()
     ).hexdigest()
     return cache_dir / f"{key}.json"
 
@@ -187,7 +204,7 @@ COMPARABLE = (RunStatus.COMPLETED, RunStatus.RAISED)
 def diagnostic_tests(tests: Sequence[ProblemTest]) -> tuple[ProblemTest, ...]:
     """The tests a diagnosis is drawn from: the visible ones, the only ones `grader check` runs,
     so that every door shows the same diagnosis for the same file."""
-    return tuple(test for test in tests if test.visibility is Visibility.VISIBLE)
+    return tuple(test for test in tests if shown_in_detail(test.visibility, Audience.STUDENT))
 
 
 def wrong_cells(test: ProblemTest, expected: ProgramObservation, observed: ProgramObservation) -> Cells | None:
@@ -238,6 +255,8 @@ class Evidence:
     """Cells where the variant is wrong but the submission is right: predictions that failed."""
     tests: frozenset[str]
     """Failing tests every wrong cell of which the variant reproduces."""
+    refuted: int = 0
+    """Tests the submission gets entirely right where the variant fails."""
 
     @property
     def confidence(self) -> float:
@@ -253,6 +272,10 @@ def _test_evidence(test: ProblemTest, mine: Cells, faces: Sequence[Cells | None]
     for theirs in faces:
         if theirs is None:  # the variant timed out or crashed where the submission did not
             found = (0, len(mine), 1)
+        elif ERROR_CELL in mine and not (ERROR_CELL in theirs and _same_cell(test, ERROR_CELL, mine[ERROR_CELL], theirs[ERROR_CELL])):
+            # the submission raised where the variant did not (or raised something else): what it
+            # shows is the exception's doing (grads never propagated), and agreeing on it is no evidence
+            found = (0, len(mine), sum(1 for cell in theirs if cell not in mine))
         else:
             explained = sum(1 for cell, got in mine.items() if cell in theirs and _same_cell(test, cell, got, theirs[cell]))
             found = (explained, len(mine) - explained, sum(1 for cell in theirs if cell not in mine))
@@ -264,16 +287,17 @@ def _test_evidence(test: ProblemTest, mine: Cells, faces: Sequence[Cells | None]
 def weigh(tests: Sequence[ProblemTest], mine: Mapping[str, Cells], faces: Mapping[str, Sequence[Cells | None]]) -> Evidence:
     """A variant's evidence over the tests the submission ran to the end (``mine``: its wrong
     cells by test name)."""
-    explained = unexplained = unfulfilled = 0
+    explained = unexplained = unfulfilled = refuted = 0
     fully: set[str] = set()
     for test in tests:
         if test.name not in mine:
             continue
         e, u, f = _test_evidence(test, mine[test.name], faces[test.name])
         explained, unexplained, unfulfilled = explained + e, unexplained + u, unfulfilled + f
+        refuted += bool(f and not mine[test.name])
         if e and not u:
             fully.add(test.name)
-    return Evidence(explained, unexplained, unfulfilled, frozenset(fully))
+    return Evidence(explained, unexplained, unfulfilled, frozenset(fully), refuted)
 
 
 @dataclass
@@ -297,6 +321,15 @@ class MisconceptionLibrary:
             self._misconceptions = load_misconceptions(self.problem)
         return tuple(m for m in self._misconceptions if m.name not in self.excluded)
 
+    @classmethod
+    def recorded(cls, problem: Problem, misconceptions: Sequence[Misconception],
+                 faces: Mapping[str, Mapping[str, list[ProgramObservation]]]) -> "MisconceptionLibrary":
+        """A library of what each variant showed on the problem's diagnostic tests, recorded
+        elsewhere (a student kit): it holds no variant's code and runs nothing."""
+        names = tuple(test.name for test in diagnostic_tests(problem.tests))
+        return cls(problem, None, _faces={(m.name, names): dict(faces[m.name]) for m in misconceptions},
+                   _misconceptions=tuple(misconceptions))
+
     def without(self, name: str) -> "MisconceptionLibrary":
         """The same library (sharing what it loaded) minus one misconception."""
         return replace(self, excluded=self.excluded | {name})
@@ -309,6 +342,8 @@ class MisconceptionLibrary:
         """What the variant showed on each test (each distinct face of it), by test name."""
         key = (misconception.name, tuple(test.name for test in tests))
         if key not in self._faces:
+            if misconception.path is None:
+                raise KeyError(f"{misconception.name}: recorded on other tests than {key[1]}, and its code is not here")
             # one miss computes every variant: they share one warm sandbox
             every = variant_observations(self.problem, self.misconceptions, tests, self.cache_dir)
             for name, faces in every.items():
@@ -348,6 +383,17 @@ CONFIRMED_CONFIDENCE = 0.5
 """... or this, when a mistake read from the source points at the same misconception."""
 MARGIN = 0.1
 """The runner-up (another hint) must trail by this much, or the source must break the tie."""
+COMPLETE_CONFIDENCE = 0.5
+"""... or this, when the misconception reproduces every wrong cell of the submission, on at least
+``COMPLETE_EVIDENCE`` cells, and fails no test the submission passes: what else it predicts in
+the failing tests is the weaker counter-evidence (a student often makes a mistake in fewer
+places than the variant: in the forward pass but not in the backward one, in an operator
+the reference derives from another)."""
+COMPLETE_EVIDENCE = 3
+SHAPES = frozenset({"backward_only_direct_children", "topo_not_reversed", "backward_without_topological_order"})
+"""Misconceptions of the shape of ``backward()`` that ``read_source`` recognises: they fail
+like one another (and like a topological sort without a visited set) on many graphs, so one of
+them is named only when the source shows its shape."""
 
 
 def rank(
@@ -376,11 +422,14 @@ def diagnose(
 ) -> Diagnosis | None:
     """The known misconception behind the failures of the visible tests, when the evidence is
     strong and unambiguous enough; None (say nothing) otherwise. ``pointed``: the misconceptions
-    the source points at (``source_signals``): one of them counts as ``MARGIN`` more evidence
-    and lowers the bar, and when the source points only elsewhere nothing is said."""
+    the source points at (``SourceReading.signals``): one of them counts as ``MARGIN`` more evidence
+    and lowers the bar, and when the source points only elsewhere nothing is said; a
+    misconception of ``backward()``'s shape (``SHAPES``) is named only where the source shows
+    that shape."""
     scored = sorted(
         ((evidence.confidence + (MARGIN if m.name in pointed else 0.0), m, evidence)
-         for m, evidence in rank(library.tests, expected, observed, library) if evidence.explained),
+         for m, evidence in rank(library.tests, expected, observed, library)
+         if evidence.explained and (m.name in pointed or m.name not in SHAPES)),
         key=lambda entry: (-entry[0], entry[1].name),
     )
     if not scored:
@@ -388,21 +437,55 @@ def diagnose(
     score, best, evidence = scored[0]
     if pointed and best.name not in pointed:
         return None
-    bar = CONFIRMED_CONFIDENCE if best.name in pointed else CONFIDENCE
+    bar = CONFIRMED_CONFIDENCE if best.name in pointed else _bar(evidence)
     rival = next((other for other, m, _ in scored[1:] if m.cause != best.cause), 0.0)
     if evidence.confidence < bar or rival > score - MARGIN:
         return None
     return Diagnosis(best, evidence.tests, round(evidence.confidence, 3))
 
 
+def _bar(evidence: Evidence) -> float:
+    """The confidence a misconception the source does not point at needs."""
+    complete = not evidence.unexplained and not evidence.refuted and evidence.explained >= COMPLETE_EVIDENCE
+    return COMPLETE_CONFIDENCE if complete else CONFIDENCE
+
+
 # ------------------------------------------------------------------ reading the source
 
-def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
-    """Mistakes visible in the submission's text. Parsing only: nothing of it runs here, and
-    a file built to choke the parser (huge, or nested a million deep) just gets no findings."""
+@dataclass(frozen=True, slots=True)
+class SourceReading:
+    """What the submission's text says, read once (parsing only: nothing of it runs here, and a
+    file built to choke the parser, huge or nested a million deep, just says nothing)."""
+
+    findings: tuple[Finding, ...]
+    """Mistakes visible in the text, by line."""
+    signals: frozenset[str]
+    """The misconceptions the source points at: those of its findings, and shapes of
+    ``backward()`` that are not worth a finding of their own but tell apart bugs that fail
+    alike (a topological order walked forwards; no walk at all)."""
+
+
+def read_source(source: bytes, problem: Problem) -> SourceReading:
     tree = _parse(source)
     if tree is None:
-        return ()
+        return SourceReading((), frozenset())
+    findings = _findings_in(tree, problem)
+    pointed = {finding.misconception for finding in findings if finding.misconception}
+    for cls in tree.body:
+        if isinstance(cls, ast.ClassDef) and cls.name == problem.api.class_name:
+            methods = {m.name: m for m in cls.body if isinstance(m, ast.FunctionDef)}
+            if "backward" in methods:
+                # read through the helpers backward() calls: what it does, wherever it is written
+                functions = {f.name: f for f in tree.body if isinstance(f, ast.FunctionDef)}
+                pointed |= _backward_shape(_reached(methods["backward"], methods, functions))
+    return SourceReading(findings, frozenset(pointed))
+
+
+def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
+    return read_source(source, problem).findings
+
+
+def _findings_in(tree: ast.Module, problem: Problem) -> tuple[Finding, ...]:
     class_name = problem.api.class_name
     required = set(problem.api.required_attributes)
     findings: list[Finding] = []
@@ -418,29 +501,42 @@ def static_findings(source: bytes, problem: Problem) -> tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: f.line))
 
 
-def source_signals(source: bytes, problem: Problem) -> frozenset[str]:
-    """The misconceptions the source points at: those of its findings, and shapes of
-    ``backward()`` that are not worth a finding of their own but tell apart bugs that fail
-    alike (a topological order walked forwards; no walk at all). Parsing only, like
-    ``static_findings``."""
-    tree = _parse(source)
-    if tree is None:
-        return frozenset()
-    pointed = {finding.misconception for finding in static_findings(source, problem) if finding.misconception}
-    for cls in tree.body:
-        if isinstance(cls, ast.ClassDef) and cls.name == problem.api.class_name:
-            backward = next((m for m in cls.body if isinstance(m, ast.FunctionDef) and m.name == "backward"), None)
-            if backward is not None:
-                pointed |= _backward_shape(list(ast.walk(backward)))
-    return frozenset(pointed)
+def _reached(backward: ast.FunctionDef, methods: Mapping[str, ast.FunctionDef],
+             functions: Mapping[str, ast.FunctionDef]) -> list[ast.FunctionDef]:
+    """``backward()`` and the helpers it calls, its class's methods (``self.helper()``) and the
+    module's functions (``helper(self)``), however deep: what it does, wherever it is written."""
+    reached: list[ast.FunctionDef] = []
+    todo = [backward]
+    while todo:
+        function = todo.pop()
+        if function in reached:
+            continue
+        reached.append(function)
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Call):
+                continue
+            if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name) and node.func.value.id == "self":
+                todo += [methods[node.func.attr]] if node.func.attr in methods else []
+            elif isinstance(node.func, ast.Name) and node.func.id in functions:
+                todo.append(functions[node.func.id])
+    return reached
 
 
-def _backward_shape(inside: list[ast.AST]) -> set[str]:
+ORDER_BUILDERS = ("append", "appendleft", "insert", "extend")
+"""Methods that grow a list: a ``backward()`` calling none of them builds no order of its own."""
+
+
+def _backward_shape(functions: list[ast.FunctionDef]) -> set[str]:
+    inside = [node for function in functions for node in ast.walk(function)]
     loops = [node for node in inside if isinstance(node, (ast.For, ast.While))]
-    nested = [node for node in inside[1:] if isinstance(node, (ast.FunctionDef, ast.Lambda))]
+    nested = [node for node in inside if isinstance(node, (ast.FunctionDef, ast.Lambda)) and node not in functions]
     calls = [node for node in inside if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)]
     if not loops and not nested and not any(call.func.attr == "backward" for call in calls):  # type: ignore[attr-defined]
         return {"backward_only_direct_children"}  # it walks no graph: no topological order is built here
+    growing = [call.func for call in calls if call.func.attr in ORDER_BUILDERS]  # type: ignore[attr-defined]
+    grown = {func.value.id for func in growing if isinstance(func.value, ast.Name)}  # type: ignore[attr-defined]
+    if not growing and _recurses(functions, nested):
+        return {"backward_without_topological_order"}  # it recurses into the inputs and orders nothing
     reverses = any(
         (isinstance(node, ast.Name) and node.id == "reversed")
         or (isinstance(node, ast.Attribute) and node.attr in ("reverse", "insert", "appendleft"))
@@ -448,12 +544,28 @@ def _backward_shape(inside: list[ast.AST]) -> set[str]:
         or (isinstance(node, ast.Slice) and node.step is not None)
         for node in inside
     )
+    # a list walked forwards: one backward() itself grew (children appended before their users),
+    # or one whose nodes' rules the loop calls
     walks_a_list = any(
         isinstance(loop, ast.For) and isinstance(loop.iter, ast.Name)
-        and any(isinstance(n, ast.Attribute) and n.attr == "_backward" for n in ast.walk(loop))
+        and (loop.iter.id in grown or any(isinstance(n, ast.Attribute) and n.attr == "_backward" for n in ast.walk(loop)))
         for loop in loops
     )
     return {"topo_not_reversed"} if walks_a_list and not reverses else set()
+
+
+def _recurses(functions: list[ast.FunctionDef], nested: list[ast.AST]) -> bool:
+    """Whether ``backward()`` recurses: it, a helper or a function nested in them calls itself
+    (``helper(child)``, ``child.helper()``), or it calls ``backward()`` on another node."""
+    def calls_itself(function: ast.FunctionDef) -> bool:
+        return any(
+            isinstance(node, ast.Call) and (
+                (isinstance(node.func, ast.Name) and node.func.id == function.name)
+                or (isinstance(node.func, ast.Attribute) and node.func.attr in (function.name, "backward")))
+            for node in ast.walk(function)
+        )
+
+    return any(calls_itself(f) for f in [*functions, *nested] if isinstance(f, ast.FunctionDef))
 
 
 def _parse(source: bytes) -> ast.Module | None:

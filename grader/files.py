@@ -50,13 +50,18 @@ CLASS_FILE_NAMES = frozenset({"summary.json", "grades.csv", "index.html", "repor
 gets another, so no student's folder stands where the class files go."""
 
 
+UNPORTABLE = str.maketrans({character: "_" for character in '/\\\0":<>|*?'})
+"""Characters no folder name may hold wherever reports travel: a separator, NUL, and what
+Windows and actions/upload-artifact refuse (a workflow's artifact upload fails on them)."""
+
+
 def safe_file_name(name: str) -> str:
     """A name the grader may use for a file or folder it writes under ``--out``: the name
     itself when it is printable and an ordinary name; otherwise a cleaned one with a digest of
     the original, so that distinct names stay distinct, the same name always maps alike, and
-    ``..``, ``.``, a slash or a NUL never leave the folder, and no name is one of the class
-    files."""
-    cleaned = clean_name(name).replace("/", "_").replace("\\", "_").replace("\0", "_")
+    ``..``, ``.``, a slash or a NUL never leave the folder, no name is one of the class
+    files, and none holds a character another system refuses (``UNPORTABLE``)."""
+    cleaned = clean_name(name).translate(UNPORTABLE)
     ordinary = name not in ("", ".", "..") and not name.startswith(".") and name.lower() not in CLASS_FILE_NAMES
     if cleaned == name and ordinary:
         return name

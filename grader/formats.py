@@ -7,13 +7,13 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestStatus
 from grader.classroom import render_classroom
 from grader.files import write_atomically
 from grader.html import render_html
 from grader.report import Report, render_json
 from grader.spec import Visibility
-from grader.view import Audience, report_view
+from grader.view import Audience, ReportView, report_view
 
 FILE_NAMES = {"json": "report.json", "md": "summary.md", "junit": "junit.xml", "gradescope": "results.json",
               "classroom": "classroom.json", "html": "report.html"}
@@ -51,7 +51,11 @@ def write_formats(report: Report, out: Path, formats: tuple[str, ...]) -> list[P
 
 def render_gradescope(report: Report) -> str:
     """Gradescope's results.json: its own field names and visibility values. Gradescope
-    enforces visibility itself, so it gets after-published tests' details too."""
+    enforces visibility itself, so it gets after-published tests' details too. The top-level
+    ``output`` (Markdown) says why the file could not be graded, the likely misconception and
+    what the source reading found; each test's own (plain text, which Gradescope shows as
+    written) its failure, hint and likely cause. A grader error also goes to ``extra_data``,
+    which Gradescope stores for the staff and shows no student."""
     view = report_view(report, Audience.GRADESCOPE)
     tests = []
     for test in view.tests:
@@ -72,13 +76,37 @@ def render_gradescope(report: Report) -> str:
     results = {
         "score": view.score,
         "execution_time": max(1, round(view.duration_s)),
-        "output": view.message,
-        "output_format": "text",
+        "output": gradescope_output(view),
+        "output_format": "md",
         "test_output_format": "text",
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+    if view.status is SubmissionStatus.GRADER_ERROR:
+        results["extra_data"] = {"grader_error": view.message}
     return json.dumps(results, indent=2, ensure_ascii=False) + "\n"
+
+
+def gradescope_output(view: ReportView) -> str:
+    """The whole submission's feedback on Gradescope, in Markdown: the score, why the file
+    could not be graded, then ``markdown_feedback``."""
+    lines = [f"**{markdown_text(view.problem_title)}: {view.score:g} / {view.max_score:g}**"]
+    if view.message:
+        lines += ["", *markdown_code_block(view.message)]
+    lines += markdown_feedback(view)
+    return "\n".join(lines) + "\n"
+
+
+def markdown_feedback(view: ReportView) -> list[str]:
+    """The likely misconception and what the source reading found, as Markdown lines (each
+    block after an empty line), escaped: what a student should read besides the tests."""
+    lines = []
+    if view.misconception:
+        lines += ["", f"**Likely misconception:** {markdown_text(view.misconception.hint)}"]
+    if view.findings:
+        lines += ["", "**In your code:**", ""]
+        lines += [f"- line {f.line}: {markdown_text(f.message)}" for f in view.findings]
+    return lines
 
 
 def render_junit(report: Report) -> str:
@@ -140,11 +168,7 @@ def render_markdown(report: Report) -> str:
     if hidden:
         passed = sum(t.passed for t in hidden)
         lines += ["", f"Hidden tests: {passed} of {len(hidden)} passed."]
-    if view.misconception:
-        lines += ["", f"**Likely misconception:** {markdown_text(view.misconception.hint)}"]
-    if view.findings:
-        lines += ["", "**In your code:**", ""]
-        lines += [f"- line {f.line}: {markdown_text(f.message)}" for f in view.findings]
+    lines += markdown_feedback(view)
     return "\n".join(lines) + "\n"
 
 

@@ -17,13 +17,24 @@ randomness only adds to them.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 from grader.interpreter import execute_step
-from grader.programs import Domain, Operation, OperationKind, Step, StepKind, TestProgram, Whitelist, parse_program
+from grader.programs import (
+    Domain,
+    Operation,
+    OperationKind,
+    Step,
+    StepKind,
+    TestProgram,
+    Whitelist,
+    parse_program,
+)
 
 MAX_CHAIN_DEPTH = 300
 """Nodes in a deep chain: far enough for slow code to show, well under the recursion limit."""
@@ -98,7 +109,7 @@ class _Writer:
         name = self.name()
         return self._run(name, f"Value({value!r})", {"kind": "leaf", "target": name, "op": "value", "operands": [["const", value]]})
 
-    def _run(self, name: str, expression: str, step: dict) -> str:
+    def _run(self, name: str, expression: str, step: dict[str, Any]) -> str:
         try:
             execute_step(self.value_class, step, self.nodes)
             value = self.nodes[name].data  # type: ignore[attr-defined]
@@ -147,14 +158,18 @@ class _Writer:
                    if op.operands[0].takes("ref") and op.operands[1].takes("ref") and self.holds(op, [a, b])]
         return self.apply(self.rng.choice(choices), [a, b])
 
+    def apply_in_domain(self, op: Operation, a: str) -> str:
+        """``op`` on ``a``, brought into the operation's domain first."""
+        return self.apply(op, [self.into_domain(a, op.domain())])
+
     def unary(self, a: str) -> str:
         """One declared operation on one node, in its domain."""
         choices: list[Callable[[], str]] = []
         for op in self.whitelist.operations:
             if op.kind is OperationKind.UNARY or (op.kind is OperationKind.METHOD and not op.arguments):
-                choices.append(lambda op=op: self.apply(op, [self.into_domain(a, op.domain())]))
+                choices.append(functools.partial(self.apply_in_domain, op, a))
             elif op.draws and self.drawn(op, a):
-                choices.append(lambda op=op: self.power(op, a))
+                choices.append(functools.partial(self.power, op, a))
         if self.numbers_allowed:
             choices.append(lambda: self.constant_op(a))
         return self.rng.choice(choices)() if choices else self.binary(a, self.leaf())
@@ -318,7 +333,7 @@ def _wide_sum(w: _Writer) -> str:
     count = w.rng.randint(40, 120)
     if w.whitelist.sum is not None:
         terms = [total] + [w.mul(w.leaf(), shared) for _ in range(count)]
-        return w.finish(w.apply(w.whitelist.sum, terms))  # type: ignore[list-item]
+        return w.finish(w.apply(w.whitelist.sum, list[Term](terms)))
     for _ in range(count):
         total = w.add(total, w.mul(w.leaf(), shared))
     return w.finish(total)

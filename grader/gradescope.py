@@ -23,10 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
 import grader
+from grader.check import SubmissionStatus
 from grader.files import write_atomically
 from grader.formats import render_gradescope
 from grader.report import Report
@@ -76,7 +78,7 @@ def build_bundle(course: Course, problem: Problem, out: Path, seed: int | None =
     return BuildResult(out, problem.id, seed_source, tuple(sorted(files)))
 
 
-def _template_values(problem_id: str) -> dict:
+def _template_values(problem_id: str) -> dict[str, Any]:
     requirements = [r for r in (metadata.requires("grader") or []) if "extra ==" not in r]
     return {
         "problem_id": problem_id,
@@ -87,7 +89,7 @@ def _template_values(problem_id: str) -> dict:
     }
 
 
-def _render(name: str, values: dict) -> str:
+def _render(name: str, values: dict[str, Any]) -> str:
     # shell scripts and TOML, not HTML: nothing to escape, and every name must be given
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("grader", "templates"), autoescape=False,
@@ -124,10 +126,20 @@ def autograder_root() -> Path:
     return Path(os.environ.get("GRADER_AUTOGRADER_ROOT") or DEFAULT_ROOT)
 
 
-def run_autograder(root: Path, load_problem: Callable[[str], Problem], grade: Callable[[Problem, Path], Report]) -> dict:
+@dataclass(frozen=True, slots=True)
+class AutograderRun:
+    results: dict[str, Any]
+    """What results.json holds."""
+    grader_failed: bool
+    """The grader, not the submission, failed: ``grader gradescope run`` exits non-zero."""
+
+
+def run_autograder(root: Path, load_problem: Callable[[str], Problem], grade: Callable[[Problem, Path], Report]) -> AutograderRun:
     """Grade the one .py file in ``root/submission`` and write ``root/results/results.json``.
-    Never raises: whatever goes wrong, the student gets results.json saying what."""
+    Never raises: whatever goes wrong, the student gets results.json saying what. When the
+    grader failed, the staff are told on stdout (which only they see) and in ``extra_data``."""
     results_path = root / "results" / "results.json"
+    failure = ""
     try:
         bundle = json.loads((root / "source" / "bundle.json").read_text(encoding="utf-8"))
         problem = load_problem(bundle["problem"])
@@ -140,12 +152,19 @@ def run_autograder(root: Path, load_problem: Callable[[str], Problem], grade: Ca
             print(f"grader: {report.isolation} isolation, as uid {os.getuid()} (each run as an unprivileged uid of "
                   f"its own when that is root); status {report.status}, {report.score}/{report.max_score}")
             results = json.loads(render_gradescope(report))
-    except Exception:  # noqa: BLE001 - the one place a grader bug must become a message, not a crash
+            if report.status is SubmissionStatus.GRADER_ERROR:
+                failure = f"the grader could not judge every test: {report.message}"
+    except Exception as error:  # noqa: BLE001 - the one place a grader bug must become a message, not a crash
         traceback.print_exc(file=sys.stdout)  # stdout goes to the staff only (stdout_visibility hidden)
-        results = _not_graded("The autograder failed while grading your submission. This is not a problem "
-                              "with your code: please tell your instructor.")
+        failure = f"the autograder failed: {type(error).__name__}: {error}"
+        results = {**_not_graded("The autograder failed while grading your submission. This is not a problem "
+                                 "with your code: please tell your instructor."),
+                   "extra_data": {"grader_error": clean_name(failure, 2000)}}
+    if failure:
+        print(f"GRADER FAILURE (staff only): {clean_name(failure, 2000)}; the student was told it is not their fault; "
+              "regrade once it is fixed")
     write_atomically(results_path, json.dumps(results, indent=2, ensure_ascii=False) + "\n")
-    return results
+    return AutograderRun(results, bool(failure))
 
 
 def find_submissions(folder: Path) -> list[Path]:
@@ -163,6 +182,6 @@ def submission_problem(submissions: list[Path], folder: Path) -> str:
             "the one with your Value class.")
 
 
-def _not_graded(message: str) -> dict:
+def _not_graded(message: str) -> dict[str, Any]:
     return {"score": 0, "output": message, "output_format": "text", "stdout_visibility": "hidden", "tests": []}
 

@@ -27,8 +27,13 @@ GRAPH_FIELDS = ("data", "grad")
 OPERATOR_SYMBOLS = {"-": "−", "*": "×", "/": "÷"}
 """Python's operators as a picture writes them; a method shows its name, ``sum()`` "sum"."""
 
-# geometry of the picture, in SVG user units (CSS pixels at 100%)
+# geometry of the picture, in SVG user units (CSS pixels at 100%): decided here, drawn by
+# templates/_graph.html.j2
 NODE_WIDTH, LINE_HEIGHT, PADDING = 172, 17, 8
+TEXT_INSET, BASELINE, CORNER_RADIUS = 9, 13, 7
+"""A box's text starts TEXT_INSET in from its sides, BASELINE below the top of its line."""
+NAME_CHARS, VALUE_CHARS, EXPECTED_CHARS = 14, 12, 11
+"""What fits on a box's line: its name, an observed value, an expected one (then "…")."""
 H_GAP, V_GAP, MARGIN = 24, 40, 10
 DUMMY_WIDTH = 12
 """Width of the slot an operand from further up takes in each layer it passes."""
@@ -98,6 +103,19 @@ class TestGraph:
 
 
 @dataclass(frozen=True, slots=True)
+class BoxText:
+    """One line of text in a box, placed: a renderer writes ``text`` at (x, y), its end there
+    when ``end_anchored``."""
+
+    x: float
+    y: float
+    text: str
+    kind: str
+    """Its CSS classes: name, op, value, value bad (a wrong observed value) or expected."""
+    end_anchored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Box:
     node: GraphNode
     x: float
@@ -105,6 +123,26 @@ class Box:
     width: float
     height: float
     layer: int
+    corner_radius: float = CORNER_RADIUS
+
+    @property
+    def texts(self) -> tuple[BoxText, ...]:
+        """The node's name and operation, its data and grad as observed (marked where wrong),
+        then what each wrong field should be: one line each, as ``_box_height`` counts them."""
+        node, left, right = self.node, self.x + TEXT_INSET, self.x + self.width - TEXT_INSET
+        texts = [BoxText(left, self._baseline(0), _fit(node.display, NAME_CHARS), "name"),
+                 BoxText(right, self._baseline(0), node.symbol, "op", end_anchored=True)]
+        for line, field in enumerate(GRAPH_FIELDS, start=1):
+            got = f"{field} {_fit(node.values(field)[1], VALUE_CHARS)}"
+            wrong = field in node.wrong_fields
+            texts.append(BoxText(left, self._baseline(line), f"✗ {got}" if wrong else got, "value bad" if wrong else "value"))
+        for line, field in enumerate(node.wrong_fields, start=1 + len(GRAPH_FIELDS)):
+            should = "✗ repr differs" if field == "repr" else f"{field} should be {_fit(node.values(field)[0], EXPECTED_CHARS)}"
+            texts.append(BoxText(left, self._baseline(line), should, "expected"))
+        return tuple(texts)
+
+    def _baseline(self, line: int) -> float:
+        return self.y + PADDING + BASELINE + LINE_HEIGHT * line
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +172,7 @@ def failure_graphs(
     ``tests``."""
     return {
         test.name: build_graph(test, expected[test.name], seen)
-        for test, seen in zip(tests, observed)
+        for test, seen in zip(tests, observed, strict=True)
         if test.visibility is Visibility.VISIBLE and test.name in wrong_values
     }
 
@@ -202,7 +240,7 @@ def layout(graph: TestGraph) -> GraphLayout:
     centres: dict[str, float] = {}
     boxes: dict[str, Box] = {}
     tops: list[float] = []
-    y = MARGIN
+    y: float = MARGIN
     for depth, row in enumerate(rows):
         row.sort(key=lambda item: _barycentre(item, centres, row))
         x = (width - _row_width(row)) / 2
@@ -285,7 +323,12 @@ def _barycentre(item: _Item, centres: dict[str, float], row: list[_Item]) -> tup
 
 def _box_height(node: GraphNode) -> float:
     """A title line, data, grad, and one line per wrong field saying what it should be."""
-    return PADDING * 2 + LINE_HEIGHT * (3 + len(node.wrong_fields))
+    return PADDING * 2 + LINE_HEIGHT * (1 + len(GRAPH_FIELDS) + len(node.wrong_fields))
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, the last one "…" where it had to be cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _edges(links: list[_Link], boxes: Mapping[str, Box], centres: Mapping[str, float],

@@ -15,13 +15,14 @@ autoescape escapes every value; nothing is marked safe.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
 
 from grader import __version__
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestStatus
 from grader.files import write_atomically
 from grader.graph import GraphLayout, TestGraph, layout
 from grader.report import Report
@@ -39,10 +40,10 @@ STATUS_LABELS = {
     TestStatus.TIMEOUT: ("⏱", "timed out"),
 }
 SUBMISSION_STATUS = {
-    "graded": "graded",
-    "failed_to_load": "did not load",
-    "timed_out": "timed out while loading",
-    "grader_error": "grader error",
+    SubmissionStatus.GRADED: "graded",
+    SubmissionStatus.FAILED_TO_LOAD: "did not load",
+    SubmissionStatus.TIMED_OUT: "timed out while loading",
+    SubmissionStatus.GRADER_ERROR: "grader error",
 }
 
 
@@ -129,11 +130,13 @@ def render_html(report: Report) -> str:
     return environment().get_template("report.html.j2").render(page=report_page(report), grader_version=__version__)
 
 
-def write_index(out: Path, problem: Problem, rows: list[StudentRow]) -> None:
+def write_index(out: Path, problem: Problem, rows: list[StudentRow], identity_columns: Sequence[str] = ()) -> None:
     """``index.html`` of a batch, next to its students' folders; generated tests are counted
-    by shape (forty rows of random graphs would say less than seven)."""
+    by shape (forty rows of random graphs would say less than seven); a roster's columns
+    beside each student."""
     groups = {test.name: test.group for test in problem.tests}
-    write_atomically(out / "index.html", render_index(class_summary(problem.id, rows, groups)))
+    summary = class_summary(problem.id, list(rows), groups, tuple(identity_columns))
+    write_atomically(out / "index.html", render_index(summary))
 
 
 def render_index(summary: ClassSummary) -> str:
@@ -144,12 +147,12 @@ def render_index(summary: ClassSummary) -> str:
 def report_page(report: Report) -> ReportPage:
     view = report_view(report, Audience.STUDENT)
     shown = [t for t in view.tests if t.visibility is not Visibility.HIDDEN]
-    failures = tuple(_failure(t) for t in view.detailed if not t.passed) if view.status == "graded" else ()
+    failures = tuple(_failure(t) for t in view.detailed if not t.passed) if view.status is SubmissionStatus.GRADED else ()
     anchors = {section.name: section.anchor for section in failures}
     return ReportPage(
         view=view,
-        status_label=SUBMISSION_STATUS.get(view.status, view.status.replace("_", " ")),
-        percent=round(100.0 * view.score / view.max_score, 1) if view.max_score else 0.0,
+        status_label=SUBMISSION_STATUS[view.status],
+        percent=round(view.percent, 1),
         rows=tuple(_row(t, anchors.get(t.name, "")) for t in shown),
         hidden=_hidden_count(view.tests),
         failures=failures,

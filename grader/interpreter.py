@@ -35,7 +35,9 @@ import json
 import math
 import operator
 import os
+import signal
 import sys
+import time
 import traceback
 
 MAX_TEXT = 500  # characters kept of any repr or message
@@ -52,40 +54,130 @@ def run_program(value_class, program, source_file=None):
     """Run one program; return (values, error) as plain data.
 
     ``program`` is its list of steps, or ``{"steps": [...], "repr": false}`` to leave the
-    repr out (and ``"label": true`` to read back what ``label=`` stored). ``values`` is one
-    flat list: each node's observed data, grad, (unless left out) repr and (if asked) label,
-    node after node in the order the steps create them (the grader knows their names: the
-    steps' targets); a node created without ``label=`` has None for its label. ``error`` is
-    None, or the exception a step raised (the program stops there; nodes created before it
-    are still observed).
+    repr out (and ``"label": true`` to read back what ``label=`` stored), and ``"budget":
+    seconds`` for a limit on the CPU time it may take (see ``_Watch``; only where the program
+    runs in a process of its own). ``values`` is one flat list: each node's observed data,
+    grad, (unless left out) repr and (if asked) label, node after node in the order the steps
+    create them (the grader knows their names: the steps' targets); a node created without
+    ``label=`` has None for its label. ``error`` is None, or the exception a step raised (the
+    program stops there; nodes created before it are still observed); a program stopped by
+    its watch has ``"stopped"`` in its error.
     """
     steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, dict) else (program, True)
+    budget = program.get("budget") if isinstance(program, dict) else None
     env = {}
     error = None
-    for index, step in enumerate(steps):
+    watch = _Watch(env, budget) if budget else None
+    try:
+        for index, step in enumerate(steps):
+            try:
+                if watch is not None:
+                    watch.armed = True
+                execute_step(value_class, step, env)
+            except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
+                error = describe_exception(exc, source_file, step=index)
+            finally:
+                if watch is not None:
+                    watch.armed = False
+            if watch is not None and watch.stopped is not None:  # even if the submission swallowed it
+                error = {"type": "WatchStopped", "message": "", "step": index, "stopped": watch.stopped}
+            if error is not None:
+                break
+        labelled = ({step["target"] for step in steps if step.get("label") is not None}
+                    if isinstance(program, dict) and program.get("label") else None)
+        values = _observed(env, with_repr, watch, labelled)  # reading a node runs the submission's code too
+        if watch is not None and watch.stopped is not None and error is None:
+            error = {"type": "WatchStopped", "message": "", "stopped": watch.stopped}
+    finally:
+        if watch is not None:
+            watch.stop()
+    return values, error
+
+
+HUGE_NUMBER_BITS = 10_000
+"""An int this long (about 3,000 decimal digits) has grown without bound: no program of
+these problems comes near, and arithmetic on such numbers slows without end."""
+WATCH_PERIOD_SECONDS = 0.01
+
+
+class WatchStopped(BaseException):
+    """Raised into the program by its watch (a BaseException: ``except Exception`` in the
+    submission does not swallow it)."""
+
+
+class _Watch:
+    """A program's CPU time and its numbers, looked at every ``WATCH_PERIOD_SECONDS`` of CPU
+    time (a profiling timer): past its budget, or with a number that grew past
+    ``HUGE_NUMBER_BITS``, the program is stopped at once, and ``stopped`` says why, as data
+    the grader reads (``{"why": "budget"}`` or ``{"why": "unbounded", "node", "field",
+    "digits"}``)."""
+
+    def __init__(self, env, budget):
+        self.env, self.budget = env, float(budget)
+        self.started = time.process_time()
+        self.stopped = None
+        self.armed = False
+        """Whether the submission's code runs (a step, or reading a node): only then may the
+        watch raise into it. Once it stopped the program, it raises again at every tick while
+        armed, so code that swallows the first raise is interrupted again."""
+        self.interrupted_again = False
+        signal.signal(signal.SIGPROF, self._look)
+        signal.setitimer(signal.ITIMER_PROF, WATCH_PERIOD_SECONDS, WATCH_PERIOD_SECONDS)
+
+    def stop(self):
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        signal.signal(signal.SIGPROF, signal.SIG_IGN)
+
+    def _look(self, _signum, _frame):
+        if not self.armed:
+            return
+        if self.stopped is not None:
+            self.interrupted_again = True
+            raise WatchStopped(self.stopped["why"])
+        for name, node in list(self.env.items()):
+            for field in ("data", "grad"):
+                value = _plain_attribute(node, field)
+                if type(value) is int and value.bit_length() > HUGE_NUMBER_BITS:
+                    self._stop({"why": "unbounded", "node": name, "field": field,
+                                "digits": int(value.bit_length() * 0.30103)})
+        if time.process_time() - self.started > self.budget:
+            self._stop({"why": "budget"})
+
+    def _stop(self, why):
+        self.stopped = why
+        raise WatchStopped(why["why"])
+
+
+def _plain_attribute(node, name):
+    """An attribute as stored (no property of the submission's runs from a signal handler)."""
+    try:
+        return object.__getattribute__(node, "__dict__").get(name)
+    except BaseException:  # noqa: BLE001 - slotted: read through the class's descriptor
         try:
-            execute_step(value_class, step, env)
-        except BaseException as exc:  # noqa: BLE001 - a SystemExit in student code is data too
-            error = describe_exception(exc, source_file, step=index)
-            break
-    if isinstance(program, dict) and program.get("label"):
-        labelled = {step["target"] for step in steps if step.get("label") is not None}
-        return _observed_with_labels(env, with_repr, labelled), error
-    return _observed(env, with_repr), error
+            slot = type(node).__dict__.get(name)
+            return slot.__get__(node) if type(slot).__name__ == "member_descriptor" else None
+        except BaseException:  # noqa: BLE001
+            return None
 
 
-def _observed(env, with_repr):
-    values = []
-    for node in env.values():
-        values += observe(node, with_repr)
-    return values
-
-
-def _observed_with_labels(env, with_repr, labelled):
+def _observed(env, with_repr, watch=None, labelled=None):
+    """Every node's observation, in order, each followed by its label when ``labelled`` (the
+    targets created with ``label=``) is given: None for a node without one. Under a watch,
+    reading a node is watched too: a field whose reading runs past the budget (or, once the
+    program was stopped, takes more than a tick) is observed as the error it raised."""
     values = []
     for name, node in env.items():
-        values += observe(node, with_repr)
-        values.append(_observe_label(node) if name in labelled else None)
+        if watch is not None:
+            if watch.interrupted_again:
+                break  # reading nodes hangs too: the rest are not read (the grader sees them missing)
+            watch.armed = True
+        try:
+            values += observe(node, with_repr)
+            if labelled is not None:
+                values.append(_observe_label(node) if name in labelled else None)
+        finally:
+            if watch is not None:
+                watch.armed = False
     return values
 
 
@@ -160,7 +252,7 @@ def _observe_number(node, name):
             return _float(value)
         # anything else (a Value, a string, an object that claims equality with everything)
         # is reported as what it is; the grader never compares it as a number
-        return {"other": type(value).__name__, "text": _short(repr(value))}
+        return {"other": _short(type(value).__name__)[:100], "text": _short(repr(value))}
     except BaseException as exc:  # noqa: BLE001
         return {"error": describe_exception(exc)}
 
@@ -319,16 +411,14 @@ def run_in_this_process(config):
     except BaseException as exc:  # noqa: BLE001
         _flush_output()
         send({"event": "load_error", "error": describe_exception(exc, source_file)})
-        channel.flush()
-        os._exit(0)
+        _end_run(channel)
     value_class = getattr(module, config["class_name"], None)
     if not isinstance(value_class, type):
         found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and not n.startswith("_"))
         also = f" (it defines {', '.join(found)})" if found else ""
         message = f"the file defines no class named {config['class_name']}{also}"
         send({"event": "load_error", "error": {"type": "MissingClass", "message": message}})
-        channel.flush()
-        os._exit(0)
+        _end_run(channel)
     missing = [name for name in config["required_attributes"] if not hasattr(value_class, name)]
     send({"event": "loaded", "missing": missing})
     again = config.get("again", [])
@@ -342,6 +432,10 @@ def run_in_this_process(config):
     if again:
         shifted = shift_memory_layout(config.get("again_shift", 1))  # noqa: F841 - kept alive on purpose
         for index, steps in again:
+            if index in first and first[index][1] is not None and "stopped" in first[index][1]:
+                first.pop(index)  # stopped by its watch: a second run would only take as long
+                send({"event": "result", "test": index, "again": True, "same": True})
+                continue
             values, error = run_program(value_class, steps, source_file)
             if index in first and first.pop(index) == (values, error):
                 send({"event": "result", "test": index, "again": True, "same": True})
@@ -349,6 +443,21 @@ def run_in_this_process(config):
                 send({"event": "result", "test": index, "again": True, "values": values, "error": error})
     _flush_output()
     send({"event": "done"})
-    channel.flush()
-    os._exit(0)  # no atexit handlers or finalizers of the submission run after the results
+    _end_run(channel)
+
+
+def _end_run(channel):
+    """Flush the last message, close the output pipes and the channel, so the grader reads
+    their ends at once rather than when this process has unmapped its memory, and exit: no
+    atexit handlers or finalizers of the submission run after the results."""
+    try:
+        channel.flush()
+    except BaseException:  # noqa: BLE001
+        pass
+    os.closerange(0, 3)
+    try:
+        os.close(channel.fileno())
+    except (OSError, ValueError):
+        pass
+    os._exit(0)
 

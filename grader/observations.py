@@ -10,9 +10,10 @@ from __future__ import annotations
 import collections.abc
 import math
 import re
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import Any, Mapping
+from typing import Any, overload
 
 from grader.text import clean
 
@@ -44,6 +45,24 @@ class RaisedError:
     def describe(self) -> str:
         where = f" (line {self.line})" if self.line else ""
         return f"{self.type}: {self.message}{where}" if self.message else f"{self.type}{where}"
+
+
+class LoadFailureKind(str, Enum):
+    SYNTAX_ERROR = "syntax_error"
+    IMPORT_ERROR = "import_error"
+    MISSING_CLASS = "missing_class"
+    FORBIDDEN_IMPORT = "forbidden_import"
+    TIMED_OUT = "timed_out"
+    CRASHED = "crashed"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """Why the submission never got to its tests (read from the run by ``grader.sandbox``)."""
+
+    kind: LoadFailureKind
+    error: RaisedError | None
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +100,8 @@ class NodeObservation:
     node created without one)."""
 
     def field(self, name: str) -> Reading:
-        return getattr(self, name)
+        reading: Reading = getattr(self, name)
+        return reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,27 +123,33 @@ class ResultLayout:
     with_label: bool = False
 
     @classmethod
-    def of(cls, program: Mapping[str, Any] | list) -> "ResultLayout":
-        """The layout of what the interpreter sends for ``program``: ``ProblemTest.to_wire()``,
-        or a bare list of steps (repr observed), as ``interpreter.run_program`` takes it."""
-        steps, with_repr = (program["steps"], program.get("repr", True)) if isinstance(program, Mapping) else (program, True)
-        with_label = isinstance(program, Mapping) and bool(program.get("label"))
-        return cls(tuple(step["target"] for step in steps if step["kind"] != "backward"), bool(with_repr), with_label)
+    def of(cls, program: Mapping[str, Any]) -> ResultLayout:
+        """The layout of what the interpreter sends for ``program`` (``ProblemTest.to_wire()``)."""
+        steps = program["steps"]
+        names = tuple(step["target"] for step in steps if step["kind"] != "backward")
+        return cls(names, bool(program.get("repr", True)), bool(program.get("label")))
 
     @property
     def stride(self) -> int:
         return 2 + self.with_repr + self.with_label
 
+    @property
+    def most_bytes(self) -> int:
+        """The longest line a result of this layout can take on the channel (with room for its
+        error); a longer one did not come from the interpreter."""
+        return len(self.names) * self.stride * RESULT_FIELD_BYTES + 65536
 
-class _NodesOnDemand(collections.abc.Mapping):
+
+class _NodesOnDemand(collections.abc.Mapping[str, NodeObservation]):
     """A result's nodes, read from the wire (the flat list of values as it arrived) the first
     time anyone looks. The wire is kept: two equal wires are the same nodes, which tells most
     right answers apart without reading a node, and most answers are right."""
 
-    __slots__ = ("wire", "_nodes")
+    __slots__ = ("_nodes", "wire")
 
     def __init__(self, layout: ResultLayout, values: Any) -> None:
-        self.wire, self._nodes = (layout, values), None
+        self.wire = (layout, values)
+        self._nodes: dict[str, NodeObservation] | None = None
 
     def _read(self) -> dict[str, NodeObservation]:
         if self._nodes is None:
@@ -133,22 +159,22 @@ class _NodesOnDemand(collections.abc.Mapping):
     def __getitem__(self, name: str) -> NodeObservation:
         return self._read()[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._read())
 
     def __len__(self) -> int:
         return len(self._read())
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._read().keys()
 
-    def items(self):
+    def items(self) -> ItemsView[str, NodeObservation]:
         return self._read().items()
 
-    def values(self):
+    def values(self) -> ValuesView[NodeObservation]:
         return self._read().values()
 
-    def get(self, name, default=None):
+    def get(self, name: str, default: Any = None) -> Any:
         return self._read().get(name, default)
 
     def __eq__(self, other: object) -> bool:
@@ -179,13 +205,97 @@ def parse_error(raw: Any) -> RaisedError | None:
     )
 
 
-def parse_program(values: Any, raw_error: Any, layout: ResultLayout) -> ProgramObservation:
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The CPU time a program may take in a submission's process (``grader.budgets``), and
+    what it cost the reference; carried on the program's wire as ``budget`` and
+    ``reference_cpu``, which the interpreter's watch reads."""
+
+    seconds: float
+    reference_seconds: float
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"budget": self.seconds, "reference_cpu": self.reference_seconds}
+
+    @classmethod
+    def of(cls, program: Any) -> Budget | None:
+        if not isinstance(program, Mapping):
+            return None
+        seconds, reference = program.get("budget"), program.get("reference_cpu")
+        if not isinstance(seconds, (int, float)) or not isinstance(reference, (int, float)):
+            return None
+        return cls(float(seconds), float(reference))
+
+    def describe(self) -> str:
+        times = self.seconds / self.reference_seconds if self.reference_seconds > 0 else 0
+        more = (f", more than {min(times, 1000):,.0f} times what the reference needs" if times >= 2 else "")
+        return f"too slow: stopped after {self.seconds:.2g} s of CPU time{more}"
+
+
+def parse_program(values: Any, raw_error: Any, layout: ResultLayout, budget: Budget | None = None) -> ProgramObservation:
     """A program's result (see ``interpreter.run_program``), laid out as ``layout`` says ->
     ProgramObservation. The nodes are read when first looked at; the wire is kept for
-    comparisons. Whatever the list holds beyond the layout's nodes is ignored."""
+    comparisons. Whatever the list holds beyond the layout's nodes is ignored. A program its
+    watch stopped (over its ``budget``, or a number without bound) is a timeout or a crash,
+    said in the grader's own words; the nodes it computed before are kept."""
+    nodes = _NodesOnDemand(layout, _compact_wire(values, layout))
+    stopped = raw_error.get("stopped") if isinstance(raw_error, dict) else None
+    if isinstance(stopped, dict):
+        if stopped.get("why") == "budget" and budget is not None:
+            return ProgramObservation(RunStatus.TIMED_OUT, nodes, detail=budget.describe())
+        unbounded = _unbounded(stopped, layout)
+        if unbounded:
+            return ProgramObservation(RunStatus.CRASHED, nodes, detail=unbounded)
     error = parse_error(raw_error)
     status = RunStatus.RAISED if error is not None else RunStatus.COMPLETED
-    return ProgramObservation(status=status, nodes=_NodesOnDemand(layout, values), error=error)
+    return ProgramObservation(status=status, nodes=nodes, error=error)
+
+
+RESULT_FIELD_BYTES = 8192
+"""The most one field of one node takes on the wire: a repr or a text of ``interpreter.MAX_TEXT``
+characters, each escaped to up to twelve bytes, and a type's name."""
+_ERROR_KEYS = ("type", "message", "line", "step", "text")
+
+
+def _compact_wire(values: Any, layout: ResultLayout) -> list[Any]:
+    """What is kept of a result's values, however the submission's process made them: the
+    layout's fields and no more, each no larger than a reading of it needs. The grader keeps
+    every result of every run it judges, in its own process: a result padded with anything
+    else must not hold its memory (the channel also caps each line, see
+    ``ResultLayout.most_bytes``)."""
+    if type(values) is not list:
+        return []
+    kept: list[Any] = values[: len(layout.names) * layout.stride]
+    if all(type(value) is int or type(value) is float for value in kept):
+        return kept
+    return [value if type(value) is int or type(value) is float else _compact_field(value) for value in kept]
+
+
+def _compact_field(value: Any) -> Any:
+    if type(value) is str:
+        return value[: MAX_TEXT + 1]
+    if type(value) is dict and "other" in value:
+        return {"other": _short(value.get("other"), 100), "text": _short(value.get("text"), MAX_TEXT)}
+    if type(value) is dict and type(value.get("error")) is dict:
+        error = value["error"]
+        return {"error": {key: _short(error[key], MAX_TEXT) if type(error[key]) is str else error[key]
+                          for key in _ERROR_KEYS if type(error.get(key)) in (str, int)}}
+    return None  # unreadable, as it was
+
+
+def _short(raw: Any, limit: int) -> Any:
+    return raw[:limit] if type(raw) is str else None
+
+
+def _unbounded(stopped: Mapping[str, Any], layout: ResultLayout) -> str:
+    """The words for a number that grew without bound, built from the program's own names
+    (never from text the submission's process sent)."""
+    node, which, digits = stopped.get("node"), stopped.get("field"), stopped.get("digits")
+    if stopped.get("why") != "unbounded" or node not in layout.names or which not in ("data", "grad"):
+        return ""
+    if type(digits) is not int or digits <= 0:
+        return ""
+    return f"{which} of {node} grows without bound: about 10^{digits} (stopped at once)"
 
 
 def _parse_nodes(layout: ResultLayout, values: Any) -> dict[str, NodeObservation]:
@@ -254,6 +364,10 @@ def _error_reading(raw: Any) -> Reading:
     return UNREADABLE
 
 
+@overload
+def _text(raw: Any, default: str, limit: int) -> str: ...
+@overload
+def _text(raw: Any, default: None, limit: int) -> str | None: ...
 def _text(raw: Any, default: str | None, limit: int) -> str | None:
     """Every text the channel carries passes here: cleaned once, for every report after it."""
     return clean(_without_addresses(raw), limit) if isinstance(raw, str) else default
@@ -269,7 +383,7 @@ def _int(raw: Any) -> int | None:
     return raw if type(raw) is int else None
 
 
-def to_wire(observation: ProgramObservation) -> dict:
+def to_wire(observation: ProgramObservation) -> dict[str, Any]:
     """The inverse of parse_program, with the layout, status and detail: for caches."""
 
     def number(r: Reading) -> Any:
@@ -292,7 +406,7 @@ def to_wire(observation: ProgramObservation) -> dict:
     nodes = readable(observation.nodes)
     with_repr = any(n.repr is not NOT_OBSERVED for n in nodes.values())
     with_label = any(n.label != NOT_OBSERVED for n in nodes.values())
-    values: list = []
+    values: list[Any] = []
     for n in nodes.values():
         values += [number(n.data), number(n.grad)]
         if with_repr:
@@ -310,11 +424,11 @@ def to_wire(observation: ProgramObservation) -> dict:
     }
 
 
-def from_wire(raw: dict) -> ProgramObservation:
+def from_wire(raw: dict[str, Any]) -> ProgramObservation:
     layout = ResultLayout(tuple(raw["names"]), bool(raw["repr"]), bool(raw.get("label")))
     parsed = parse_program(raw["values"], raw.get("error"), layout)
     return replace(parsed, status=RunStatus(raw["status"]), detail=raw.get("detail", ""))
 
 
-def _error_wire(error: RaisedError) -> dict:
+def _error_wire(error: RaisedError) -> dict[str, Any]:
     return {"type": error.type, "message": error.message, "line": error.line, "step": error.step, "text": error.text}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class ProgramError(ValueError):
@@ -195,7 +196,7 @@ class Step:
             return ""
         return operation.operator or ("sum" if operation.kind is OperationKind.SUM else operation.name)
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         """Plain JSON for the interpreter; nothing but what it must execute."""
         return {
             "kind": self.kind.value,
@@ -230,7 +231,7 @@ class TestProgram:
 
     __test__ = False  # not a pytest test class
 
-    def to_wire(self) -> list[dict]:
+    def to_wire(self) -> list[dict[str, Any]]:
         return [step.to_wire() for step in self.steps]
 
     def node(self, name: str) -> Node:
@@ -484,6 +485,6 @@ def _constant(expr: ast.expr) -> int | float | None:
         if inner is None:
             return None
         return -inner if isinstance(expr.op, ast.USub) else inner
-    if isinstance(expr, ast.Constant) and type(expr.value) in (int, float):
+    if isinstance(expr, ast.Constant) and (type(expr.value) is int or type(expr.value) is float):
         return expr.value
     return None

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from grader.summary import RowStatus
+
 PLAIN_EVERY_SECONDS = 5.0
 BAR_WIDTH = 24
 
@@ -20,7 +22,7 @@ class Progress:
     tty: bool
     skipped: int = 0
     """Submissions whose earlier reports were reused (not graded again)."""
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[RowStatus, int] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     last_plain: float = field(default_factory=time.monotonic)
 
@@ -28,7 +30,7 @@ class Progress:
     def done(self) -> int:
         return self.skipped + sum(self.counts.values())
 
-    def add(self, status: str) -> None:
+    def add(self, status: RowStatus) -> None:
         self.counts[status] = self.counts.get(status, 0) + 1
         now = time.monotonic()
         if self.tty:
@@ -54,10 +56,10 @@ class Progress:
         if self.tty:
             filled = round(BAR_WIDTH * self.done / self.total) if self.total else BAR_WIDTH
             parts.insert(0, "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "]")
-        parts.append(f"graded {self.counts.get('graded', 0)}")
-        for status in ("failed_to_load", "timed_out", "grader_error"):
+        parts.append(f"graded {self.counts.get(RowStatus.GRADED, 0)}")
+        for status in (RowStatus.FAILED_TO_LOAD, RowStatus.TIMED_OUT, RowStatus.GRADER_ERROR):
             if self.counts.get(status):
-                parts.append(f"{status.replace('_', ' ')} {self.counts[status]}")
+                parts.append(f"{status.value.replace('_', ' ')} {self.counts[status]}")
         if self.skipped:
             parts.append(f"unchanged {self.skipped}")
         parts += [f"{rate:.1f}/s", eta]

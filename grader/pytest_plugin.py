@@ -22,16 +22,18 @@ import contextlib
 import io
 import os
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
 import pytest
+from _pytest._code.code import TerminalRepr, TracebackStyle
 
-from grader.check import Verdict, judge_twice
+from grader.check import TestResult, TestStatus, Verdict, judge_twice
 from grader.observations import ProgramObservation
 from grader.sandbox import SubmissionRun
-from grader.spec import Problem, ProblemTest
+from grader.spec import Problem, ProblemTest, Visibility
 
 GRADER_PROPERTY = "grader"
 
@@ -72,7 +74,7 @@ class GraderPlugin:
         config.addinivalue_line("markers", "points(n): points an instructor check is worth")
         config.addinivalue_line("markers", "visibility(v): visible, hidden, after_due_date or after_published")
 
-    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector):
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> ProblemFile | None:
         if file_path.resolve() == self.graded_problem.spec_path.resolve():
             return ProblemFile.from_parent(parent, path=file_path, contexts=self.contexts)
         return None
@@ -148,11 +150,11 @@ def _visibility(item: pytest.Item) -> str:
 
 
 class ProblemFile(pytest.File):
-    def __init__(self, *, contexts: Sequence[CheckContext], **kwargs) -> None:
+    def __init__(self, *, contexts: Sequence[CheckContext], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.contexts = contexts
 
-    def collect(self):
+    def collect(self) -> Iterator[ProgramCheck]:
         """One check per submission over all the tests of problem.yaml: pytest's cost per item
         (about 1 ms) would otherwise outweigh the judging. Every test keeps its own verdict."""
         for submission, context in enumerate(self.contexts):
@@ -167,8 +169,8 @@ class ProgramCheck(pytest.Item):
     """The tests of problem.yaml, for one submission: judge their programs' observations,
     leaving one verdict per test."""
 
-    def __init__(self, *, tests: tuple[tuple[int, ProblemTest], ...], contexts: list[CheckContext], submission: int,
-                 **kwargs) -> None:
+    def __init__(self, *, tests: tuple[tuple[int, ProblemTest], ...], contexts: Sequence[CheckContext], submission: int,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.tests, self.contexts, self.submission = tests, contexts, submission
 
@@ -207,12 +209,14 @@ class ProgramCheck(pytest.Item):
         )
         return verdict
 
-    def repr_failure(self, excinfo, style=None):
+    def repr_failure(
+        self, excinfo: pytest.ExceptionInfo[BaseException], style: TracebackStyle | None = None
+    ) -> str | TerminalRepr:
         if isinstance(excinfo.value, CheckFailed):
             return excinfo.value.verdict.summary
         return super().repr_failure(excinfo, style)
 
-    def reportinfo(self):
+    def reportinfo(self) -> tuple[Path, int | None, str]:
         first = self.tests[0][1]
         return self.path, first.line, f"{self.context.problem.id}: {self.name}"
 
@@ -245,7 +249,7 @@ PYTEST_ARGUMENTS = (
 )
 
 
-def run_checks(contexts: Sequence[CheckContext]) -> list[dict]:
+def run_checks(contexts: Sequence[CheckContext]) -> list[dict[str, Any]]:
     """One quiet, in-process pytest session over the problem's folder judging every context;
     pytest-json-report's record, split into one ``{"tests": [...]}`` per context."""
     from pytest_jsonreport.plugin import JSONReport
@@ -253,9 +257,13 @@ def run_checks(contexts: Sequence[CheckContext]) -> list[dict]:
     if not contexts:
         return []
     recorder = JSONReport()
-    folder = str(contexts[0].problem.directory)
+    problem = contexts[0].problem
+    folder = str(problem.directory)
+    # a course's problem folder is collected whole (instructors' checks live there); a student
+    # kit's is the student's own folder: only the spec, and no conftest.py, is read from it
+    collected = [folder] if problem.instructor_checks else [str(problem.spec_path), "--noconftest"]
     args = [
-        folder,
+        *collected,
         "-c", os.devnull,  # the course's own pytest settings are not the grader's
         "--rootdir", folder,
         "--confcutdir", folder,
@@ -273,7 +281,7 @@ def run_checks(contexts: Sequence[CheckContext]) -> list[dict]:
         raise RuntimeError(f"the checks of {contexts[0].problem.id} did not run:\n{quiet.getvalue()[-2000:]}")
     # a check file that could not be collected judges nobody: every submission's report says so
     broken = [c for c in recorder.report.get("collectors", []) if c.get("outcome") == "failed"]
-    records: list[dict] = [{"tests": [], "collectors": broken} for _ in contexts]
+    records: list[dict[str, Any]] = [{"tests": [], "collectors": broken} for _ in contexts]
     for entry in recorder.report.get("tests", []):
         submission = _submission_of(entry)
         if submission is not None and 0 <= submission < len(records):
@@ -282,7 +290,7 @@ def run_checks(contexts: Sequence[CheckContext]) -> list[dict]:
 
 
 @contextlib.contextmanager
-def _last_failure_kept():
+def _last_failure_kept() -> Iterator[None]:
     """pytest leaves a failing check's exception in ``sys.last_traceback`` (for debuggers),
     which would hold the whole session, and the observations it judged, until the next
     failure: put back what was there."""
@@ -298,8 +306,59 @@ def _last_failure_kept():
                 delattr(sys, name)
 
 
-def _submission_of(entry: dict) -> int | None:
+def _submission_of(entry: dict[str, Any]) -> int | None:
     for prop in entry.get("user_properties", []):
         if GRADER_PROPERTY in prop:
-            return prop[GRADER_PROPERTY].get("submission")
+            submission: int | None = prop[GRADER_PROPERTY].get("submission")
+            return submission
     return None
+
+
+def results_from_json_report(json_report: dict[str, Any], problem: Problem) -> tuple[TestResult, ...]:
+    """pytest-json-report's record -> one TestResult per test (a check may judge several)."""
+    results = []
+    for entry in json_report.get("tests", []):
+        for properties in _grader_properties(entry):
+            verdict = Verdict.from_dict(properties["verdict"]) if "verdict" in properties else None
+            status = verdict.status if verdict else _status_of_outcome(entry["outcome"])
+            fraction = verdict.fraction if verdict else float(status is TestStatus.PASSED)
+            results.append(
+                TestResult(
+                    name=properties["name"],
+                    score=properties["points"] * fraction,
+                    max_score=properties["points"],
+                    status=status,
+                    visibility=Visibility(properties["visibility"]),
+                    verdict=verdict,
+                    message="" if verdict else _failure_message(entry),
+                )
+            )
+    return tuple(results)
+
+
+def unjudged(json_report: dict[str, Any], problem: Problem, results: tuple[TestResult, ...]) -> tuple[str, ...]:
+    """What got no verdict because the grader (or an instructor's check) broke, not the
+    submission: a test of problem.yaml missing from the results, an instructor check whose
+    setup or teardown raised, a check file that could not be collected."""
+    judged = {result.name for result in results}
+    missing = [test.name for test in problem.tests if test.name not in judged]
+    broken = [prop["name"] for entry in json_report.get("tests", []) if entry.get("outcome") == "error"
+              for prop in _grader_properties(entry) if "verdict" not in prop]
+    uncollected = [str(c.get("nodeid") or "a check file") for c in json_report.get("collectors", [])]
+    return tuple(dict.fromkeys(uncollected + broken + missing))  # the cause first: a file that broke stops every test
+
+
+def _grader_properties(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return [prop[GRADER_PROPERTY] for prop in entry.get("user_properties", []) if GRADER_PROPERTY in prop]
+
+
+def _status_of_outcome(outcome: str) -> TestStatus:
+    return {"passed": TestStatus.PASSED, "failed": TestStatus.FAILED}.get(outcome, TestStatus.ERROR)
+
+
+def _failure_message(entry: dict[str, Any]) -> str:
+    for stage in ("setup", "call", "teardown"):
+        crash = entry.get(stage, {}).get("crash")
+        if crash and entry.get(stage, {}).get("outcome") != "passed":
+            return str(crash.get("message", ""))[:2000]
+    return ""

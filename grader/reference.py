@@ -3,49 +3,17 @@ grader's own process. The only source of expected values."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from typing import Mapping
-
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any
 
 from grader import interpreter
 from grader.observations import ProgramObservation, ResultLayout, parse_program
 from grader.programs import TestProgram
-
-if TYPE_CHECKING:
-    from grader.spec import Problem
-
-
-class ReferenceError(RuntimeError):
-    """The reference itself is broken: an instructor's problem, never a student's."""
+from grader.spec import Problem, load_value_class
 
 
 def load_reference_class(problem: Problem) -> type:
     return load_value_class(problem.reference_path, problem.api.class_name, problem.id, problem.digest)
-
-
-def load_value_class(path: Path, class_name: str, problem_id: str, digest: str) -> type:
-    """The reference's class, its module loaded once per content (``digest``): the spec's
-    generator computes with it too, before the Problem exists."""
-    name = f"_grader_reference_{problem_id.replace('-', '_')}_{digest[:12]}"
-    if name in sys.modules:
-        module = sys.modules[name]
-    else:
-        spec = importlib.util.spec_from_file_location(name, path)
-        if spec is None or spec.loader is None:
-            raise ReferenceError(f"{path}: cannot be loaded")
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as error:
-            raise ReferenceError(f"{path}: raised {error!r} on import") from error
-        sys.modules[name] = module
-    value_class = getattr(module, class_name, None)
-    if not isinstance(value_class, type):
-        raise ReferenceError(f"{path}: defines no class {class_name}")
-    return value_class
 
 
 def run_reference(problem: Problem, program: TestProgram) -> ProgramObservation:
@@ -53,7 +21,7 @@ def run_reference(problem: Problem, program: TestProgram) -> ProgramObservation:
     return reference_observation(problem, {"steps": program.to_wire(), "repr": True})
 
 
-def reference_observation(problem: Problem, wire: dict) -> ProgramObservation:
+def reference_observation(problem: Problem, wire: dict[str, Any]) -> ProgramObservation:
     """The reference on a program as the sandbox gets it (``ProblemTest.to_wire()``), observed
     as a submission is: the same fields, the same layout."""
     values, error = interpreter.run_program(load_reference_class(problem), wire)

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import json
 import platform
+from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Collection, Mapping
+from typing import Any
 
 from grader import __version__
-from grader.check import TestStatus, Verdict
+from grader.check import SubmissionStatus, TestResult, TestStatus, percent
 from grader.diagnose import Diagnosis, Finding
 from grader.graph import TestGraph
-from grader.pytest_plugin import GRADER_PROPERTY
-from grader.sandbox import LoadFailure, LoadFailureKind
-from grader.spec import Limits, Problem, Visibility
+from grader.limits import Limits
+from grader.observations import LoadFailure, LoadFailureKind
+from grader.spec import Problem
 from grader.text import clean_name
 from grader.view import Audience, report_view
 
@@ -26,40 +27,11 @@ SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True, slots=True)
-class TestResult:
-    name: str
-    score: float
-    max_score: float
-    status: TestStatus
-    visibility: Visibility
-    verdict: Verdict | None
-    """The structured judgement (None for instructor pytest checks)."""
-    message: str = ""
-    """For instructor pytest checks: the assertion message."""
-    diagnosis: str = ""
-    """The likely misconception behind this failure, in words (beside the test's own hint,
-    never instead of it), when the diagnosis explains this test."""
-
-    __test__ = False
-
-    @property
-    def details(self) -> str:
-        """What went wrong, whatever the visibility: who may see it is ``grader.view``'s to say."""
-        if self.verdict is None:
-            return self.message
-        return render_verdict(self.verdict)
-
-    @property
-    def hint(self) -> str:
-        return self.verdict.hint if self.verdict is not None else ""
-
-
-@dataclass(frozen=True, slots=True)
 class Report:
     problem: Problem
     submission_path: Path
     submission_sha256: str
-    status: str
+    status: SubmissionStatus
     message: str
     tests: tuple[TestResult, ...]
     isolation: str
@@ -97,9 +69,9 @@ class Report:
     @property
     def percent(self) -> float:
         """Of the points there were (100 where there were none: nothing was lost)."""
-        return 100.0 * self.score / self.max_score if self.max_score else 100.0
+        return percent(self.score, self.max_score)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """report.json: the instructor's file, whose tests say what the student may see."""
         student = report_view(self, Audience.STUDENT)
         return {
@@ -116,7 +88,7 @@ class Report:
                 "seed_source": self.problem.seed_source,
             },
             "submission": {"path": clean_name(str(self.submission_path), 4096), "sha256": self.submission_sha256},
-            "status": self.status,
+            "status": self.status.value,
             "output": self.message,
             "score": self.score,
             "max_score": self.max_score,
@@ -153,58 +125,12 @@ class Report:
         }
 
 
-def render_verdict(verdict: Verdict) -> str:
-    """A verdict in plain words: what went wrong, then expected vs got per node."""
-    if verdict.passed:
-        return ""
-    if not verdict.mismatches:
-        return verdict.summary
-    shown = verdict.mismatches
-    width = max(len(f"{m.field} of {m.node}") for m in shown)
-    lines = [f"{m.field} of {m.node}".ljust(width) + f"  expected {m.expected}, got {m.got}" for m in shown]
-    if verdict.more_mismatches:
-        lines.append(f"... and {verdict.more_mismatches} more")
-    return "\n".join(lines)
-
-
-def submission_status(load_failure: LoadFailure | None) -> str:
+def submission_status(load_failure: LoadFailure | None) -> SubmissionStatus:
     if load_failure is None:
-        return "graded"
-    return "timed_out" if load_failure.kind is LoadFailureKind.TIMED_OUT else "failed_to_load"
-
-
-def results_from_json_report(json_report: dict, problem: Problem) -> tuple[TestResult, ...]:
-    """pytest-json-report's record -> one TestResult per test (a check may judge several)."""
-    results = []
-    for entry in json_report.get("tests", []):
-        for properties in _grader_properties(entry):
-            verdict = Verdict.from_dict(properties["verdict"]) if "verdict" in properties else None
-            status = verdict.status if verdict else _status_of_outcome(entry["outcome"])
-            fraction = verdict.fraction if verdict else float(status is TestStatus.PASSED)
-            results.append(
-                TestResult(
-                    name=properties["name"],
-                    score=properties["points"] * fraction,
-                    max_score=properties["points"],
-                    status=status,
-                    visibility=Visibility(properties["visibility"]),
-                    verdict=verdict,
-                    message="" if verdict else _failure_message(entry),
-                )
-            )
-    return tuple(results)
-
-
-def unjudged(json_report: dict, problem: Problem, results: tuple[TestResult, ...]) -> tuple[str, ...]:
-    """What got no verdict because the grader (or an instructor's check) broke, not the
-    submission: a test of problem.yaml missing from the results, an instructor check whose
-    setup or teardown raised, a check file that could not be collected."""
-    judged = {result.name for result in results}
-    missing = [test.name for test in problem.tests if test.name not in judged]
-    broken = [prop["name"] for entry in json_report.get("tests", []) if entry.get("outcome") == "error"
-              for prop in _grader_properties(entry) if "verdict" not in prop]
-    uncollected = [str(c.get("nodeid") or "a check file") for c in json_report.get("collectors", [])]
-    return tuple(dict.fromkeys(uncollected + broken + missing))  # the cause first: a file that broke stops every test
+        return SubmissionStatus.GRADED
+    if load_failure.kind is LoadFailureKind.TIMED_OUT:
+        return SubmissionStatus.TIMED_OUT
+    return SubmissionStatus.FAILED_TO_LOAD
 
 
 def grader_error_results(results: tuple[TestResult, ...], problem: Problem, names: tuple[str, ...]) -> tuple[TestResult, ...]:
@@ -222,6 +148,22 @@ def grader_error_results(results: tuple[TestResult, ...], problem: Problem, name
     return kept + added
 
 
+def grader_failure_report(problem: Problem, path: Path, message: str, isolation: str) -> Report:
+    """The report of a file the grader itself failed on before judging it (the batch's worker
+    broke, or died on it): every test an error worth 0 of its points, ``message`` saying why."""
+    return Report(
+        problem=problem,
+        submission_path=path,
+        submission_sha256="",
+        status=SubmissionStatus.GRADER_ERROR,
+        message=message,
+        tests=grader_error_results((), problem, ()),
+        isolation=isolation,
+        limits=problem.limits,
+        duration_s=0.0,
+    )
+
+
 def grader_error_message(names: tuple[str, ...]) -> str:
     shown = ", ".join(repr(name) for name in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
     return (f"The grader could not judge {shown}. This is not a problem with your code: "
@@ -236,22 +178,6 @@ def with_diagnosis(results: tuple[TestResult, ...], tests: Collection[str], diag
         if result.name in tests and result.verdict is not None and not result.verdict.passed else result
         for result in results
     )
-
-
-def _grader_properties(entry: dict) -> list[dict]:
-    return [prop[GRADER_PROPERTY] for prop in entry.get("user_properties", []) if GRADER_PROPERTY in prop]
-
-
-def _status_of_outcome(outcome: str) -> TestStatus:
-    return {"passed": TestStatus.PASSED, "failed": TestStatus.FAILED}.get(outcome, TestStatus.ERROR)
-
-
-def _failure_message(entry: dict) -> str:
-    for stage in ("setup", "call", "teardown"):
-        crash = entry.get(stage, {}).get("crash")
-        if crash and entry.get(stage, {}).get("outcome") != "passed":
-            return crash.get("message", "")[:2000]
-    return ""
 
 
 def render_json(report: Report) -> str:

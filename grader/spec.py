@@ -8,9 +8,10 @@ A course is a folder holding ``problems/<id>/problem.yaml`` and ``reference/``.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
-import re
+import sys
 from dataclasses import dataclass
 from enum import Enum
 from importlib import resources
@@ -20,6 +21,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from grader.limits import Limits
 from grader.programs import (
     Domain,
     Draw,
@@ -50,21 +52,6 @@ class Visibility(str, Enum):
     HIDDEN = "hidden"
     AFTER_DUE_DATE = "after_due_date"
     AFTER_PUBLISHED = "after_published"
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    test_seconds: float = 5.0
-    """Wall time one test program may take."""
-    submission_seconds: float = 60.0
-    """Wall time for the whole submission, all tests together."""
-    cpu_seconds: int = 30
-    memory_mb: int = 1024
-    processes: int = 32
-    file_size_mb: int = 8
-    open_files: int = 64
-    output_kb: int = 256
-    """Captured stdout and stderr kept, each."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +109,7 @@ class ProblemTest:
         """How a class summary shows it: generated tests of a shape together."""
         return f"generated {self.shape}" if self.shape else self.name
 
-    def to_wire(self) -> dict:
+    def to_wire(self) -> dict[str, Any]:
         """What the submission's process gets of this test: the program's steps, and whether
         to observe repr (only where it is checked: observing costs time on every node)."""
         wire = {"steps": self.program.to_wire(), "repr": "repr" in self.checks}
@@ -151,7 +138,11 @@ class Problem:
     rerun_hidden: bool = True
     misconceptions_dir: Path | None = None
     withheld_tests: int = 0
-    """Hidden generated tests not drawn at all (loaded for a student's check)."""
+    """Tests a student's check does not run (``grading.visible_part``): hidden generated tests
+    not drawn at all, and the tests whose details a student may not see."""
+    instructor_checks: bool = True
+    """Whether pytest files beside the spec are collected as instructors' checks: False for a
+    student kit, which holds none (and whose folder is the student's)."""
 
     @property
     def directory(self) -> Path:
@@ -195,10 +186,19 @@ class Course:
             raise SpecError(path, None, "", f"no such problem {problem_id!r} (known: {known})")
         return load_problem(path, self.reference_dir, seed, visible_only=visible_only)
 
+    def apis(self) -> dict[str, Api]:
+        """Every problem's declared API, by id: what a file's problem is guessed from."""
+        return {problem_id: load_api(self.spec_path(problem_id)) for problem_id in self.problem_ids()}
 
-def find_course(explicit: str | os.PathLike | None = None) -> Course:
-    """The course folder: explicit, $GRADER_COURSE, the nearest folder above the working
-    directory holding problems/, or the checkout this package was installed from."""
+
+def find_course(explicit: str | os.PathLike[str] | None = None) -> Course:
+    """The course folder: ``course_in_use``, else the checkout this package was installed from."""
+    return course_in_use(explicit) or Course(Path(__file__).resolve().parent.parent)
+
+
+def course_in_use(explicit: str | os.PathLike[str] | None = None) -> Course | None:
+    """The course someone named or works in: explicit, $GRADER_COURSE, or the nearest folder
+    above the working directory holding problems/ and reference/; None if there is none."""
     if explicit is not None:
         return Course(Path(explicit).resolve())
     if os.environ.get("GRADER_COURSE"):
@@ -207,11 +207,12 @@ def find_course(explicit: str | os.PathLike | None = None) -> Course:
     for folder in (here, *here.parents):
         if (folder / "problems").is_dir() and (folder / "reference").is_dir():
             return Course(folder)
-    return Course(Path(__file__).resolve().parent.parent)
+    return None
 
 
-def load_schema() -> dict:
-    return json.loads(resources.files("grader").joinpath("schema/problem.schema.json").read_text())
+def load_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(resources.files("grader").joinpath("schema/problem.schema.json").read_text())
+    return schema
 
 
 def resolve_seed(explicit: int | None = None) -> tuple[int | None, str]:
@@ -237,8 +238,8 @@ def _seed_value(text: str) -> int:
         return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
 
 
-def load_problem(path: Path, reference_dir: Path, seed: int | None = None, *, visible_only: bool = False) -> Problem:
-    """Read, validate and parse one problem.yaml."""
+def _read_spec(path: Path) -> tuple[dict[str, Any], "_LineFinder", str]:
+    """A problem.yaml read and validated against the schema: its fields, their lines, its text."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -252,6 +253,19 @@ def load_problem(path: Path, reference_dir: Path, seed: int | None = None, *, vi
         raise SpecError(path, line, "", f"not valid YAML: {getattr(error, 'problem', error)}") from None
     lines = _LineFinder(path, root_node)
     _validate(raw, lines)
+    return raw, lines, text
+
+
+def load_api(path: Path) -> Api:
+    """Only the API a problem.yaml declares (the whole spec validated, no program parsed):
+    what guessing a file's problem reads."""
+    raw, lines, _text = _read_spec(path)
+    return _api(raw["api"], lines)
+
+
+def load_problem(path: Path, reference_dir: Path, seed: int | None = None, *, visible_only: bool = False) -> Problem:
+    """Read, validate and parse one problem.yaml."""
+    raw, lines, text = _read_spec(path)
     reference_path = (reference_dir / raw["reference"]).resolve()
     if not reference_path.is_file():
         raise SpecError(path, lines(("reference",)), "reference", f"no such file {reference_path}")
@@ -315,7 +329,7 @@ def _field_part(part: Any) -> str:
     return f"[{part}]" if isinstance(part, int) else str(part)
 
 
-def _api(raw: dict, lines: "_LineFinder") -> Api:
+def _api(raw: dict[str, Any], lines: "_LineFinder") -> Api:
     operations = tuple(_operation(entry, i, lines) for i, entry in enumerate(raw["operations"]))
     _check_operations(operations, lines)
     return Api(
@@ -324,6 +338,60 @@ def _api(raw: dict, lines: "_LineFinder") -> Api:
         constructor_keywords=frozenset(raw.get("constructor_keywords", ())),
         repr_format=raw.get("repr", ""),
     )
+
+
+def api_declaration(api: Api) -> dict[str, Any]:
+    """``api`` as problem.yaml declares it (``api:``): what a student kit carries, read back by
+    ``api_from_declaration``."""
+    return {
+        "class": api.class_name,
+        "operations": [_operation_declaration(operation) for operation in api.operations],
+        "constructor_keywords": sorted(api.constructor_keywords),
+        "repr": api.repr_format,
+    }
+
+
+def api_from_declaration(raw: Any, path: Path) -> Api:
+    """An ``api:`` section read alone (a kit's), checked as problem.yaml's is; a SpecError names
+    the field (no line: it was not read from YAML)."""
+    lines = _LineFinder(path, None)
+    schema = load_schema()
+    validator = jsonschema.Draft202012Validator({**schema["properties"]["api"], "$defs": schema["$defs"]})
+    error = jsonschema.exceptions.best_match(validator.iter_errors(raw))
+    if error is not None:
+        field = ".".join(_field_part(p) for p in ("api", *error.absolute_path)).replace(".[", "[")
+        raise SpecError(path, None, field, error.message)
+    return _api(raw, lines)
+
+
+def _operation_declaration(operation: Operation) -> dict[str, Any]:
+    declared: dict[str, Any] = {"name": operation.name, "kind": operation.kind.value}
+    fields = FIELDS_OF_KIND[operation.kind]
+    if "operator" in fields:
+        declared["operator"] = operation.operator
+    if "operands" in fields:
+        declared["operands"] = [side.value for side in operation.operands]
+    if "arguments" in fields and operation.arguments:
+        declared["arguments"] = operation.arguments
+    if operation.kind is OperationKind.BINARY:
+        sides = {side: _domain_declaration(operation.domain(index)) for index, side in enumerate(("left", "right"))}
+        declared["domain"] = {side: domain for side, domain in sides.items() if domain is not None}
+    elif "domain" in fields and _domain_declaration(operation.domain()) is not None:
+        declared["domain"] = _domain_declaration(operation.domain())
+    if operation.draws:
+        declared["draws"] = [{"numbers": list(draw.numbers), "domain": _domain_declaration(draw.domain) or "any"}
+                             for draw in operation.draws]
+    for key, numbers in (("kinks", operation.kinks), ("edges", operation.edges)):
+        if numbers:
+            declared[key] = list(numbers)
+    return declared
+
+
+def _domain_declaration(domain: Domain) -> str | dict[str, Any] | None:
+    """A domain as problem.yaml writes it; None for anywhere."""
+    if domain.max_abs is not None:
+        return {"sign": domain.sign.value, "max_abs": domain.max_abs}
+    return None if domain.sign is Sign.ANY else domain.sign.value
 
 
 FIELDS_OF_KIND = {
@@ -336,7 +404,7 @@ FIELDS_OF_KIND = {
 """What each kind of operation may declare besides its name and kind."""
 
 
-def _operation(raw: dict, index: int, lines: "_LineFinder") -> Operation:
+def _operation(raw: dict[str, Any], index: int, lines: "_LineFinder") -> Operation:
     """One entry of ``api.operations`` (its shape already checked by the schema)."""
     kind = OperationKind(raw["kind"])
     where = ("api", "operations", index)
@@ -404,7 +472,7 @@ def _check_operations(operations: tuple[Operation, ...], lines: "_LineFinder") -
             seen[key] = index
 
 
-def _test(raw: dict, index: int, api: Api, lines: "_LineFinder") -> ProblemTest:
+def _test(raw: dict[str, Any], index: int, api: Api, lines: "_LineFinder") -> ProblemTest:
     field = f"tests[{index}].program"
     program = _program(raw["program"], api, lines, ("tests", index, "program"), field)
     if "label" in raw["check"] and not any(node.label is not None for node in program.nodes):
@@ -425,15 +493,39 @@ def _test(raw: dict, index: int, api: Api, lines: "_LineFinder") -> ProblemTest:
 
 def _reference_class(path: Path, lines: "_LineFinder", reference_path: Path, api: Api, problem_id: str, digest: str) -> type:
     """The reference's class, which the generator computes with."""
-    from grader.reference import ReferenceError, load_value_class
-
     try:
         return load_value_class(reference_path, api.class_name, problem_id, digest)
     except ReferenceError as error:
         raise SpecError(path, lines(("reference",)), "reference", str(error)) from None
 
 
-def _generated_tests(groups: list[dict], api: Api, seed: int, value_class: type, lines: "_LineFinder") -> tuple[ProblemTest, ...]:
+class ReferenceError(RuntimeError):
+    """The reference itself is broken: an instructor's problem, never a student's."""
+
+
+def load_value_class(path: Path, class_name: str, problem_id: str, digest: str) -> type:
+    """The reference's class, its module loaded once per content (``digest``): the spec's
+    generator computes with it too, before the Problem exists."""
+    name = f"_grader_reference_{problem_id.replace('-', '_')}_{digest[:12]}"
+    if name in sys.modules:
+        module = sys.modules[name]
+    else:
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ReferenceError(f"{path}: cannot be loaded")
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            raise ReferenceError(f"{path}: raised {error!r} on import") from error
+        sys.modules[name] = module
+    value_class = getattr(module, class_name, None)
+    if not isinstance(value_class, type):
+        raise ReferenceError(f"{path}: defines no class {class_name}")
+    return value_class
+
+
+def _generated_tests(groups: list[dict[str, Any]], api: Api, seed: int, value_class: type, lines: "_LineFinder") -> tuple[ProblemTest, ...]:
     """The declared generated tests, drawn from ``seed``; named by shape and number."""
     from grader.generate import GenerationError, generate_program
 
@@ -462,7 +554,7 @@ def _generated_tests(groups: list[dict], api: Api, seed: int, value_class: type,
     return tuple(tests)
 
 
-def _example(raw: dict | None, api: Api, lines: "_LineFinder") -> Example | None:
+def _example(raw: dict[str, Any] | None, api: Api, lines: "_LineFinder") -> Example | None:
     if raw is None:
         return None
     program = _program(raw["program"], api, lines, ("example", "program"), "example.program")
@@ -473,7 +565,7 @@ def _example(raw: dict | None, api: Api, lines: "_LineFinder") -> Example | None
     return Example(program, tuple(raw["print"]), raw["output"].strip(), lines(("example", "output")))
 
 
-def _program(source: str, api: Api, lines: "_LineFinder", path: tuple, field: str) -> TestProgram:
+def _program(source: str, api: Api, lines: "_LineFinder", path: tuple[str | int, ...], field: str) -> TestProgram:
     try:
         return parse_program(source, api.whitelist)
     except ProgramError as error:
@@ -495,7 +587,7 @@ class _LineFinder:
     def __init__(self, path: Path, root: yaml.Node | None) -> None:
         self.path, self.root = path, root
 
-    def __call__(self, keys: tuple) -> int | None:
+    def __call__(self, keys: tuple[str | int, ...]) -> int | None:
         node, line = self.root, None
         for key in keys:
             if isinstance(node, yaml.MappingNode):
@@ -510,32 +602,3 @@ class _LineFinder:
                 break
         return line if line is not None else (1 if self.root is not None else None)
 
-
-_DEFINED = re.compile(r"^\s*(?:def\s+(\w+)|(\w+)\s*=)", re.M)
-"""A method defined, or an attribute assigned, at the start of a line (``__radd__ = __add__``)."""
-
-
-def guess_problem_id(submission: Path, course: Course) -> str:
-    """Which problem a file is for, read as text (never run): the one whose declared API (the
-    attributes its operations need, its constructor's keywords) the file covers best, counting
-    what it defines against twice what it lacks; then the one it defines fewest other problems'
-    attributes beside; then the richest. A problem whose spec does not load is not guessed."""
-    problem_ids = course.problem_ids()
-    if len(problem_ids) == 1:
-        return problem_ids[0]
-    text = submission.read_text(encoding="utf-8", errors="replace")
-    defined = {name for match in _DEFINED.finditer(text) for name in match.groups() if name}
-    defined |= {f"{word}=" for word in re.findall(r"\b(\w+)\s*=", text)}
-    apis = {}
-    for problem_id in problem_ids:
-        try:
-            api = course.load(problem_id, visible_only=True).api
-        except SpecError:
-            continue
-        apis[problem_id] = set(api.required_attributes) | {f"{word}=" for word in api.constructor_keywords}
-    everyone = set().union(*apis.values()) if apis else set()
-    # what it lacks counts twice what it has: a file is more likely missing one method than
-    # written for a problem it defines too little of
-    scores = [(2 * len(wanted - defined) - len(wanted & defined), len((everyone - wanted) & defined), -len(wanted), problem_id)
-              for problem_id, wanted in apis.items()]
-    return min(scores)[3] if scores else problem_ids[0]

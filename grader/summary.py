@@ -10,24 +10,40 @@ from __future__ import annotations
 import statistics
 import sys
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Mapping
+from enum import Enum
+from typing import Any
 
-from grader.text import clean
-
+from grader.check import percent
+from grader.text import clean, clean_name
 
 HISTOGRAM_BUCKETS = 10
 """Scores in bins of 10 percentage points; 100% joins the top bin."""
 MAX_NOTE = 200
 
 
+class RowStatus(str, Enum):
+    """A row's status in the class files: a report's status, or ``not_graded`` for an entry of
+    the class folder (or a student of the roster) that has no report."""
+
+    GRADED = "graded"
+    FAILED_TO_LOAD = "failed_to_load"
+    TIMED_OUT = "timed_out"
+    GRADER_ERROR = "grader_error"
+    NOT_GRADED = "not_graded"
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True, slots=True)
 class StudentRow:
-    """One submission of a batch, as the class summary needs it."""
+    """One entry of a batch, as the class summary needs it."""
 
     student: str
-    status: str
-    """graded, failed_to_load, timed_out or grader_error."""
+    status: RowStatus
+    """A RowStatus value: graded, failed_to_load, timed_out, grader_error or not_graded."""
     score: float
     max_score: float
     note: str = ""
@@ -38,16 +54,24 @@ class StudentRow:
     misconception: str = ""
     misconception_hint: str = ""
     report_file: str = "report.html"
-    """The file the class page links to, in the student's folder."""
+    """The file the class page links to, in the student's folder; empty: none."""
+    identity: tuple[tuple[str, str], ...] = ()
+    """The student's columns of the roster (LMS ids, names), when there is one."""
 
     @property
     def percent(self) -> float:
-        return round(100.0 * self.score / self.max_score, 2) if self.max_score else 0.0
+        return round(percent(self.score, self.max_score), 2)
 
     @property
     def flagged(self) -> bool:
-        """Nothing of it could be judged: it did not load, timed out, or broke the grader."""
-        return self.status != "graded"
+        """Nothing of it could be judged: it did not load, timed out, broke the grader, or was
+        not graded at all."""
+        return self.status != RowStatus.GRADED
+
+    @property
+    def submitted(self) -> bool:
+        """A submission the grader graded (whatever came of it), not an entry it could not."""
+        return self.status != RowStatus.NOT_GRADED
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,26 +118,33 @@ class ClassSummary:
     """Hardest test first."""
     misconceptions: tuple[MisconceptionCount, ...]
     """Most common first."""
+    identity_columns: tuple[str, ...] = ()
+    """The roster's columns each row may carry."""
 
     @property
     def graded(self) -> int:
         return sum(not row.flagged for row in self.rows)
 
     @property
+    def submitted(self) -> tuple[StudentRow, ...]:
+        return tuple(row for row in self.rows if row.submitted)
+
+    @property
     def mean_percent(self) -> float:
-        return round(statistics.fmean(row.percent for row in self.rows), 1) if self.rows else 0.0
+        """Over the submissions (a file that did not load counts 0; an entry not graded, nothing)."""
+        return round(statistics.fmean(row.percent for row in self.submitted), 1) if self.submitted else 0.0
 
     @property
     def median_percent(self) -> float:
-        return round(statistics.median(row.percent for row in self.rows), 1) if self.rows else 0.0
+        return round(statistics.median(row.percent for row in self.submitted), 1) if self.submitted else 0.0
 
 
-def row_from_report(student: str, report: dict, report_file: str = "report.html") -> StudentRow:
+def row_from_report(student: str, report: dict[str, Any], report_file: str = "report.html") -> StudentRow:
     """The same, from a report.json's content: what a batch has of a submission it graded just
     now or in an earlier run. Test names are interned: a class's rows share them."""
     tests = report.get("tests") or []
     diagnosis = report.get("diagnosis") or {}
-    status = str(report.get("status", ""))
+    status = RowStatus(report.get("status"))
     return StudentRow(
         student=student,
         status=status,
@@ -124,11 +155,19 @@ def row_from_report(student: str, report: dict, report_file: str = "report.html"
         failed=tuple(sys.intern(str(t.get("name", ""))) for t in tests if t.get("status") != "passed"),
         misconception=sys.intern(str(diagnosis.get("misconception") or "")),
         misconception_hint=sys.intern(str(diagnosis.get("hint") or "")),
-        report_file="report.json" if status == "grader_error" else report_file,
+        report_file="report.json" if status is RowStatus.GRADER_ERROR else report_file,
     )
 
 
-def class_summary(problem_id: str, rows: list[StudentRow], groups: Mapping[str, str] | None = None) -> ClassSummary:
+def not_graded_row(student: str, reason: str, max_score: float,
+                   identity: tuple[tuple[str, str], ...] = ()) -> StudentRow:
+    """An entry of the class folder (or a student of the roster) with no report, and why."""
+    return StudentRow(student=clean_name(student), status=RowStatus.NOT_GRADED, score=0.0, max_score=max_score,
+                      note=_one_line(clean(reason)), report_file="", identity=identity)
+
+
+def class_summary(problem_id: str, rows: list[StudentRow], groups: Mapping[str, str] | None = None,
+                  identity_columns: tuple[str, ...] = ()) -> ClassSummary:
     """``groups``: a test's name -> the group it is counted in (by default, itself)."""
     ordered = tuple(sorted(rows, key=lambda row: row.student))
     return ClassSummary(
@@ -138,10 +177,11 @@ def class_summary(problem_id: str, rows: list[StudentRow], groups: Mapping[str, 
         histogram=histogram(row.percent for row in ordered if not row.flagged),
         pass_rates=pass_rates(ordered, groups or {}),
         misconceptions=misconception_counts(ordered),
+        identity_columns=identity_columns,
     )
 
 
-def histogram(percents) -> tuple[Bucket, ...]:
+def histogram(percents: Iterable[float]) -> tuple[Bucket, ...]:
     width = 100 // HISTOGRAM_BUCKETS
     counts = Counter(min(int(p // width), HISTOGRAM_BUCKETS - 1) for p in percents)
     return tuple(Bucket(i * width, (i + 1) * width, counts[i]) for i in range(HISTOGRAM_BUCKETS))

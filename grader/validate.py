@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from grader.reference import ReferenceError, expected_observations, load_reference_class, run_reference
+from grader.check import SubmissionStatus
+from grader.reference import (
+    expected_observations,
+    load_reference_class,
+    run_reference,
+)
 from grader.sandbox import Isolation
-from grader.spec import Course, Problem, SpecError
+from grader.spec import Course, Problem, ReferenceError, SpecError
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +70,9 @@ def _misconceptions_killed(problem: Problem, isolation: Isolation, notes: list[s
         notes.append("misconceptions: none in the problem's misconceptions/ folder")
         return []
     with GradingSession(problem, isolation=isolation, diagnose_failures=False) as session:
-        reports = session.grade([misconception.path for misconception in misconceptions])
+        reports = session.grade([m.path for m in misconceptions if m.path is not None])  # all from files
     survivors, caught_by_visible = [], 0
-    for misconception, report in zip(misconceptions, reports):
+    for misconception, report in zip(misconceptions, reports, strict=True):
         lost = [t for t in report.tests if t.score < t.max_score]
         if not lost:
             survivors.append(misconception.name)
@@ -98,7 +103,7 @@ def _clauses_audited(problem: Problem, isolation: Isolation, notes: list[str]) -
     found = static_problems(problem, clauses)
     variants = sorted({clause.broken_by for clause in clauses if clause.broken_by.is_file()})
     with GradingSession(problem, isolation=isolation, diagnose_failures=False) as session:
-        reports = dict(zip(variants, session.grade(variants)))
+        reports = dict(zip(variants, session.grade(variants), strict=True))
     found += failing_tests_problems(
         problem, clauses, lambda path: {t.name for t in reports[path].tests if t.score < t.max_score})
     if not found:
@@ -139,7 +144,7 @@ def _reference_full_marks(problem: Problem, isolation: Isolation, notes: list[st
     from grader.grading import grade_submission
 
     report = grade_submission(problem, problem.reference_path, isolation=isolation)
-    if report.score == report.max_score and report.status == "graded":
+    if report.score == report.max_score and report.status is SubmissionStatus.GRADED:
         notes.append(f"reference: {report.score:g}/{report.max_score:g} through the sandbox ({report.isolation})")
         return []
     from grader.view import Audience, report_view

@@ -24,17 +24,19 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
-from grader.check import TestStatus
+from grader.check import SubmissionStatus, TestResult, TestStatus, percent
 from grader.graph import TestGraph
-from grader.spec import Limits, Problem, Visibility
+from grader.limits import Limits
+from grader.spec import Problem, Visibility
 from grader.text import clean_name
 
 if TYPE_CHECKING:  # report.py builds its JSON from views: only the type is needed here
-    from grader.report import Report, TestResult
+    from grader.report import Report
 
 
 class Audience(str, Enum):
@@ -51,6 +53,12 @@ DETAILED: Mapping[Audience, frozenset[Visibility]] = {
     Audience.INSTRUCTOR: frozenset(Visibility),
 }
 """The visibilities whose details each audience may see."""
+
+
+def shown_in_detail(visibility: Visibility, audience: Audience) -> bool:
+    """Whether ``audience`` may see the details (program, values, hint) of a test of this
+    visibility: the rule every renderer, ``grader check`` and the student kit follow."""
+    return visibility in DETAILED[audience]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +126,7 @@ class ReportView:
     """The file's name (not its folders), cleaned."""
     submission_path: str
     """The path it was graded at, cleaned."""
-    status: str
+    status: SubmissionStatus
     message: str
     """Why the file could not be graded, else empty."""
     score: float
@@ -151,7 +159,7 @@ class ReportView:
 
     @property
     def percent(self) -> float:
-        return 100.0 * self.score / self.max_score if self.max_score else 100.0
+        return percent(self.score, self.max_score)
 
 
 def withheld_output(status: TestStatus) -> str:
@@ -162,7 +170,7 @@ def withheld_output(status: TestStatus) -> str:
 def view_of(test: TestResult, audience: Audience, *, program: str = "", graph: TestGraph | None = None,
             number: int = 0, withheld_number: int = 0) -> TestView:
     """One test as ``audience`` may see it, given its program's source and its graph."""
-    detailed = test.visibility in DETAILED[audience]
+    detailed = shown_in_detail(test.visibility, audience)
     return TestView(
         number=number,
         name=test.name,
@@ -187,7 +195,7 @@ def report_view(report: Report, audience: Audience) -> ReportView:
     programs = {test.name: test.program.source.strip() for test in report.problem.tests}
     tests, withheld = [], 0
     for number, test in enumerate(report.tests, 1):
-        withheld += test.visibility not in DETAILED[audience]
+        withheld += not shown_in_detail(test.visibility, audience)
         tests.append(view_of(test, audience, program=programs.get(test.name, ""), graph=report.graphs.get(test.name),
                              number=number, withheld_number=withheld))
     diagnosis = report.diagnosis

@@ -11,21 +11,24 @@ from __future__ import annotations
 import gc
 import json
 import multiprocessing
+import multiprocessing.queues
 import os
-import platform
 import queue
 import signal
 import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from multiprocessing.context import ForkContext, SpawnContext
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
-from grader import __version__
-from grader.formats import FILE_NAMES, render_formats
+from grader.budgets import reference_costs
 from grader.diagnose import MisconceptionLibrary, default_cache_dir
+from grader.formats import FILE_NAMES, render_formats
 from grader.grading import GradingSession
 from grader.observations import ProgramObservation
 from grader.reference import expected_observations
+from grader.report import Report, grader_failure_report
 from grader.sandbox import Isolation
 from grader.spec import Problem
 from grader.text import clean_name
@@ -58,6 +61,9 @@ class Preloaded:
 
     expected: Mapping[str, ProgramObservation]
     library: MisconceptionLibrary
+    costs: Mapping[str, float]
+    """What each test costs the reference (``budgets.reference_costs``): every worker gives a
+    test the same budget."""
 
 
 def preload(problem: Problem) -> Preloaded:
@@ -66,8 +72,9 @@ def preload(problem: Problem) -> Preloaded:
     expected = expected_observations(problem)
     library = MisconceptionLibrary(problem, default_cache_dir())
     library.load(problem.tests, expected)
+    costs = reference_costs(problem)
     _set_aside_what_lives_on()
-    return Preloaded(expected, library)
+    return Preloaded(expected, library, costs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +82,7 @@ class GradedSubmission:
     student: str
     files: dict[str, str]
     """File name -> text, for every format asked for."""
-    report: dict
+    report: dict[str, Any]
     """The report.json content (also among ``files``)."""
 
 
@@ -88,33 +95,21 @@ def grade_chunk(session: GradingSession, entries: Sequence[BatchEntry], formats:
         if len(entries) > 1:
             return [graded for entry in entries for graded in grade_chunk(session, [entry], formats)]
         return [grader_error(session.problem, entries[0], error, formats, session.sandbox.policy.isolation)]
-    graded = []
-    for entry, report in zip(entries, reports):
-        files = render_formats(report, formats)
-        graded.append(GradedSubmission(entry.student, files, json.loads(files[FILE_NAMES["json"]])))
-    return graded
+    return [_graded(entry, report, formats) for entry, report in zip(entries, reports, strict=True)]
 
 
 def grader_error(
     problem: Problem, entry: BatchEntry, error: BaseException, formats: tuple[str, ...], isolation: Isolation
 ) -> GradedSubmission:
-    """What is recorded when the grader, not the submission, failed: a report saying so, with
-    the fields every report.json has (scripts reading a gradebook need not special-case it)."""
-    report = {
-        "schema_version": 1,
-        "grader_version": __version__,
-        "python_version": platform.python_version(),
-        "problem": {"id": problem.id, "version": problem.version, "digest": problem.digest},
-        "submission": {"path": str(entry.path), "sha256": ""},
-        "status": "grader_error",
-        "output": f"the grader failed on this file (not the student's fault): {error!r}",
-        "score": 0.0,
-        "max_score": problem.max_score,
-        "tests": [],
-        "isolation": {"level": isolation.value, "limits": asdict(problem.limits)},
-        "duration_s": 0.0,
-    }
-    return GradedSubmission(entry.student, {FILE_NAMES["json"]: json.dumps(report, indent=2) + "\n"}, report)
+    """What is recorded when the grader, not the submission, failed: a report saying so, built
+    like every other (scripts reading a gradebook need not special-case it)."""
+    message = f"the grader failed on this file (not the student's fault): {error!r}"
+    return _graded(entry, grader_failure_report(problem, entry.path, message, isolation.value), formats)
+
+
+def _graded(entry: BatchEntry, report: Report, formats: tuple[str, ...]) -> GradedSubmission:
+    files = render_formats(report, formats)
+    return GradedSubmission(entry.student, files, json.loads(files[FILE_NAMES["json"]]))
 
 
 def chunked(entries: Sequence[BatchEntry], size: int) -> list[list[BatchEntry]]:
@@ -127,7 +122,7 @@ def chunked(entries: Sequence[BatchEntry], size: int) -> list[list[BatchEntry]]:
 @dataclass
 class _Worker:
     process: multiprocessing.process.BaseProcess
-    tasks: object
+    tasks: multiprocessing.queues.Queue[tuple[int, list[BatchEntry]] | None]
     """This worker's own queue: the pool always knows which chunk each worker holds."""
     holding: int | None = None
 
@@ -142,9 +137,10 @@ class LocalPool:
     def __init__(self, spec: WorkerSpec, jobs: int, preloaded: Preloaded | None = None) -> None:
         self.spec, self.jobs = spec, max(1, jobs)
         forking = sys.platform.startswith("linux")
-        self.context = multiprocessing.get_context("fork" if forking else "spawn")
+        self.context: ForkContext | SpawnContext = (
+            multiprocessing.get_context("fork") if forking else multiprocessing.get_context("spawn"))
         self.preloaded = preloaded if forking else None  # inherited, never pickled
-        self.results = self.context.Queue()
+        self.results: multiprocessing.queues.Queue[tuple[int | None, int, list[GradedSubmission]]] = self.context.Queue()
         self.issued = 0
 
     def _start_worker(self) -> _Worker:
@@ -185,19 +181,19 @@ class LocalPool:
                 if worker.process.is_alive():
                     worker.process.kill()
 
-    def _split(self, key: int, waiting: list[int], pending: dict, retried: set[int]) -> None:
+    def _split(self, key: int, waiting: list[int], pending: dict[int, list[BatchEntry]], retried: set[int]) -> None:
         """One chunk becomes one chunk per submission, each already tried once (new keys: a
         late message about a finished chunk must not match one of them)."""
         entries = pending.pop(key)
         keys = list(range(self.issued, self.issued + len(entries)))
         self.issued += len(entries)
-        for new_key, entry in zip(keys, entries):
+        for new_key, entry in zip(keys, entries, strict=True):
             pending[new_key] = [entry]
             retried.add(new_key)
         waiting[:0] = keys
 
     @staticmethod
-    def _assign(worker: _Worker, waiting: list[int], pending: dict) -> None:
+    def _assign(worker: _Worker, waiting: list[int], pending: dict[int, list[BatchEntry]]) -> None:
         while waiting:
             key = waiting.pop(0)
             if key in pending:
@@ -205,7 +201,7 @@ class LocalPool:
                 worker.tasks.put((key, pending[key]))
                 return
 
-    def _replace_if_dead(self, worker: _Worker, waiting: list[int], pending: dict, retried: set[int]) -> _Worker:
+    def _replace_if_dead(self, worker: _Worker, waiting: list[int], pending: dict[int, list[BatchEntry]], retried: set[int]) -> _Worker:
         if worker.process.is_alive():
             return worker
         key = worker.holding
@@ -227,11 +223,18 @@ class LocalPool:
         return replacement
 
 
-def _local_worker(spec: WorkerSpec, tasks, results, preloaded: Preloaded | None) -> None:
+def _local_worker(
+    spec: WorkerSpec,
+    tasks: multiprocessing.queues.Queue[tuple[int, list[BatchEntry]] | None],
+    results: multiprocessing.queues.Queue[tuple[int | None, int, list[GradedSubmission]]],
+    preloaded: Preloaded | None,
+) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    given = {"expected": preloaded.expected, "library": preloaded.library} if preloaded else {}
-    with GradingSession(spec.problem, isolation=spec.isolation, **given) as session:
+    with GradingSession(spec.problem, isolation=spec.isolation,
+                        expected=preloaded.expected if preloaded else None,
+                        library=preloaded.library if preloaded else None,
+                        costs=preloaded.costs if preloaded else None) as session:
         session.load_library()
         _set_aside_what_lives_on()
         while (task := tasks.get()) is not None:
@@ -263,44 +266,3 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         pass
-
-
-# ------------------------------------------------------------------ a Dask cluster
-
-
-class DaskPool:
-    """Chunks as tasks on a Dask cluster (``dask.distributed``, the ``dask`` extra): an
-    existing scheduler, or a LocalCluster of ``jobs`` single-threaded worker processes. Each
-    worker holds one GradingSession for the batch (``daskworker.GradingSessionPlugin``), so it
-    needs only this package, the course files and the submissions at the same paths (a shared
-    file system); reports come back to the batch, which writes them."""
-
-    def __init__(self, spec: WorkerSpec, jobs: int, scheduler: str | None = None) -> None:
-        self.spec, self.jobs, self.scheduler = spec, max(1, jobs), scheduler
-
-    def map(self, chunks: Iterable[list[BatchEntry]]) -> Iterator[list[GradedSubmission]]:
-        try:
-            from dask.distributed import Client, LocalCluster, as_completed
-
-            from grader.daskworker import GradingSessionPlugin, grade_chunk_on_worker
-        except ImportError:
-            raise RuntimeError("--executor dask needs dask.distributed: pip install 'grader[dask]'") from None
-        cluster = None
-        if self.scheduler is None:
-            # processes, one thread each: pytest sessions are not thread-safe
-            cluster = LocalCluster(n_workers=self.jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, silence_logs=50)
-        client = Client(self.scheduler or cluster)
-        plugin = GradingSessionPlugin(self.spec)
-        try:
-            client.register_plugin(plugin)
-            futures = [client.submit(grade_chunk_on_worker, plugin.name, chunk, self.spec.formats, pure=False)
-                       for chunk in chunks]
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            if cluster is None:
-                client.unregister_worker_plugin(plugin.name)  # an existing cluster's workers close their sessions
-            client.close()
-            if cluster is not None:
-                cluster.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import subprocess
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -50,13 +50,13 @@ def course() -> Course:
     return find_course(REPO)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _problem_and_expected(problem_id: str):
     problem = find_course(REPO).load(problem_id)
     return problem, expected_observations(problem)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _library(problem_id: str) -> MisconceptionLibrary:
     return MisconceptionLibrary(_problem_and_expected(problem_id)[0], default_cache_dir())
 

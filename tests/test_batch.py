@@ -296,21 +296,30 @@ def test_batch_grades_files_and_folders_names_what_it_skipped_and_the_class_file
     assert by_student["zoe"]["score"] == by_student["zoe"]["max_score"] > 0
     assert by_student["yan"]["submission"]["sha256"] == hashlib.sha256(
         (folder / "yan" / "solution.py").read_bytes()).hexdigest()
-    rows = list(csv.DictReader((out / "grades.csv").read_text().splitlines()))
+    rows = list(csv.DictReader((out / "grades.csv").read_text(encoding="utf-8-sig").splitlines()))
     summary = json.loads((out / "summary.json").read_text())
-    assert [row["student"] for row in rows] == [s["student"] for s in summary["students"]] == students
-    for row, entry in zip(rows, summary["students"]):
+    # the folder with two files is in the class files too, not graded, with the reason
+    assert [row["student"] for row in rows] == [s["student"] for s in summary["students"]] == sorted([*students, "two"])
+    two = next(row for row in rows if row["student"] == "two")
+    assert two["status"] == "not_graded" and two["score"] == "" and two["reason"].startswith("a folder with 2 .py files")
+    two_entry = next(entry for entry in summary["students"] if entry["student"] == "two")
+    assert two_entry["status"] == "not_graded" and two_entry["score"] is None and two_entry["reason"] == two["reason"]
+    for row, entry in zip(rows, summary["students"], strict=True):
+        if row["student"] == "two":
+            continue
         report = by_student[row["student"]]
         assert float(row["score"]) == entry["score"] == report["score"]
         assert float(row["max_score"]) == entry["max_score"] == report["max_score"]
         assert row["status"] == entry["status"] == report["status"]
         assert float(row["percent"]) == entry["percent"] == round(100 * report["score"] / report["max_score"], 2)
         assert entry["misconception"] == (report["diagnosis"] or {}).get("misconception")
-    assert summary["submissions"] == 5 and summary["graded"] == 4
-    assert summary["statuses"] == {"failed_to_load": 1, "graded": 4}
+    assert summary["submissions"] == 5 and summary["graded"] == 4 and summary["not_graded"] == 1
+    assert summary["statuses"] == {"failed_to_load": 1, "graded": 4, "not_graded": 1}
     index = (out / "index.html").read_text()
     assert "generated deep_chain <span class=\"muted\">(3 tests)</span>" in index and "deep_chain #1" not in index
-    assert summary["mean_percent"] == round(sum(s["percent"] for s in summary["students"]) / 5, 2)
+    # the mean is over the submissions: an entry that was not graded is not a 0
+    assert summary["mean_percent"] == round(sum(s["percent"] for s in summary["students"] if s["percent"] is not None) / 5, 2)
+    assert "<strong>not graded</strong>, a folder with 2 .py files" in index
 
 
 def test_the_class_page_counts_generated_tests_by_shape_and_hand_written_ones_alone():
@@ -330,7 +339,7 @@ def test_the_class_page_counts_generated_tests_by_shape_and_hand_written_ones_al
     assert rates["generated deep_chain"].tests == 3 and rates["generated deep_chain"].percent == 66.7
     assert (rates[hand_written].passed, rates[hand_written].attempted, rates[hand_written].tests) == (1, 2, 1)
     assert not any(name in rates for name in deep)
-    assert list(rates)[0] == hand_written  # hardest first
+    assert next(iter(rates)) == hand_written  # hardest first
 
 
 # ------------------------------------------------------------------ kill -9 and resume
@@ -543,7 +552,8 @@ def test_misbehaving_submissions_never_stop_the_batch(tmp_path):
     ):
         assert line in result.stdout, result.stdout
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["statuses"] == {"failed_to_load": 3, "graded": 2, "timed_out": 1}
+    # the folder named folder.py is no submission, but it is in the class files all the same
+    assert summary["statuses"] == {"failed_to_load": 3, "graded": 2, "timed_out": 1, "not_graded": 1}
 
 
 # ------------------------------------------------------------------ failures of the grader itself

@@ -1,12 +1,23 @@
 import math
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from grader import interpreter
 from grader.check import TestStatus, judge, numbers_equal, reprs_equal
-from grader.observations import NodeObservation, ProgramObservation, Reading, RunStatus
+from grader.observations import (
+    NodeObservation,
+    ProgramObservation,
+    Reading,
+    ResultLayout,
+    RunStatus,
+)
+from grader.observations import parse_program as parse_result
 from grader.programs import parse_program
+from grader.reference import load_reference_class
 from grader.spec import ProblemTest, Visibility, find_course
-from tests.conftest import REPO
+from tests.conftest import REPO, _problem_and_expected
 
 WHITELIST = find_course(REPO).load("value-basic", visible_only=True).api.whitelist
 
@@ -119,14 +130,6 @@ def test_a_second_run_that_observed_nothing_does_not_count_as_nondeterminism():
 
 # ---------------------------------------------------------------- the wire fast path
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from grader.observations import ResultLayout, parse_program as parse_result  # noqa: E402
-from grader.reference import load_reference_class  # noqa: E402
-from grader import interpreter  # noqa: E402
-from tests.conftest import _problem_and_expected  # noqa: E402
-
 _WIRE_VALUES = st.one_of(
     st.integers(-3, 3), st.floats(allow_nan=True, allow_infinity=True), st.booleans(),
     st.sampled_from(["nan", "inf", "-inf", "junk"]), st.just({"other": "str", "text": "'x'"}),
@@ -158,7 +161,7 @@ def test_judging_from_the_wire_gives_the_verdict_reading_every_node_gives(proble
     for at in data.draw(st.lists(st.integers(0, len(sent) - 1), max_size=3)):
         sent[at] = data.draw(st.sampled_from(_twins(sent[at])))  # equal in Python, not on the wire
     cut = data.draw(st.sampled_from([len(sent), len(sent) - 1, len(sent) + 1, 0]))
-    sent = (sent + [1.0])[:cut]
+    sent = [*sent, 1.0][:cut]
     observed = parse_result(sent, None, layout)
     read_everywhere = [ProgramObservation(o.status, dict(o.nodes), o.error) for o in (expected, observed)]
     assert judge(test, expected, observed) == judge(test, *read_everywhere)
@@ -179,8 +182,7 @@ def _twins(value):
 def test_a_graph_wrong_everywhere_keeps_the_first_differences_and_counts_the_rest():
     from dataclasses import replace as replaced
 
-    from grader.check import MISMATCHES_KEPT
-    from grader.report import render_verdict
+    from grader.check import MISMATCHES_KEPT, render_verdict
 
     problem, expected = _problem_and_expected("value-basic")
     test = next(t for t in problem.tests if "deep_chain" in t.name)

@@ -16,6 +16,8 @@ from grader.spec import find_course
 from tests.conftest import FIXTURES, REPO
 
 EVENT = FIXTURES / "github" / "pull_request_opened.json"
+PUSH_EVENT = FIXTURES / "github" / "push.json"
+DISPATCH_EVENT = FIXTURES / "github" / "workflow_dispatch.json"
 HIDDEN_TEST_NAMES = ("shared intermediate node", "two relus, one active and one not", "long chain",
                      "backward called twice accumulates")
 
@@ -87,13 +89,13 @@ def student_repo(tmp_path):
 def test_ci_grades_the_pull_requests_submissions_and_tells_github(student_repo, tmp_path):
     repo, base, head = student_repo
     environment = github_environment(tmp_path, base, head)
-    result = grader_ci(repo, environment, "--out", str(tmp_path / "out"), "--fail-under", "90")
+    result = grader_ci(repo, environment, "--out", str(tmp_path / "out"), "--fail-under", "100")
 
     outputs = read_outputs(Path(environment["GITHUB_OUTPUT"]))
     assert outputs["submissions"] == "2"  # bob.py and dave.py; not zed.py, which only main changed
     score, max_score = float(outputs["score"]), float(outputs["max_score"])
     assert 0 < score < max_score and float(outputs["percent"]) == pytest.approx(100 * score / max_score, abs=0.05)
-    assert result.returncode == (1 if float(outputs["percent"]) < 90 else 0), result.stderr
+    assert result.returncode == 1, "dave.py loses points: below --fail-under 100 (a full score passes it: see below)"
     classroom = json.loads(base64.b64decode(outputs["result"]))
     assert sum(test["score"] for test in classroom["tests"]) == pytest.approx(score)
     assert classroom["max_score"] == pytest.approx(max_score)
@@ -144,7 +146,7 @@ def test_a_pull_request_without_submissions_grades_nothing_and_says_so(student_r
 @pytest.mark.parametrize(
     ("setup", "words"),
     [
-        ("no_event", "no files given and no pull request to read them from"),
+        ("no_event", "no files given and no GitHub event to read them from"),
         ("push_event", "is not a pull_request event"),
         ("shallow", "both commits must be in the clone (actions/checkout with fetch-depth: 0)"),
     ],
@@ -184,3 +186,136 @@ def test_explicit_files_are_graded_outside_any_git_repository(tmp_path):
     assert f"mine.py (value-basic): {points}/{points} graded" in result.stdout and "::error" not in result.stdout
     outputs = read_outputs(output)
     assert outputs["submissions"] == "1" and outputs["percent"] == "100.0"
+
+
+# ------------------------------------------------------------------ GitHub Classroom's flow: push
+
+
+@pytest.fixture
+def classroom_repo(tmp_path):
+    """A student's repository as GitHub Classroom makes it: the template's one commit (a
+    README, the task, an empty submissions/ and a starter file the student never touches),
+    then the student's pushes: a first try, then a fix and a second file."""
+    repo = tmp_path / "value-alice"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("# Value\n")
+    (repo / "submissions").mkdir()
+    (repo / "submissions" / ".gitkeep").write_text("")
+    copy("bob.py", repo / "starter" / "value.py")  # outside submissions/: never graded
+    template = commit_all(repo, "Initial commit")
+    copy("dave.py", repo / "submissions" / "value.py")
+    first = commit_all(repo, "first try")
+    copy("alice.py", repo / "submissions" / "value.py")
+    copy("carol.py", repo / "submissions" / "extra" / "second.py")
+    head = commit_all(repo, "fixed")
+    return repo, template, first, head
+
+
+def event_environment(tmp_path: Path, name: str, payload: Path, **shas: str) -> dict[str, str]:
+    """$GITHUB_* as a workflow step of event ``name`` has them, with ``payload``'s SHAs filled in."""
+    text = payload.read_text()
+    for key, sha in shas.items():
+        text = text.replace(f"@{key.upper()}_SHA@", sha)
+    environment = github_environment(tmp_path, "unused", "unused")
+    Path(environment["GITHUB_EVENT_PATH"]).write_text(text)
+    return {**environment, "GITHUB_EVENT_NAME": name}
+
+
+@pytest.mark.slow
+def test_a_push_grades_everything_changed_since_the_templates_first_commit(classroom_repo, tmp_path):
+    repo, _, first, head = classroom_repo
+    environment = event_environment(tmp_path, "push", PUSH_EVENT, before=first, head=head)
+    result = grader_ci(repo, environment, "--out", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    outputs = read_outputs(Path(environment["GITHUB_OUTPUT"]))
+    # both files: the one this push changed and the one it added, not only the last commit's diff
+    assert outputs["submissions"] == "2"
+    assert "submissions/value.py (value-basic)" in result.stdout and "submissions/extra/second.py (value-basic)" in result.stdout
+    assert "starter/value.py" not in result.stdout
+    assert "guessed: value-basic for submissions/value.py" in result.stdout
+    classroom = json.loads(base64.b64decode(outputs["result"]))
+    assert classroom["max_score"] == pytest.approx(float(outputs["max_score"]))
+    assert sum(test["score"] for test in classroom["tests"]) == pytest.approx(float(outputs["score"]))
+    summary = Path(environment["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "`value.py`" in summary and "`second.py`" in summary
+
+
+def test_a_push_that_changed_no_submission_grades_nothing_and_says_so(classroom_repo, tmp_path):
+    repo, template, _, _ = classroom_repo
+    git(repo, "checkout", "-q", "-b", "docs", template)
+    (repo / "README.md").write_text("# Value, typo fixed\n")
+    head = commit_all(repo, "docs only")
+    environment = event_environment(tmp_path, "push", PUSH_EVENT, before=template, head=head)
+    result = grader_ci(repo, environment)
+    assert result.returncode == 0, result.stderr
+    assert read_outputs(Path(environment["GITHUB_OUTPUT"]))["submissions"] == "0"
+    summary = Path(environment["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "No submission to grade: no `*.py` file under `submissions/` was added or changed since the template's first commit." in summary
+
+
+def test_a_push_is_graded_at_the_pushed_commit_not_at_a_later_one(classroom_repo, tmp_path):
+    repo, _, first, _head = classroom_repo
+    git(repo, "checkout", "-q", first)  # the checkout of an earlier push's run
+    environment = event_environment(tmp_path, "push", PUSH_EVENT, before=first, head=first)
+    result = grader_ci(repo, environment, "--problem", "value-basic")
+    assert result.returncode == 0, result.stderr
+    assert read_outputs(Path(environment["GITHUB_OUTPUT"]))["submissions"] == "1"  # second.py came later
+    assert "guessed:" not in result.stdout  # --problem
+
+
+def test_a_workflow_dispatch_grades_the_checked_out_commit_since_the_template(classroom_repo, tmp_path):
+    repo, _, _, _ = classroom_repo
+    environment = event_environment(tmp_path, "workflow_dispatch", DISPATCH_EVENT)
+    environment["GRADER_PROBLEM"] = "value-basic"
+    result = grader_ci(repo, environment)
+    assert result.returncode == 0, result.stderr
+    assert read_outputs(Path(environment["GITHUB_OUTPUT"]))["submissions"] == "2"
+    assert "guessed:" not in result.stdout  # GRADER_PROBLEM fixed it
+
+
+def test_grader_problem_names_the_problem_for_every_file(classroom_repo, tmp_path):
+    repo, _, first, head = classroom_repo
+    environment = {**event_environment(tmp_path, "push", PUSH_EVENT, before=first, head=head), "GRADER_PROBLEM": "value-full"}
+    result = grader_ci(repo, environment)
+    assert result.returncode == 0, result.stderr
+    assert "submissions/value.py (value-full)" in result.stdout and "(value-basic)" not in result.stdout
+    environment["GRADER_PROBLEM"] = "no-such-problem"
+    result = grader_ci(repo, environment)
+    assert result.returncode == 2 and "no such problem 'no-such-problem'" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_all_grades_every_file_under_submissions_changed_or_not(classroom_repo, tmp_path):
+    repo, _template, _, head = classroom_repo
+    environment = event_environment(tmp_path, "push", PUSH_EVENT, before=head, head=head)
+    result = grader_ci(repo, environment, "--all", "--problem", "value-basic", "--submissions", "starter")
+    assert result.returncode == 0, result.stderr
+    assert read_outputs(Path(environment["GITHUB_OUTPUT"]))["submissions"] == "1"
+    assert "starter/value.py (value-basic)" in result.stdout  # never changed since the template, graded anyway
+
+
+@pytest.mark.parametrize(
+    ("setup", "words"),
+    [
+        ("shallow", "the clone is shallow, so the template's first commit is not in it (actions/checkout with fetch-depth: 0)"),
+        ("issue_comment", "grader ci grades pull_request, push, workflow_dispatch, repository_dispatch events, not issue_comment"),
+        ("files_and_all", "give the files or --all, not both"),
+    ],
+)
+def test_an_unusable_push_context_exits_2_with_one_line(classroom_repo, tmp_path, setup, words):
+    repo, _, first, head = classroom_repo
+    environment = event_environment(tmp_path, "push", PUSH_EVENT, before=first, head=head)
+    args: tuple[str, ...] = ()
+    if setup == "shallow":
+        clone = tmp_path / "shallow"
+        subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(clone)], check=True, capture_output=True)
+        repo = clone
+    if setup == "issue_comment":
+        environment["GITHUB_EVENT_NAME"] = "issue_comment"
+    if setup == "files_and_all":
+        args = ("--all", "submissions/value.py")
+    result = grader_ci(repo, environment, *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert words in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in result.stderr

@@ -14,12 +14,14 @@ CI_RUN = REPO / ".ci" / "run"
 
 FAKE_PYTHON3 = """#!/bin/sh
 # python3 -m venv .venv: a virtual environment whose pip succeeds, whose ruff (the lint gate)
-# exits with $RUFF_EXIT and whose python (the test run) with $PYTEST_EXIT
+# exits with $RUFF_EXIT, whose mypy (the type gate) with $MYPY_EXIT and whose python (the test
+# run) with $PYTEST_EXIT
 mkdir -p .venv/bin
 printf '#!/bin/sh\\nexit 0\\n' > .venv/bin/pip
 printf '#!/bin/sh\\nexit %s\\n' "$RUFF_EXIT" > .venv/bin/ruff
+printf '#!/bin/sh\\nexit %s\\n' "$MYPY_EXIT" > .venv/bin/mypy
 printf '#!/bin/sh\\nexit %s\\n' "$PYTEST_EXIT" > .venv/bin/python
-chmod +x .venv/bin/pip .venv/bin/ruff .venv/bin/python
+chmod +x .venv/bin/pip .venv/bin/ruff .venv/bin/mypy .venv/bin/python
 """
 
 
@@ -34,8 +36,8 @@ def test_ci_run_is_exactly_the_readmes_test_command():
 
 @pytest.mark.parametrize(
     ("failing", "code"),
-    [(None, 0), ("pytest", 1), ("pytest", 5), ("install-os-packages", 3), ("ruff", 1)],
-    ids=["all-pass", "tests-fail", "no-tests-collected", "os-packages-fail", "lint-fails"],
+    [(None, 0), ("pytest", 1), ("pytest", 5), ("install-os-packages", 3), ("ruff", 1), ("mypy", 1)],
+    ids=["all-pass", "tests-fail", "no-tests-collected", "os-packages-fail", "lint-fails", "types-fail"],
 )
 def test_ci_run_exits_with_the_first_failing_steps_code(tmp_path, failing, code):
     """.ci/run in a copy of the repository's layout, with every step it calls faked."""
@@ -48,7 +50,8 @@ def test_ci_run_exits_with_the_first_failing_steps_code(tmp_path, failing, code)
     (bin_dir / "python3").chmod(0o755)
     environment = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
                    "PYTEST_EXIT": str(code if failing == "pytest" else 0),
-                   "RUFF_EXIT": str(code if failing == "ruff" else 0)}
+                   "RUFF_EXIT": str(code if failing == "ruff" else 0),
+                   "MYPY_EXIT": str(code if failing == "mypy" else 0)}
     result = subprocess.run(["sh", str(tmp_path / ".ci" / "run")], cwd=tmp_path / "bin", env=environment,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == code, result.stderr

@@ -4,8 +4,11 @@ The tests that use ``grader`` start a real ``python -m grader``; the others call
 ``main(argv)`` in this process (``grader_in_process``), which proves the same output and exit
 code without paying for a new Python each time."""
 
+import argparse
+import ast
 import csv
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -13,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from grader import cli
 from grader.spec import find_course
-
 from tests.conftest import PROBLEM_IDS, REPO
 
 SEED_001_PRINTED = (
@@ -156,7 +159,7 @@ def test_batch_grades_a_class_into_reports_a_gradebook_and_a_summary(tmp_path):
     assert result.returncode == 0, result.stderr
     students = sorted(path.stem for path in (REPO / "submissions").glob("*.py"))
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == students
-    rows = list(csv.DictReader((out / "grades.csv").read_text().splitlines()))
+    rows = list(csv.DictReader((out / "grades.csv").read_text(encoding="utf-8-sig").splitlines()))
     assert [row["student"] for row in rows] == students
     by_student = {row["student"]: row for row in rows}
     assert by_student["alice"]["percent"] == "100" and by_student["grace"]["status"] == "failed_to_load"
@@ -167,7 +170,61 @@ def test_batch_grades_a_class_into_reports_a_gradebook_and_a_summary(tmp_path):
         assert report["score"] == float(by_student[student]["score"])
 
 
+def _module_rows() -> dict[str, int]:
+    """The README's module map ("How it works"): each module named there, and its row."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("| stage | modules |"):].split("\n\n")[0]
+    rows = table.splitlines()[2:]
+    assert rows and len(rows) < 10, "the module map is a table of stages"
+    found: dict[str, int] = {}
+    for row, line in enumerate(rows):
+        for name in re.findall(r"`([a-z_]+(?:/[a-z_]+)?)/?`", line.split("|")[2]):
+            found.setdefault(name.split("/")[-1], row)
+    return found
+
+
+def _grader_modules() -> dict[str, ast.Module]:
+    package = REPO / "grader"
+    found = {}
+    for path in package.rglob("*.py"):
+        name = path.stem if path.stem != "__init__" or path.parent == package else path.parent.name
+        found[name] = ast.parse(path.read_text())
+    return found
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node but what ``if TYPE_CHECKING:`` holds (imports for annotations only)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
+def test_the_readmes_module_map_names_every_module_and_no_stage_imports_a_later_one():
+    rows, modules = _module_rows(), _grader_modules()
+    assert sorted(set(modules) - {"__init__"} - set(rows)) == []
+    for name, tree in modules.items():
+        for node in _runtime_nodes(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("grader."):
+                imported = node.module.split(".")[-1]
+                if name in rows and imported in rows:
+                    assert rows[imported] <= rows[name], f"{name} (a stage of row {rows[name]}) imports {imported}"
+
+
+def _commands(parser: argparse.ArgumentParser, prefix: str = "grader") -> list[str]:
+    """Every command the parser accepts, subcommands spelled out (``grader gradescope build``)."""
+    found = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, subparser in action.choices.items():
+                found += _commands(subparser, f"{prefix} {name}") or [f"{prefix} {name}"]
+    return found
+
+
 def test_every_cli_command_is_documented_in_the_readme():
     readme = (REPO / "README.md").read_text()
-    for command in ("check", "grade", "batch", "validate", "problems", "ci", "gradescope build", "gradescope run"):
-        assert f"grader {command}" in readme, command
+    commands = _commands(cli._parser())
+    assert "grader check" in commands and "grader gradescope build" in commands, commands
+    for command in commands:
+        assert command in readme, command

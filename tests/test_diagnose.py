@@ -191,7 +191,8 @@ def test_check_grade_html_markdown_and_gradescope_show_the_same_diagnosis_for_th
 
     assert shown(graded) == shown(checked) and any(shown(graded).values())
     hint = graded.diagnosis.misconception.hint
-    assert f"likely cause: {hint}" in render_check(report_view(checked, Audience.STUDENT), Style(colour=False))
+    wide = Style(colour=False, width=1000)  # the hint on one line, however long
+    assert f"likely cause: {hint}" in render_check(report_view(checked, Audience.STUDENT), wide)
     assert f"*likely cause:* {markdown_text(hint)}" in render_markdown(graded)
     assert any(f"Likely cause: {hint}" in t["output"] for t in json.loads(render_gradescope(graded))["tests"])
     assert f"<strong>Likely cause:</strong> {html.escape(hint)}" in render_html(graded)
@@ -225,3 +226,127 @@ def test_two_misconceptions_that_fail_alike_are_told_apart_by_the_source_or_not_
     path.write_text(disguised)
     report = grade("value-basic", path)
     assert report.score < report.max_score and report.diagnosis is None
+
+
+def test_a_cache_entry_left_by_other_grader_code_does_not_decide_the_diagnosis(tmp_path, monkeypatch):
+    """What a variant shows depends on the grader's code too (the interpreter, and the sandbox's
+    memory layout for a set-order-dependent variant), and cached faces of an older grader with
+    the same version number decided diagnoses: the grader's code is part of the cache key."""
+    import dataclasses
+
+    import grader.diagnose as diagnose
+    from grader.diagnose import MisconceptionLibrary
+
+    problem, expected = _problem_and_expected("value-basic")
+    variant = problem.misconceptions_dir / "mul_backward_swapped.py"
+    folder, cache, stale = tmp_path / "misconceptions", tmp_path / "cache", tmp_path / "stale"
+    for where, source in ((folder, variant.read_text()), (stale, REFERENCE)):
+        where.mkdir()
+        (where / variant.name).write_text(source)
+    problem = dataclasses.replace(problem, misconceptions_dir=folder)
+
+    def diagnosis():
+        library = MisconceptionLibrary(problem, cache)
+        report = grade_submission(problem, variant, isolation=Isolation.PROCESS, expected=expected, library=library)
+        assert report.score < report.max_score
+        return report.diagnosis and report.diagnosis.misconception.name
+
+    assert diagnosis() == "mul_backward_swapped"
+    # what other code could have left under the key: other faces (here the reference's)
+    MisconceptionLibrary(dataclasses.replace(problem, misconceptions_dir=stale), tmp_path / "other").load(problem.tests, expected)
+    [entry], [other] = cache.glob("*.json"), (tmp_path / "other").glob("*.json")
+    entry.write_text(other.read_text())
+    assert diagnosis() is None  # the cache decides what the variant shows...
+    monkeypatch.setattr(diagnose, "runner_digest", lambda: "the grader's code after a change")
+    assert diagnosis() == "mul_backward_swapped"  # ...so other code must not read it
+
+
+FULL_REFERENCE = (REPO / "reference" / "value_full.py").read_text()
+
+
+def _diagnosed(problem_id: str, source: str, tmp_path, name: str = "student.py"):
+    path = tmp_path / name
+    path.write_text(source)
+    report = grade(problem_id, path)
+    assert report.score < report.max_score
+    return report.diagnosis and report.diagnosis.misconception.name
+
+
+def _replaced(source: str, old: str, new: str) -> str:
+    assert source.count(old) == 1, old
+    return source.replace(old, new)
+
+
+def test_a_mistake_made_in_fewer_places_than_the_variant_makes_it_is_still_named(tmp_path):
+    """``2 - a`` computed as ``a - 2`` in a hand-written __rsub__ whose backward is right: the
+    library's variant gets the grads wrong too (its __rsub__ is derived), so it reproduces every
+    wrong value and predicts a few more. That used to be too little agreement to say anything."""
+    source = _replaced(FULL_REFERENCE, "        return other + (-self)\n", (
+        "        out = Value(self.data - other, (self,), 'r-')\n\n"
+        "        def _backward():\n"
+        "            self.grad += -1 * out.grad\n\n"
+        "        out._backward = _backward\n"
+        "        return out\n"))
+    assert _diagnosed("value-full", source, tmp_path) == "rsub_sign"
+
+
+def test_a_variant_that_fails_a_test_the_submission_passes_needs_full_agreement(tmp_path):
+    """``6 / d`` whose hand-written backward forgets the 6 gives, on that test, the very numbers
+    of a power rule without the chain rule; but that variant fails the power tests, which this
+    file passes: it is not the student's mistake, and nothing is said."""
+    source = _replaced(FULL_REFERENCE, "        return other * self**-1\n", (
+        "        out = Value(other / self.data, (self,), 'r/')\n\n"
+        "        def _backward():\n"
+        "            self.grad += -1 / self.data**2 * out.grad\n\n"
+        "        out._backward = _backward\n"
+        "        return out\n"))
+    assert _diagnosed("value-full", source, tmp_path) is None
+
+
+def test_a_power_rule_without_the_chain_rule_is_named_in_the_power(tmp_path):
+    source = _replaced(FULL_REFERENCE, "self.grad += (other * self.data ** (other - 1)) * out.grad",
+                       "self.grad += other * (self.data ** (other - 1))")
+    assert _diagnosed("value-full", source, tmp_path) == "pow_backward_no_chain"
+
+
+RECURSIVE_BACKWARD = '''    def backward(self):
+        self.grad = 1
+        self._backprop()
+
+    def _backprop(self):
+        self._backward()
+        for child in self._prev:
+            child._backprop()
+'''
+
+
+def test_a_backward_that_recurses_into_the_inputs_without_an_order_is_named_from_its_helper(tmp_path):
+    """Recursing from the output and calling each node's rule on the way (here in a helper
+    method) fails like a topological sort without a visited set on a diamond; the source shows
+    which of the two it is, through the helper backward() calls."""
+    source = _replaced(REFERENCE, "    def backward(self):\n        topo = _topological_order(self)\n"
+                       "        self.grad = 1\n        for v in reversed(topo):\n            v._backward()\n",
+                       RECURSIVE_BACKWARD)
+    assert _diagnosed("value-basic", source, tmp_path) == "backward_without_topological_order"
+    folder = REPO / "problems" / "value-basic" / "misconceptions"
+    report = grade("value-basic", folder / "no_visited_set.py")  # it builds a list: never that shape
+    assert report.diagnosis is None or report.diagnosis.misconception.name == "no_visited_set"
+
+
+def test_a_topological_order_walked_forwards_is_named_whatever_the_rules_are_called(tmp_path):
+    """The forward walk over the list backward() built is recognised even where the nodes'
+    rules are not called ``_backward``; it used to tie with calling only the output's rule."""
+    folder = REPO / "problems" / "value-basic" / "misconceptions"
+    source = (folder / "topo_not_reversed.py").read_text().replace("_backward", "_grad_fn")
+    assert _diagnosed("value-basic", source, tmp_path) == "topo_not_reversed"
+
+
+def test_a_backward_that_raises_is_not_explained_by_a_mistake_that_leaves_the_grads_at_zero(tmp_path):
+    """Nodes made unhashable (``__eq__`` without ``__hash__``) make every backward() raise
+    before any grad moves. A variant that never seeds the output leaves the grads at 0 too, and
+    was named for agreeing on them; those zeros are the exception's doing, not evidence."""
+    source = _replaced(FULL_REFERENCE, "        self._prev = set(_children)\n", "        self._prev = tuple(_children)\n")
+    source = _replaced(source, "    def __repr__(self):\n",
+                       "    def __eq__(self, other):\n        return isinstance(other, Value) and self.data == other.data\n\n"
+                       "    def __repr__(self):\n")
+    assert _diagnosed("value-full", source, tmp_path) is None

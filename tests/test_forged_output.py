@@ -36,15 +36,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
-from grader.batch import FORMULA_STARTS, write_class_files
-from grader.check import judge
-from grader.ci import CiError, CiRequest, GitHubFiles, annotations, run_ci
+from grader.check import TestResult, judge
+from grader.ci import CiError, CiRequest, GitHubFiles, annotation_commands, run_ci
 from grader.classroom import render_classroom
 from grader.files import safe_file_name
 from grader.formats import render_gradescope, render_junit, render_markdown
+from grader.gradebook import FORMULA_STARTS, SKIPPED_BEFORE_A_FORMULA, write_class_files
 from grader.html import render_html
 from grader.observations import ResultLayout, parse_program
-from grader.report import TestResult
 from grader.spec import Visibility, find_course
 from grader.summary import row_from_report
 from grader.terminal import Style, render_check, render_grade
@@ -67,6 +66,7 @@ PAYLOAD = (
     "<script>alert(1)</script><img src=x onerror=alert(2)> [link](javascript:alert(3)) &amp; "
     # GitHub workflow commands
     "\n::error file=forged.py,line=1::forged annotation\n::add-mask::secret\n::stop-commands::pause\n"
+    "in the middle of a line ##[error]forged annotation ##[add-mask]secret\n"
     # a spreadsheet formula
     '=HYPERLINK("https://evil.example","click")'
 )
@@ -75,6 +75,9 @@ HOSTILE_NAMES = {
     "formula +": "+SUM(A1)",
     "formula -": "-2",
     "formula @": "@cmd",
+    "formula after a space": " =1+1",
+    "formula in full width": "\uff1d1+1",
+    "workflow command mid-line": "a##[error]forged",
     "OSC title": "\x1b]0;pwned\x07",
     "newline": "a\n::add-mask::x",
     "backticks and mention": "`````` @everyone",
@@ -175,12 +178,13 @@ def assert_safe_terminal(text: str) -> None:
     reads one at a line's start, after spaces)."""
     assert_clean_text(text)
     assert not TERMINAL_ESCAPES.search(text), repr(TERMINAL_ESCAPES.search(text).group())
-    assert not [line for line in text.splitlines() if line.lstrip().startswith(("::", "##["))]
+    assert not [line for line in text.splitlines() if line.lstrip().startswith("::") or "##[" in line]
 
 
 def assert_safe_workflow_log(text: str) -> None:
     """Every line that GitHub reads as a command is one of the grader's annotations."""
     assert_clean_text(text)
+    assert "##[" not in text, "the runner reads ##[command] anywhere in a line"
     for line in text.splitlines():
         if line.startswith("::"):
             assert re.fullmatch(r"::(error|warning) file=[^:,]*,line=\d+,title=[^:,]*::[^\r\n]*", line), line
@@ -191,7 +195,7 @@ def assert_safe_csv(text: str) -> list[list[str]]:
     rows = list(csv.reader(io.StringIO(text)))
     for row in rows:
         for cell in row:
-            assert not cell.startswith(FORMULA_STARTS), f"a formula: {cell!r}"
+            assert not cell.lstrip(SKIPPED_BEFORE_A_FORMULA).startswith(FORMULA_STARTS), f"a formula: {cell!r}"
     return rows
 
 
@@ -240,7 +244,7 @@ def test_the_terminal_gets_no_escape_sequence(hostile_class):
 
 def test_grades_csv_reads_as_text_in_a_spreadsheet(hostile_class):
     out, _ = hostile_class
-    rows = assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8"))
+    rows = assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8-sig"))
     assert len(rows) == len(HOSTILE_NAMES) + 3  # a header and every student
     assert "'=1+1" in [row[0] for row in rows]  # shown as the text it is
 
@@ -266,6 +270,22 @@ def test_every_file_of_every_student_stays_well_formed(hostile_class, student):
         json.loads(texts[document])
 
 
+def test_gradescope_s_markdown_output_is_only_the_grader_s_own_markup(hostile_class):
+    """results.json's top-level output is Markdown (output_format md): what a submission
+    raised or printed is escaped there like in summary.md, by the same renderer."""
+    out, _ = hostile_class
+    for student in ("forged_load_failure", "forged_messages"):
+        results = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
+        assert results["output_format"] == "md"
+        assert_clean_text(results["output"])
+        parsed = html_elements(MarkdownIt("commonmark").render(results["output"]))
+        assert set(parsed.tags) <= ALLOWED_MARKDOWN_ELEMENTS - {"h2", "table"}, set(parsed.tags)
+        assert not parsed.comments and "@everyone" not in "".join(parsed.prose)
+    shown = "".join(html_elements(MarkdownIt("commonmark").render(
+        json.loads((out / "forged_load_failure" / "results.json").read_text(encoding="utf-8"))["output"])).text)
+    assert "<script>alert(1)</script>" in shown  # shown as the text it is
+
+
 def test_the_payload_is_still_shown_as_text(hostile_class):
     """Nothing passes by showing nothing: the student sees what their code raised."""
     out, _ = hostile_class
@@ -283,7 +303,7 @@ def test_report_html_in_chromium_runs_nothing_and_fetches_nothing(browser, hosti
             assert page.locator("script, img, iframe").count() == 0
             assert "pwned" not in page.title()
             dialogs: list[str] = []
-            page.on("dialog", lambda dialog: dialogs.append(dialog.message))
+            page.on("dialog", lambda dialog, dialogs=dialogs: dialogs.append(dialog.message))
             page.wait_for_timeout(100)
             assert dialogs == []
             assert "<script>alert(1)</script>" in page.inner_text("body")
@@ -429,7 +449,7 @@ def test_any_message_and_file_name_leave_every_output_well_formed(carol, tmp_pat
         "classroom.json": render_classroom(report),
         "results.json": render_gradescope(report),
         "terminal": render_check(report_view(report, Audience.STUDENT), Style(colour=False)),
-        "annotations": "\n".join(annotations(report, "submissions/x.py")),
+        "annotations": "\n".join(annotation_commands(report, "submissions/x.py")),
         "report.json tests": json.dumps(report.to_json()["tests"], ensure_ascii=False),
     }
     assert_safe_html(outputs["report.html"])
@@ -447,9 +467,10 @@ def test_any_message_and_file_name_leave_every_output_well_formed(carol, tmp_pat
     out = tmp_path / "out"
     student = safe_file_name(name)
     assert (out / student).resolve().parent == out.resolve()
+    assert not set(student) & set('"\\:<>|*?'), "a folder name actions/upload-artifact or Windows refuses"
     row = row_from_report(student, json.loads(json.dumps(report.to_json())))
     write_class_files([row], out, problem)
-    assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8"))
+    assert_safe_csv((out / "grades.csv").read_bytes().decode("utf-8-sig"))
     assert_safe_html((out / "index.html").read_text(encoding="utf-8"))
 
 
@@ -473,6 +494,6 @@ def test_a_visible_tests_message_cannot_carry_hidden_programs_out(tmp_path):
     assert secrets
     outputs = [render_html(report), render_markdown(report), render_junit(report), render_classroom(report),
                render_gradescope(report), json.dumps(report.to_json()["tests"]),
-               "\n".join(annotations(report, "x.py"))]
+               "\n".join(annotation_commands(report, "x.py"))]
     leaked = {secret for secret in secrets for text in outputs if secret in unescape(text).replace("\\", "")}
     assert not leaked, f"{len(leaked)} steps of hidden programs reached student-facing files"

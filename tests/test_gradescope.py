@@ -6,18 +6,19 @@ import os
 import shutil
 import stat
 import subprocess
-import time
 import sys
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from grader.check import SubmissionStatus
 from grader.diagnose import MisconceptionLibrary, default_cache_dir
 from grader.grading import grade_submission
 from grader.sandbox import detect_isolation
 from grader.spec import find_course
-from tests.conftest import REPO
+from tests.conftest import REPO, SUBMISSION_FIXTURES, grade
 from tests.test_workflow import tool_or_skip
 
 SEED = "424242"
@@ -45,13 +46,18 @@ def unpack(bundle: Path, root: Path) -> Path:
     return source
 
 
-def run_autograder(root: Path, python: str = sys.executable, isolation: str = "auto") -> dict:
+def run_autograder(root: Path, python: str = sys.executable, isolation: str = "auto", status: int = 0,
+                   staff: list[str] | None = None) -> dict:
+    """Run the bundle's run_autograder as Gradescope does; its exit status must be ``status``;
+    ``staff`` collects what it printed (Gradescope shows it to the staff only)."""
     environment = {**os.environ, "GRADER_AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": python,
                    "GRADER_ISOLATION": isolation}
     environment.pop("GRADER_SEED", None)
     result = subprocess.run([str(root / "source" / "run_autograder")], env=environment,
                             capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == status, result.stdout + result.stderr
+    if staff is not None:
+        staff.append(result.stdout)
     return json.loads((root / "results" / "results.json").read_text())
 
 
@@ -163,16 +169,68 @@ def test_a_grader_that_fails_still_leaves_results_json(bundle, tmp_path):
     source = unpack(bundle, tmp_path)
     shutil.copyfile(REPO / "submissions" / "alice.py", tmp_path / "submission" / "value.py")
     (source / "course" / "problems" / "value-basic" / "problem.yaml").write_text("id: [unclosed\n")
-    results = run_autograder(tmp_path)
+    staff: list[str] = []
+    results = run_autograder(tmp_path, status=1, staff=staff)  # non-zero: the staff must notice
     assert results["score"] == 0 and "The autograder failed" in results["output"]
     assert "not a problem with your code" in results["output"]
+    # the staff see why: on stdout (theirs only) and in extra_data (stored, shown to no student)
+    assert "GRADER FAILURE (staff only): the autograder failed: SpecError" in staff[0] and "Traceback" in staff[0]
+    assert "problem.yaml" in results["extra_data"]["grader_error"] and "problem.yaml" not in results["output"]
 
 
 def test_a_grader_that_cannot_start_still_leaves_results_json(bundle, tmp_path):
     unpack(bundle, tmp_path)
     shutil.copyfile(REPO / "submissions" / "alice.py", tmp_path / "submission" / "value.py")
-    results = run_autograder(tmp_path, python=str(tmp_path / "no-such-python"))
+    staff: list[str] = []
+    results = run_autograder(tmp_path, python=str(tmp_path / "no-such-python"), status=127, staff=staff)
     assert results["score"] == 0 and "could not run" in results["output"]
+    assert "GRADER FAILURE (staff only): the grader exited with status 127" in staff[0] and results["extra_data"]
+
+
+def test_results_json_gives_the_diagnosis_and_the_findings_in_markdown(tmp_path):
+    from grader.formats import markdown_text, render_gradescope
+
+    carol = grade("value-basic", REPO / "submissions" / "carol.py")  # grads overwritten: a misconception
+    results = json.loads(render_gradescope(carol))
+    assert results["output_format"] == "md" and results["test_output_format"] == "text"
+    hint = carol.diagnosis.misconception.hint
+    assert f"**Likely misconception:** {markdown_text(hint)}" in results["output"]
+    explained = [t for t in results["tests"] if f"Likely cause: {hint}" in t["output"]]
+    assert explained and {t["name"] for t in explained} <= set(carol.diagnosis.explained)
+    assert "extra_data" not in results  # graded: nothing for the staff
+    tanh = grade("value-tanh", SUBMISSION_FIXTURES / "value-tanh" / "broken_missing_import_math.py")
+    output = json.loads(render_gradescope(tanh))["output"]
+    finding = tanh.findings[0]
+    assert f"- line {finding.line}: {markdown_text(finding.message)}" in output
+    assert "\\`math\\`" in output  # the message's backticks escaped by the one Markdown renderer
+
+
+def test_a_grader_error_report_makes_gradescope_run_exit_non_zero_and_tells_the_staff(tmp_path, capsys):
+    from dataclasses import replace
+
+    from grader.gradescope import run_autograder as run_in_process
+
+    (tmp_path / "source").mkdir()
+    (tmp_path / "source" / "bundle.json").write_text(json.dumps({"problem": "value-basic"}))
+    (tmp_path / "submission").mkdir()
+    shutil.copyfile(REPO / "submissions" / "alice.py", tmp_path / "submission" / "value.py")
+    alice = grade("value-basic", REPO / "submissions" / "alice.py")
+    broken = replace(alice, status=SubmissionStatus.GRADER_ERROR, message="The grader could not judge 'x'. This is not a problem with your code.")
+    run = run_in_process(tmp_path, load_problem=lambda _: alice.problem, grade=lambda problem, path: broken)
+    assert run.grader_failed
+    written = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert written == run.results and written["extra_data"] == {"grader_error": broken.message}
+    assert "GRADER FAILURE (staff only): the grader could not judge every test" in capsys.readouterr().out
+
+
+def test_gradescope_run_exits_1_when_the_grader_fails(grader_in_process, tmp_path):
+    (tmp_path / "submission").mkdir()
+    shutil.copyfile(REPO / "submissions" / "alice.py", tmp_path / "submission" / "value.py")
+    result = grader_in_process("gradescope", "run", env={"GRADER_AUTOGRADER_ROOT": str(tmp_path)})  # no bundle.json
+    assert result.returncode == 1
+    results = json.loads((tmp_path / "results" / "results.json").read_text())
+    assert results["score"] == 0 and "not a problem with your code" in results["output"]
+    assert "FileNotFoundError" in results["extra_data"]["grader_error"]
 
 
 FORGER = """

@@ -47,7 +47,7 @@ def test_a_wrong_value_is_judged_with_checks_tolerance():
 def test_no_graph_for_a_hidden_test_even_when_it_fails():
     problem, expected = _problem_and_expected("value-basic")
     observed = [with_grad(expected[t.name], t.program.nodes[0].name, 12345.0) for t in problem.tests]
-    failing = {t.name for t, seen in zip(problem.tests, observed) if judge(t, expected[t.name], seen).mismatches}
+    failing = {t.name for t, seen in zip(problem.tests, observed, strict=True) if judge(t, expected[t.name], seen).mismatches}
     hidden = {t.name for t in problem.tests if t.visibility is not Visibility.VISIBLE}
     assert failing & hidden, "the scenario needs failing hidden tests"
     assert set(failure_graphs(problem.tests, expected, observed, failing)) == failing - hidden
@@ -74,7 +74,7 @@ def path_points(path: str, steps: int = 24) -> list[tuple[float, float]]:
     points, here = [], (0.0, 0.0)
     for command, args in tokens:
         numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", args)]
-        pairs = list(zip(numbers[::2], numbers[1::2]))
+        pairs = list(zip(numbers[::2], numbers[1::2], strict=False))
         if command == "C":
             (x1, y1), (x2, y2), (x3, y3) = pairs
             x0, y0 = here
@@ -105,7 +105,7 @@ def test_layout_has_no_overlapping_boxes_and_no_curve_behind_a_box(test, expecte
     boxes = drawing.boxes
     assert len(boxes) == len(graph.nodes) and graph.wrong_nodes
     for i, a in enumerate(boxes):
-        assert 0 <= a.x and a.x + a.width <= drawing.width and 0 <= a.y and a.y + a.height <= drawing.height
+        assert a.x >= 0 and a.x + a.width <= drawing.width and a.y >= 0 and a.y + a.height <= drawing.height
         for b in boxes[i + 1:]:
             apart = a.x + a.width <= b.x or b.x + b.width <= a.x or a.y + a.height <= b.y or b.y + b.height <= a.y
             assert apart, f"{a.node.display} overlaps {b.node.display}"

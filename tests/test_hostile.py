@@ -25,14 +25,15 @@ import hashlib
 import json
 import os
 import re
+import resource
 import secrets
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -63,8 +64,9 @@ PROTECTED = (REPO_ROOT / "reference" / "value_basic.py", REPO_ROOT / "problems" 
 class Row:
     name: str
     """File stem in tests/fixtures/hostile/."""
-    status: str
-    """report.json status: graded, failed_to_load or timed_out."""
+    status: str | tuple[str, ...]
+    """report.json status: graded, failed_to_load or timed_out (or any of several, where when
+    the attack lands decides: before the submission loaded, or in a test)."""
     broken: str = "none"
     """Which tests it may cost: none, all, relu (programs that call relu), backward (programs that
     call backward()), relu_backward (both), repr (tests checking repr). All the others must pass."""
@@ -73,7 +75,7 @@ class Row:
     says: tuple[str, ...] = ()
     """Words (any case) the student is told: the report's output when it did not load, else
     the output of every visible broken test."""
-    check: Callable[[dict, "World"], None] | None = None
+    check: Callable[[dict, World], None] | None = None
     """Anything else the row must show, given report.json and the world."""
     namespace_only: str = ""
     """Why the attack cannot be stopped without namespaces (the row then runs only there)."""
@@ -89,43 +91,43 @@ def _stdout_number(data: dict, pattern: str) -> int:
     return int(match.group(1))
 
 
-def _stdout_has(*words: str) -> Callable[[dict, "World"], None]:
-    def check(data: dict, world: "World") -> None:
+def _stdout_has(*words: str) -> Callable[[dict, World], None]:
+    def check(data: dict, world: World) -> None:
         for word in words:
             assert word in data["captured"]["stdout"], f"{word!r} not in stdout: {data['captured']['stdout'][:2000]!r}"
 
     return check
 
 
-def _stdout_lacks(*words: str) -> Callable[[dict, "World"], None]:
-    def check(data: dict, world: "World") -> None:
+def _stdout_lacks(*words: str) -> Callable[[dict, World], None]:
+    def check(data: dict, world: World) -> None:
         for word in words:
             assert word not in data["captured"]["stdout"], f"{word!r} in stdout: {data['captured']['stdout'][:2000]!r}"
 
     return check
 
 
-def _all_of(*checks: Callable[[dict, "World"], None]) -> Callable[[dict, "World"], None]:
-    def check(data: dict, world: "World") -> None:
+def _all_of(*checks: Callable[[dict, World], None]) -> Callable[[dict, World], None]:
+    def check(data: dict, world: World) -> None:
         for one in checks:
             one(data, world)
 
     return check
 
 
-def _hoard_stopped(data: dict, world: "World") -> None:
+def _hoard_stopped(data: dict, world: World) -> None:
     hoarded = _stdout_number(data, r"hoarded (\d+) MB")
     assert hoarded < world.limits.memory_mb, f"grabbed {hoarded} MB with a {world.limits.memory_mb} MB limit"
 
 
-def _forks_stopped(data: dict, world: "World") -> None:
+def _forks_stopped(data: dict, world: World) -> None:
     forked = _stdout_number(data, r"forked (\d+) of 200")
     assert forked <= world.limits.processes, (
         f"the submission started {forked} processes; the process limit is {world.limits.processes}"
     )
 
 
-def _file_size_stopped(data: dict, world: "World") -> None:
+def _file_size_stopped(data: dict, world: World) -> None:
     limit = world.limits.file_size_mb * 1024 * 1024
     written = _stdout_number(data, r"wrote (\d+) bytes")
     size = _stdout_number(data, r"size (\d+) bytes")
@@ -135,7 +137,7 @@ def _file_size_stopped(data: dict, world: "World") -> None:
         assert workdir and not Path(workdir.group(1)).exists(), "the sandbox folder was left behind"
 
 
-def _flood_capped(data: dict, world: "World") -> None:
+def _flood_capped(data: dict, world: World) -> None:
     cap = world.limits.output_kb * 1024
     captured = data["captured"]
     assert captured["truncated"] is True
@@ -144,20 +146,20 @@ def _flood_capped(data: dict, world: "World") -> None:
         assert len(captured[stream].encode()) <= cap + 100, f"{stream}: {len(captured[stream])} characters kept"
 
 
-def _fake_claims_captured(stream: str) -> Callable[[dict, "World"], None]:
-    def check(data: dict, world: "World") -> None:
+def _fake_claims_captured(stream: str) -> Callable[[dict, World], None]:
+    def check(data: dict, world: World) -> None:
         assert "PASSED 10/10" in data["captured"][stream], "the fake claim should be shown as captured output"
 
     return check
 
 
-def _nothing_leaked(data: dict, world: "World") -> None:
+def _nothing_leaked(data: dict, world: World) -> None:
     text = json.dumps(data)
     assert world.secret not in text, "the canary's content reached the report"
     assert "Reference solution for value-basic" not in text, "the reference solution reached the report"
 
 
-def _out_of_time_in_order(data: dict, world: "World") -> None:
+def _out_of_time_in_order(data: dict, world: World) -> None:
     statuses = [test["status"] for test in data["tests"]]
     assert "timeout" in statuses, statuses
     for test in data["tests"]:
@@ -169,8 +171,20 @@ def _out_of_time_in_order(data: dict, world: "World") -> None:
     )
 
 
-def _timed_out_within_limit(data: dict, world: "World") -> None:
+def _timed_out_within_limit(data: dict, world: World) -> None:
     assert data["duration_s"] <= world.limits.test_seconds + 3, f"took {data['duration_s']} s"
+
+
+def _grader_memory_flat(data: dict, world: World) -> None:
+    """The grading ran in this process: its peak memory stays that of a test process, where
+    parsing the submission's results as sent would have taken gigabytes."""
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert peak_mb < 600, f"the grader's process peaked at {peak_mb:.0f} MB"
+
+
+def _ended_well_before_the_wall_limits(data: dict, world: World) -> None:
+    seconds = sum(test["status"] == "timeout" for test in data["tests"]) * world.limits.test_seconds
+    assert data["duration_s"] < seconds / 4, f"took {data['duration_s']} s"
 
 
 NOT_LOADED = {"broken": "all", "broken_as": ("error",)}
@@ -184,10 +198,19 @@ ROWS = (
         limits=DELIBERATE_TIMEOUT),
     Row("import_loop_swallows_everything", "timed_out", **NOT_LOADED, says=("did not finish",),
         check=_timed_out_within_limit, limits=DELIBERATE_TIMEOUT),
-    Row("relu_backward_infinite_loop", "graded", broken="relu_backward", broken_as=("timeout",), says=("did not finish",),
+    Row("relu_backward_infinite_loop", "graded", broken="relu_backward", broken_as=("timeout",), says=("too slow: stopped after",),
         limits=DELIBERATE_TIMEOUT),
-    # two tests time out on their own limit, then the submission's budget runs out mid-test
-    Row("backward_infinite_loop", "graded", broken="all", broken_as=("timeout", "error"),
+    # reading a node loops: watched like the program's steps
+    Row("grad_getter_loops", "graded", broken="all", broken_as=("timeout",), says=("too slow",),
+        check=_ended_well_before_the_wall_limits),
+    # a loop that swallows the time budget's exception: the fixed wall limit is the backstop
+    Row("relu_backward_loop_swallows_everything", "graded", broken="relu_backward", broken_as=("timeout",),
+        says=("did not finish",), limits=DELIBERATE_TIMEOUT),
+    # every test with a backward() runs into its time budget; the others pass
+    Row("backward_infinite_loop", "graded", broken="backward", broken_as=("timeout",), says=("too slow",)),
+    # past its budget too: two tests time out on their wall limit, then the submission's time
+    # runs out mid-test
+    Row("backward_loop_swallows_everything", "graded", broken="all", broken_as=("timeout", "error"),
         check=_out_of_time_in_order, limits={**DELIBERATE_TIMEOUT, "submission_seconds": 1.25}),
     # --- memory, processes, files, output
     Row("memory_bomb_hoard", "graded", check=_hoard_stopped),
@@ -206,8 +229,12 @@ ROWS = (
     # --- lies
     Row("fake_pass_stdout", "graded", broken="backward", broken_as=("failed",), check=_fake_claims_captured("stdout")),
     Row("fake_pass_stderr", "graded", broken="backward", broken_as=("failed",), check=_fake_claims_captured("stderr")),
-    Row("fake_result_channel", "graded", broken="all", broken_as=("failed", "error")),
+    Row("fake_result_channel", ("graded", "failed_to_load"), broken="all", broken_as=("failed", "error")),
     Row("garbage_result_channel", "graded"),
+    # the grader's own memory and time are not the submission's to spend
+    Row("oversized_results", "graded", broken="all", broken_as=("error",), says=("result channel",),
+        check=_grader_memory_flat),
+    Row("flooded_channel", "graded", broken="all", broken_as=("error",), says=("result channel",)),
     Row("equal_to_everything", "graded", broken="all", broken_as=("failed",)),
     Row("nan_inf_str_data", "graded", broken="all", broken_as=("failed",)),
     Row("repr_raises", "graded", broken="repr", broken_as=("failed", "error"), says=("raised",)),
@@ -507,7 +534,8 @@ def test_hostile_submission(row: Row, isolation: Isolation, world: World):
 
     world.assert_intact()
     assert data["isolation"]["level"] == isolation.value
-    assert data["status"] == row.status, f"{data['status']}: {data['output']}"
+    assert data["status"] in (row.status if isinstance(row.status, tuple) else (row.status,)), \
+        f"{data['status']}: {data['output']}"
     assert [test["name"] for test in data["tests"]] == [test.name for test in problem.tests]
     results = {test["name"]: test for test in data["tests"]}
     broken = [test for test in problem.tests if _is_broken(row, test)]
@@ -520,7 +548,7 @@ def test_hostile_submission(row: Row, isolation: Isolation, world: World):
     assert data["max_score"] == sum(test.points for test in problem.tests)
     assert data["score"] == sum(test.points for test in problem.tests if test not in broken)
     if row.says:
-        if row.status != "graded":
+        if data["status"] != "graded":
             told = [data["output"]]
         else:
             told = [results[test.name]["output"] for test in broken if test.visibility.value == "visible"]

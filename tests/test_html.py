@@ -20,8 +20,8 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from grader.batch import discover, grade_batch
 from grader.formats import write_formats
 from grader.html import render_html
-from grader.view import seed_fingerprint
 from grader.sandbox import Isolation
+from grader.view import seed_fingerprint
 from tests.conftest import REPO, UNDER_CI, grade
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -68,7 +68,7 @@ def highlight_share(image: Image.Image, box: dict, colour: tuple[int, int, int])
                                       round(box["x"] + box["width"]), round(box["y"] + box["height"])))
     raw = crop.tobytes()
     pixels = [raw[i:i + 3] for i in range(0, len(raw), 3)]
-    near = sum(1 for p in pixels if all(abs(a - b) <= 6 for a, b in zip(p, colour)))
+    near = sum(1 for p in pixels if all(abs(a - b) <= 6 for a, b in zip(p, colour, strict=False)))
     return near / len(pixels)
 
 

@@ -19,7 +19,7 @@ from html import unescape
 import pytest
 
 from grader.check import Mismatch
-from grader.ci import annotations
+from grader.ci import annotation_commands
 from grader.classroom import render_classroom, runner_output
 from grader.formats import render_gradescope, render_junit, render_markdown
 from grader.graph import build_graph
@@ -41,7 +41,7 @@ RENDERERS = {
     "junit.xml": render_junit,
     "classroom.json": render_classroom,
     "ci result output": lambda report: base64.b64decode(runner_output([report])).decode(),
-    "ci annotations": lambda report: "\n".join(annotations(report, "submissions/carol.py")),
+    "ci annotations": lambda report: "\n".join(annotation_commands(report, "submissions/carol.py")),
     "terminal": lambda report: render_check(report_view(report, Audience.STUDENT), Style(colour=False)),
     # report.json's tests[].output is "what the student may see" (DESIGN.md); only the
     # captured output, an instructor's field, may hold anything the submission printed

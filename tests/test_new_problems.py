@@ -39,7 +39,7 @@ def test_check_grade_and_batch_grade_a_correct_and_a_buggy_file(grader_in_proces
     batch = grader_in_process("--isolation", "process", "batch", str(tmp_path / "class"), "--problem", problem_id,
                               "--out", str(tmp_path / "out"), "--jobs", "1")
     assert batch.returncode == 0, batch.stderr
-    with (tmp_path / "out" / "grades.csv").open() as grades:
+    with (tmp_path / "out" / "grades.csv").open(encoding="utf-8-sig") as grades:  # with the BOM spreadsheets want
         rows = {row["student"]: row for row in csv.DictReader(grades)}
     assert float(rows["cem"]["score"]) == float(rows["cem"]["max_score"]) > float(rows["bea"]["score"])
 

@@ -7,7 +7,11 @@ of the reports of the sample files, the fixture submissions and the misconceptio
 (of those whose results follow memory layout, that they do).
 The problems have gained tests since (reading labels back, say): they are graded here as they
 were, the tests they had and no others. Each item is kept as a sha256 of its canonical JSON or
-text; the reference's numbers as two sums, compared within rounding (its grads are summed in set order, which follows memory
+text. The reports were captured again on main (1361761), with main's own code, when main was
+merged into this branch: main had changed them on purpose meanwhile (time budgets, Gradescope's
+results.json with the diagnosis, new misconception variants and fixtures, the one report
+builder), and the merge must grade as main does; the programs and expected values are still
+d491f7c's; the reference's numbers as two sums, compared within rounding (its grads are summed in set order, which follows memory
 addresses, so their last bits differ from process to process). Rewriting how operations are
 declared must change none of them. (Capture again only on purpose:
 ``python -m tests.test_same_grades_as_before``.)
@@ -31,7 +35,7 @@ from grader.observations import to_wire
 from grader.reference import expected_observations, reference_observation
 from grader.sandbox import Isolation
 from grader.spec import Problem, find_course
-from tests.conftest import FIXTURES, SEED_PROBLEM_IDS, REPO, SUBMISSION_FIXTURES
+from tests.conftest import FIXTURES, REPO, SEED_PROBLEM_IDS, SUBMISSION_FIXTURES
 
 SNAPSHOT = FIXTURES / "before_declarations.json"
 SEEDS = (None, 1, 99, 123456789)
@@ -108,7 +112,7 @@ def reports_snapshot(problem_id: str, names: frozenset[str] | None = None) -> di
     with GradingSession(problem, isolation=Isolation.PROCESS, expected=expected_observations(problem),
                         library=library) as session:
         reports = session.grade(graded_files(problem))
-    for path, report in zip(graded_files(problem), reports):
+    for path, report in zip(graded_files(problem), reports, strict=True):
         name = str(path.relative_to(REPO))
         if report.nondeterministic_tests:
             found[f"{name}: follows memory layout"] = _digest([[t.name, t.max_score] for t in report.tests])
@@ -132,7 +136,8 @@ def names_then(before: dict, problem_id: str) -> frozenset[str]:
 
 def _same(now: object, then: object) -> bool:
     if isinstance(now, list) and isinstance(then, list):
-        return now[0] == then[0] and all(math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) for a, b in zip(now[1:], then[1:]))
+        return len(now) == len(then) and now[0] == then[0] and all(
+            math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) for a, b in zip(now[1:], then[1:], strict=True))
     return now == then
 
 

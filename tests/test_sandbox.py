@@ -8,7 +8,6 @@ the iteration order of a set of Values (which follows memory addresses).
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import os
 import secrets

@@ -69,10 +69,18 @@ def test_invalid_yaml_reports_its_line(scratch_course):
     assert "not valid YAML" in str(caught.value) and caught.value.line is not None
 
 
-def test_unknown_field_and_duplicate_test_names_are_rejected(scratch_course):
+def test_an_unknown_field_is_rejected(scratch_course):
     edit(scratch_course, "value-tanh", "title: Backprop", "titel: oops\ntitle: Backprop")
     with pytest.raises(SpecError, match="titel"):
         scratch_course.load("value-tanh")
+
+
+def test_a_duplicate_test_name_is_rejected_where_it_repeats(scratch_course):
+    repeated = line_of(scratch_course, "value-tanh", "- name: tanh of one value")
+    edit(scratch_course, "value-tanh", "- name: tanh of one value", "- name: the task's example")
+    with pytest.raises(SpecError, match="duplicate test name \"the task's example\"") as raised:
+        scratch_course.load("value-tanh")
+    assert raised.value.line == repeated and raised.value.field.endswith(".name")
 
 
 def test_unknown_problem_lists_the_known_ones(course):

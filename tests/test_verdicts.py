@@ -37,7 +37,8 @@ def test_a_check_that_raises_inside_the_judging_makes_a_grader_error_naming_the_
     assert [t.name for t in report.tests if t.status.value == "error"] == [BROKEN_TEST] + [
         t.name for t in problem.tests[problem.tests.index(problem.test(BROKEN_TEST)) + 1:]]
     # every format says it
-    assert json.loads(render_gradescope(report))["output"] == report.message
+    results = json.loads(render_gradescope(report))
+    assert report.message in results["output"] and results["extra_data"] == {"grader_error": report.message}
     assert "grader\\_error" in render_markdown(report) or "grader_error" in render_markdown(report)
 
 

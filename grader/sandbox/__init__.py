@@ -27,22 +27,29 @@ import dataclasses
 import os
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any
 
 from grader.forbidden import find_forbidden_import
-from grader.observations import ProgramObservation, ResultLayout, RunStatus
-from grader.sandbox.channel import LoadFailure, LoadFailureKind
+from grader.limits import Limits
+from grader.observations import (
+    Budget,
+    LoadFailure,
+    LoadFailureKind,
+    ProgramObservation,
+    ResultLayout,
+    RunStatus,
+)
 from grader.sandbox.forkserver import empty_folder
 from grader.sandbox.launch import SANDBOX_DIR, Isolation, IsolationUnavailable, detect_isolation
-from grader.sandbox.server import Server, ServerSpec, SandboxUnavailable
-from grader.sandbox.session import Session
-from grader.spec import Limits
+from grader.sandbox.server import SandboxUnavailable, Server, ServerSpec
+from grader.sandbox.session import SKIPPED, Session
 
 __all__ = [
-    "Isolation", "IsolationUnavailable", "LoadFailure", "LoadFailureKind", "Sandbox", "SandboxPolicy",
+    "Isolation", "IsolationUnavailable", "Sandbox", "SandboxPolicy",
     "SandboxUnavailable", "SubmissionRun", "detect_isolation",
 ]
 
@@ -91,11 +98,13 @@ class _Compartment:
     """Some of a sandbox's programs, with a fork server of their own (started when first
     needed, restarted when it stops answering)."""
 
-    def __init__(self, group: int, indices: Sequence[int], sandbox: "Sandbox") -> None:
+    def __init__(self, group: int, indices: Sequence[int], sandbox: Sandbox) -> None:
         self.group = group
         self.indices = tuple(indices)
         self.limits = sandbox.policy.limits
         self.layouts = {i: sandbox.layouts[i] for i in self.indices}
+        self.budgets = {i: Budget.of(sandbox.programs[i]) for i in self.indices}
+        self.families = {i: sandbox.families[i] for i in self.indices if i < len(sandbox.families)}
         self.required_attributes = frozenset(sandbox.policy.required_attributes)
         self.work = sandbox.root / f"work-{group}"
         self.spec = ServerSpec(
@@ -133,13 +142,18 @@ class Sandbox:
     the sandbox's life; a run may ask for any subset of them. ``groups`` gives each program's
     compartment (see the module's docstring); by default all are in group 0."""
 
-    def __init__(self, policy: SandboxPolicy, programs: Sequence[dict], groups: Sequence[int] = ()) -> None:
+    def __init__(self, policy: SandboxPolicy, programs: Sequence[dict[str, Any]], groups: Sequence[int] = (),
+                 families: Sequence[str] = ()) -> None:
         self.policy, self.count = policy, len(programs)
+        self.families = tuple(families)
+        """Each program's family (a generated shape), or ""; a family whose programs run over
+        their time twice is given up (``session.SKIPPED``)."""
         # each program with a backward() step has a twin without it, run in a process of its
         # own after the program hung or crashed: what the file computed before backward()
         # still earns partial credit, and the program's own run is not disturbed
-        self.twin_of = {i: len(programs) + k for k, i in enumerate(i for i, p in enumerate(programs) if _forward(p))}
-        self.programs = list(programs) + [_forward(programs[i]) for i in self.twin_of]
+        forwards = {i: forward for i, program in enumerate(programs) if (forward := _forward(program)) is not None}
+        self.twin_of = {i: len(programs) + k for k, i in enumerate(forwards)}
+        self.programs = [*programs, *forwards.values()]
         self.layouts = [ResultLayout.of(program) for program in self.programs]
         self.root = Path(tempfile.mkdtemp(prefix="grader-box-"))
         os.chmod(self.root, 0o755)  # a sandbox's own uid reaches code/ (and nothing else here)
@@ -150,10 +164,10 @@ class Sandbox:
             _Compartment(group, [i for i, g in enumerate(group_of) if g == group], self) for group in sorted(set(group_of))
         )
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -172,7 +186,7 @@ class Sandbox:
 
     def run(
         self, source: bytes | None, tests: Sequence[int] | None = None, *, again: Sequence[int] = (),
-        again_shift: int = 1,
+        again_shift: int = 1, on_program: Callable[[int, bool], None] | None = None,
     ) -> SubmissionRun:
         """Run the programs ``tests`` (default: all) against a submission's bytes (as
         ``files.read_submission`` read them; None for a symbolic link, which is refused); never
@@ -181,7 +195,11 @@ class Sandbox:
         Then, in the same process as the first pass of the same compartment, a second pass
         runs the programs ``again`` once more, after moving where the submission's objects
         land by ``again_shift`` blocks of each size (``interpreter.shift_memory_layout``):
-        results that depend on set order differ there."""
+        results that depend on set order differ there.
+
+        ``on_program`` is told each program as a run starts it: its index, and whether it runs
+        once more (its second pass, or its forward-only twin after it hung or crashed); nothing
+        the submission said."""
         started = time.monotonic()
         indices = list(range(self.count)) if tests is None else list(tests)
         if source is None:
@@ -201,12 +219,13 @@ class Sandbox:
         os.chmod(submission, 0o644)
         deadline = started + self.policy.limits.submission_seconds
         try:
-            sessions = [(c.group, self._session(c, indices, again, again_shift, deadline)) for c in self.compartments]
+            sessions = [(c.group, self._session(c, indices, again, again_shift, deadline, on_program))
+                        for c in self.compartments]
             ran = [(group, session) for group, session in sessions if session is not None]
             results: dict[tuple[int, bool], ProgramObservation] = {}
             for _group, session in ran:
                 results.update(session.results)
-            self._run_twins(results, indices, deadline + TWIN_GRACE_SECONDS)
+            self._run_twins(results, indices, deadline + TWIN_GRACE_SECONDS, on_program)
         finally:
             submission.unlink(missing_ok=True)
         shown = next((session for group, session in ran if group == 0), None)
@@ -224,30 +243,32 @@ class Sandbox:
         )
 
     def _run_twins(self, results: dict[tuple[int, bool], ProgramObservation], indices: list[int],
-                   deadline: float) -> None:
+                   deadline: float, on_program: Callable[[int, bool], None] | None = None) -> None:
         """The twins of the programs that hung or crashed, in fresh processes of their
         compartments; the nodes they show are attached to the failed program's observation,
         whose status stays what it was."""
         broken = {self.twin_of[i]: i for i in indices
-                  if i in self.twin_of and results[(i, False)].status in (RunStatus.TIMED_OUT, RunStatus.CRASHED)}
+                  if i in self.twin_of and results[(i, False)].status in (RunStatus.TIMED_OUT, RunStatus.CRASHED)
+                  and not results[(i, False)].nodes and results[(i, False)].detail != SKIPPED}
         if not broken:
             return
+        told = (lambda twin, _again: on_program(broken[twin], True)) if on_program is not None else None
         for compartment in self.compartments:
-            session = self._session(compartment, list(broken), (), 1, deadline)
+            session = self._session(compartment, list(broken), (), 1, deadline, told)
             for (twin, _again), observation in (session.results.items() if session is not None else ()):
                 if observation.status in (RunStatus.COMPLETED, RunStatus.RAISED):
                     original = (broken[twin], False)
                     results[original] = dataclasses.replace(results[original], nodes=observation.nodes)
 
     def _session(self, compartment: _Compartment, indices: list[int], again: Sequence[int], again_shift: int,
-                 deadline: float) -> Session | None:
+                 deadline: float, on_program: Callable[[int, bool], None] | None = None) -> Session | None:
         mine = set(compartment.indices)
         tests = [i for i in indices if i in mine]
         twice = [i for i in again if i in mine]
         if not tests and not twice:
             return None
         session = Session(compartment, self._submission_path(), tests, twice, again_shift, deadline,
-                          self.policy.limits.output_kb)
+                          self.policy.limits.output_kb, on_program)
         session.run()
         return session
 
@@ -269,15 +290,13 @@ def _load_failure(shown: Session | None, others: list[Session]) -> LoadFailure |
     return LoadFailure(failed.kind, None, text.format(kind=failed.kind.value.replace("_", " ")))
 
 
-def _forward(program: object) -> object:
+def _forward(program: dict[str, Any]) -> dict[str, Any] | None:
     """The program up to its first backward() step; None if it has none, or starts with one."""
-    steps = program.get("steps") if isinstance(program, dict) else program
-    if not isinstance(steps, list):
-        return None
+    steps = program["steps"]
     first = next((k for k, step in enumerate(steps) if step.get("kind") == "backward"), None)
     if not first:
         return None
-    return {**program, "steps": steps[:first]} if isinstance(program, dict) else steps[:first]
+    return {**program, "steps": steps[:first]}
 
 
 def _prepare_code(root: Path) -> Path:

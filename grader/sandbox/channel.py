@@ -11,29 +11,13 @@ from __future__ import annotations
 import json
 import signal
 from dataclasses import dataclass, field
-from enum import Enum
+from typing import Any
 
-from grader.observations import RaisedError
+from grader.observations import LoadFailure, LoadFailureKind, RaisedError
 from grader.text import clean
 
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 """The longest result line accepted: far above a real program's (a few hundred KB)."""
-
-
-class LoadFailureKind(str, Enum):
-    SYNTAX_ERROR = "syntax_error"
-    IMPORT_ERROR = "import_error"
-    MISSING_CLASS = "missing_class"
-    FORBIDDEN_IMPORT = "forbidden_import"
-    TIMED_OUT = "timed_out"
-    CRASHED = "crashed"
-
-
-@dataclass(frozen=True, slots=True)
-class LoadFailure:
-    kind: LoadFailureKind
-    error: RaisedError | None
-    detail: str
 
 
 @dataclass(slots=True)
@@ -58,17 +42,20 @@ class CappedBuffer:
 
 @dataclass(slots=True)
 class LineReader:
-    """Splits the result channel into lines, scanning each byte once; a line longer than
-    MAX_MESSAGE_BYTES is dropped whole, up to its newline."""
+    """Splits the result channel into lines, scanning each byte once. A line longer than
+    ``limit`` is not kept: it comes out as None, once, where it ends."""
 
+    limit: int = MAX_MESSAGE_BYTES
     partial: bytearray = field(default_factory=bytearray)
     discarding: bool = False
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        lines = []
+    def feed(self, chunk: bytes) -> list[bytes | None]:
+        lines: list[bytes | None] = []
         start = 0
         while (newline := chunk.find(b"\n", start)) != -1:
-            if not self.discarding:
+            if self.discarding or len(self.partial) + newline - start > self.limit:
+                lines.append(None)
+            else:
                 self.partial += chunk[start:newline]
                 lines.append(bytes(self.partial))
             self.partial.clear()
@@ -76,13 +63,13 @@ class LineReader:
             start = newline + 1
         if not self.discarding:
             self.partial += chunk[start:]
-            if len(self.partial) > MAX_MESSAGE_BYTES:
+            if len(self.partial) > self.limit:
                 self.partial.clear()
                 self.discarding = True
         return lines
 
 
-def parse_message(line: bytes) -> dict | None:
+def parse_message(line: bytes) -> dict[str, Any] | None:
     try:
         message = json.loads(line)
     except (ValueError, RecursionError):

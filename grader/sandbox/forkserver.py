@@ -75,6 +75,10 @@ CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
+RUN_NAMESPACES = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC
+SIGCHLD = 17
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(os.uname().machine)
+"""clone(2) for a run born in its namespaces; elsewhere unshare(2) and a fork (``_fork_run``)."""
 MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
 CAPABILITY_VERSION_3 = 0x20080522
 IPC_RMID = 0
@@ -89,6 +93,7 @@ def _prctl(option, value, strict=False):
 
 def _load_interpreter(path):
     spec = importlib.util.spec_from_file_location("grader_interpreter", path)
+    assert spec is not None and spec.loader is not None, "a .py file has a loader"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -107,7 +112,7 @@ class Server:
         """The run under way, if any."""
         self.ipc_before = None
         self.python_folders = _unreachable_python_folders() if self.world.get("run_as") else []
-        self.world = {**self.world, "seccomp": seccomp_filter()}
+        self.world = {**self.world, "seccomp": seccomp_filter(), "ids": (os.getuid(), os.getgid())}
 
     # ---------------------------------------------------------------- requests
     def serve(self):
@@ -185,13 +190,12 @@ class Server:
             return None
 
     def become_child_of_template(self, requests):
-        data, fds = b"", []
+        data, fds = b"", list[int]()
         while not data.endswith(b"\n"):
             chunk, more, _flags, _address = socket.recv_fds(requests, 65536, 3)
             if not chunk:
                 os._exit(71)
             data, fds = data + chunk, fds + more
-        requests.sendall(f"{os.getpid()}\n".encode())
         gc.enable()
         self.become_child(json.loads(data), fds)
 
@@ -211,8 +215,9 @@ class Server:
         os.chdir(self.config["work"])
         os.environ.clear()
         os.environ.update(self.config["environment"])
-        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+        # the run's own streams, for the rest of its life (a with block would close them)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
+        sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)  # noqa: SIM115
         run = dict(self.config["submission"], submission=request["submission"], channel_fd=CHANNEL_FD,
                    again_shift=int(request.get("again_shift", 1)))
         run["programs"] = self.selected(request.get("tests", []))
@@ -305,7 +310,7 @@ def _template(server, go, statuses, requests):
     by the run's own first process (``_watch_over``)."""
     gc.disable()  # no collection at a moment that depends on history
     while os.read(go, 1):
-        pid = os.fork()
+        pid = _fork_run(server.world)
         if pid == 0:
             try:
                 os.close(go)
@@ -313,6 +318,7 @@ def _template(server, go, statuses, requests):
                 server.become_child_of_template(requests)
             finally:
                 os._exit(70)
+        requests.sendall(b"%d\n" % pid)  # the child may be pid 1 of its own namespace
         status = os.waitpid(pid, 0)[1]
         os.write(statuses, status.to_bytes(4, "little"))
         del pid, status
@@ -321,17 +327,42 @@ def _template(server, go, statuses, requests):
 # ---------------------------------------------------------------- the run's world
 
 
+def _fork_run(world):
+    """The run's first process, like ``os.fork`` (0 in the child). At the namespace level it is
+    born in new user, mount, PID and IPC namespaces, pid 1 there: one process where unshare
+    and a fork take two (each fork and exit of this heap costs about a millisecond). The
+    child then does what ``os.fork`` would have done after forking and matters here: reseed
+    ``random`` (the template runs no thread and holds no lock)."""
+    if not _born_in_namespaces(world):
+        return os.fork()
+    assert SYS_CLONE is not None  # _born_in_namespaces saw to it
+    pid = _LIBC.syscall(ctypes.c_long(SYS_CLONE), ctypes.c_ulong(RUN_NAMESPACES | SIGCHLD), ctypes.c_long(0),
+                        ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
+    if pid < 0:
+        raise OSError(ctypes.get_errno(), "clone into new namespaces failed")
+    if pid == 0 and "random" in sys.modules:
+        sys.modules["random"].seed()
+    return pid
+
+
+def _born_in_namespaces(world):
+    return world["kind"] == "namespace" and SYS_CLONE is not None
+
+
 def _enter_a_world_of_its_own(world):
-    """Namespace level: new user, mount, PID and IPC namespaces. This process stays
-    outside the new PID namespace and only mirrors the run's end; its child, pid 1 there,
-    mounts the run's own tmpfs, drops every capability and returns to run the submission."""
-    uid, gid = os.getuid(), os.getgid()
+    """Namespace level: new user, mount, PID and IPC namespaces, which the run was born in
+    where clone(2) is known (``_fork_run``). Elsewhere this process unshares them, stays
+    outside the new PID namespace and only mirrors the run's end. The run's pid 1 maps its
+    uid (the server's, ``world["ids"]``: inside, before the map, it reads as nobody), mounts
+    the run's own tmpfs, drops every capability and returns to run the submission."""
+    uid, gid = world["ids"]
     _prctl(PR_SET_DUMPABLE, 1)  # else /proc/self/uid_map belongs to root and cannot be written
     # no new network namespace: the sandbox's own has no network, and the one thing runs
     # could share in it, abstract sockets, dies with the processes that hold them, all of
     # which die with the run's PID namespace (a network namespace costs more to tear down
     # than the rest of a run's world together)
-    if _LIBC.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC) != 0:
+    born_inside = _born_in_namespaces(world)
+    if not born_inside and _LIBC.unshare(RUN_NAMESPACES) != 0:
         _fail_setup("unshare")
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"{uid} {uid} 1")
@@ -341,10 +372,11 @@ def _enter_a_world_of_its_own(world):
     except OSError:
         pass
     _prctl(PR_SET_DUMPABLE, 0)
-    init = os.fork()
-    if init != 0:
-        _mirror_the_end_of(init)
-    os.setsid()  # a group of its own: kill(0) reaches nothing outside the run
+    if not born_inside:
+        init = os.fork()
+        if init != 0:
+            _mirror_the_end_of(init)
+        os.setsid()  # a group of its own: kill(0) reaches nothing outside the run
     _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if _LIBC.mount(None, b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         _fail_setup("mount --make-rprivate /")
@@ -473,7 +505,7 @@ PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 EPERM, ENOSYS = 1, 38
 NAMESPACE_FLAGS = 0x7E020080
 """CLONE_NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET and NEWTIME."""
-REFUSED = {
+REFUSED: dict[str, dict[str, tuple[int, ...]]] = {
     "keyrings (shared by every run of a uid; by no namespace at the process level)":
         {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)},
     "memory no limit counts (memfd_create, memfd_secret)": {"x86_64": (319, 447), "aarch64": (279, 447)},
@@ -561,13 +593,13 @@ NET_BIND_TCP, NET_CONNECT_TCP = 1 << 0, 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1 << 0, 1 << 1
 
 
-def landlock_abi():
+def landlock_abi() -> int:
     """The Landlock ABI this kernel offers (0: none). Only x86-64 and arm64 numbers are known."""
     if not sys.platform.startswith("linux") or os.uname().machine not in ("x86_64", "aarch64"):
         return 0
     version = _LIBC.syscall(LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
                             ctypes.c_uint32(LANDLOCK_CREATE_RULESET_VERSION))
-    return max(0, version)
+    return max(0, int(version))
 
 
 def _handled_fs(abi):
@@ -619,7 +651,7 @@ def _landlock_allow(ruleset, path, access):
 # ---------------------------------------------------------------- cleaning up after a run
 
 
-def _kill_every_process_of(uid):
+def _kill_every_process_of(uid: int) -> None:
     """Process level as root: a helper that becomes ``uid`` and sends SIGKILL to every process
     it may signal (``kill(-1)``), until none is left: membership by uid, which a run cannot
     shed (it has no capability to change it)."""
@@ -638,9 +670,9 @@ def _kill_every_process_of(uid):
         os.waitpid(helper, 0)
 
 
-def processes_of(uid):
+def processes_of(uid: int) -> list[int]:
     """The pids of every process ``uid`` runs (Linux; none where /proc cannot tell)."""
-    found = []
+    found: list[int] = []
     for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if name.isdigit():
             try:
@@ -692,9 +724,9 @@ def _children():
         return children_of(me)
 
 
-def children_of(parent):
+def children_of(parent: int) -> list[int]:
     """Every process whose parent is ``parent`` (whichever of its threads made it), from /proc."""
-    found = []
+    found: list[int] = []
     for name in os.listdir("/proc") if os.path.isdir("/proc") else ():
         if name.isdigit():
             try:
@@ -716,7 +748,7 @@ def _kill(pid):
             pass
 
 
-def empty_folder(folder, owner=None):
+def empty_folder(folder: str | os.PathLike[str], owner: int | None = None) -> None:
     """Remove everything in ``folder`` (only what ``owner`` owns at its top, if given): never
     crossing into another file system (a mount a run made, or one of the grader's), never
     following a symbolic link, never recursing (a run may nest folders thousands deep), and

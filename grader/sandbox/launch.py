@@ -29,10 +29,11 @@ import zlib
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
+from grader.limits import Limits
 from grader.sandbox import forkserver
 from grader.sandbox.cgroups import SandboxCgroup
-from grader.spec import Limits
 
 SANDBOX_DIR = "/sandbox"
 TMPFS_BYTES = {"/tmp": 24 << 20, "/dev/shm": 8 << 20, f"{SANDBOX_DIR}/work": 32 << 20}
@@ -94,7 +95,7 @@ def _bwrap_works() -> bool:
         probe = ("import ctypes, os\n"
                  "if os.getuid() == 0: os.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
                  f"raise SystemExit(ctypes.CDLL(None).unshare({flags}) != 0)")
-        command = bwrap_command(code, as_root=os.getuid() == 0) + [python_executable(), *PYTHON_FLAGS, "-c", probe]
+        command = [*bwrap_command(code, as_root=os.getuid() == 0), python_executable(), *PYTHON_FLAGS, "-c", probe]
         try:
             return subprocess.run(command, capture_output=True, timeout=20).returncode == 0
         except (OSError, subprocess.SubprocessError):
@@ -170,7 +171,7 @@ class Caps:
     """Whether one cap holds for the memory of all processes together (else processes x
     address space does, plus the tmpfs at the namespace level)."""
 
-    def worst_case_memory_mb(self, isolation: "Isolation") -> int:
+    def worst_case_memory_mb(self, isolation: Isolation) -> int:
         """The most a run can take from the machine: with a memory cgroup, its cap (tmpfs
         included); else every process's address space, plus the run's tmpfs (namespace level)."""
         if self.memory_cgroup:
@@ -179,7 +180,7 @@ class Caps:
         return self.processes * self.address_space_mb + tmpfs
 
 
-def containment_of(isolation: Isolation, caps: Caps, user: SandboxUser | None, pids_cgroup: bool) -> dict:
+def containment_of(isolation: Isolation, caps: Caps, user: SandboxUser | None, pids_cgroup: bool) -> dict[str, Any]:
     """How the limits hold on this machine, as report.json's ``isolation.enforced`` says it."""
     return {
         "runs_as": "a uid of the sandbox's own" if user is not None else "the grader's user",
@@ -208,8 +209,8 @@ template and the helper that clears a uid."""
 
 def server_config(
     isolation: Isolation, code: Path, work: Path, limits: Limits, caps: Caps, user: SandboxUser | None,
-    cgroup: SandboxCgroup | None, programs: list, submission: dict, environment: dict[str, str],
-) -> dict:
+    cgroup: SandboxCgroup | None, programs: list[Any], submission: dict[str, Any], environment: dict[str, str],
+) -> dict[str, Any]:
     """Everything the fork server is told, sent over its control socket (never a file)."""
     namespace = isolation is Isolation.NAMESPACE
     return {
@@ -230,7 +231,7 @@ def server_config(
     }
 
 
-def _world(isolation: Isolation, code: Path, work: Path, user: SandboxUser | None) -> dict:
+def _world(isolation: Isolation, code: Path, work: Path, user: SandboxUser | None) -> dict[str, Any]:
     if isolation is Isolation.NAMESPACE:
         return {"kind": "namespace", "tmpfs": [[path, size] for path, size in TMPFS_BYTES.items()]}
     landlock = forkserver.landlock_abi() > 0
@@ -284,7 +285,7 @@ def bwrap_command(code: Path, *, as_root: bool) -> list[str]:
         args += ["--ro-bind", "/etc/ld.so.cache", "/etc/ld.so.cache"]
     for prefix in python_prefixes():
         if not prefix.startswith("/usr/"):
-            args += _folders_leading_to(prefix) + ["--ro-bind", prefix, prefix]
+            args += [*_folders_leading_to(prefix), "--ro-bind", prefix, prefix]
     args += [
         "--perms", "0755", "--dir", "/tmp",
         "--perms", "0755", "--dir", SANDBOX_DIR,

@@ -12,17 +12,27 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any
 
+from grader.limits import Limits
 from grader.sandbox import forkserver
 from grader.sandbox.cgroups import SandboxCgroup, create_sandbox_cgroup
 from grader.sandbox.launch import (
-    OWN_PROCESSES, PYTHON_FLAGS, SANDBOX_DIR, Isolation, SandboxUser, bwrap_command,
-    caps_for, claim_sandbox_user, containment_of, python_executable, server_config,
+    OWN_PROCESSES,
+    PYTHON_FLAGS,
+    SANDBOX_DIR,
+    Isolation,
+    SandboxUser,
+    bwrap_command,
+    caps_for,
+    claim_sandbox_user,
+    containment_of,
+    python_executable,
+    server_config,
 )
-from grader.spec import Limits
 
 SERVER_START_SECONDS = 20.0
 ADDR_NO_RANDOMIZE = 0x0040000
@@ -45,7 +55,7 @@ class ServerSpec:
     """The working directory at the process level (at the namespace level each run has its own)."""
     programs: tuple[tuple[int, object], ...]
     """The only programs this server, and every run forked from it, ever holds: by test index."""
-    submission: dict
+    submission: dict[str, Any]
 
 
 def scrubbed_environment(home: str) -> dict[str, str]:
@@ -65,8 +75,8 @@ def scrubbed_environment(home: str) -> dict[str, str]:
 class Server:
     """A running fork server: its process, its control socket, its cgroup and its user."""
 
-    def __init__(self, process: subprocess.Popen, control: socket.socket, cgroup: SandboxCgroup | None,
-                 user: SandboxUser | None, known_children: frozenset[int] | None, containment: dict) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], control: socket.socket, cgroup: SandboxCgroup | None,
+                 user: SandboxUser | None, known_children: frozenset[int] | None, containment: dict[str, Any]) -> None:
         self.process, self.control, self.cgroup, self.user = process, control, cgroup, user
         self.known_children = known_children
         self.containment = containment
@@ -74,7 +84,7 @@ class Server:
         self.buffer = b""
 
     @classmethod
-    def start(cls, spec: ServerSpec) -> "Server":
+    def start(cls, spec: ServerSpec) -> Server:
         namespace = spec.isolation is Isolation.NAMESPACE
         user = claim_sandbox_user()
         cgroup = create_sandbox_cgroup(spec.limits.processes + OWN_PROCESSES[spec.isolation],
@@ -126,7 +136,7 @@ class Server:
             raise SandboxUnavailable(f"the sandbox did not start ({spec.isolation.value} isolation):\n{log_text}")
         return server
 
-    def request(self, message: dict, timeout: float, fds: Sequence[int] = ()) -> dict | None:
+    def request(self, message: dict[str, Any], timeout: float, fds: Sequence[int] = ()) -> dict[str, Any] | None:
         """One request and its reply; None when the server is gone or does not answer in time."""
         try:
             socket.send_fds(self.control, [(json.dumps(message) + "\n").encode()], list(fds))
@@ -134,7 +144,7 @@ class Server:
             return None
         return self.reply(timeout)
 
-    def reply(self, timeout: float) -> dict | None:
+    def reply(self, timeout: float) -> dict[str, Any] | None:
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buffer:
             remaining = deadline - time.monotonic()
@@ -191,7 +201,7 @@ def _hand_work_to(work: Path, user: SandboxUser | None) -> None:
         os.chmod(work, 0o700)
 
 
-def _server_preexec(cgroup: SandboxCgroup | None):
+def _server_preexec(cgroup: SandboxCgroup | None) -> Callable[[], None]:
     """In the server's process before it executes: join the cgroup, and turn address-space
     randomisation off, so that where a submission's objects land (and so the order in which
     it iterates a set of Values) is the same in every run of the same file. Randomisation
@@ -210,7 +220,7 @@ def _server_preexec(cgroup: SandboxCgroup | None):
     return apply
 
 
-def _kill_group(child: subprocess.Popen) -> None:
+def _kill_group(child: subprocess.Popen[bytes]) -> None:
     try:
         os.killpg(child.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -6,21 +6,44 @@ from __future__ import annotations
 import os
 import selectors
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeGuard
 
-from grader.observations import ProgramObservation, ResultLayout, RunStatus, parse_error, parse_program
+from grader.limits import Limits
+from grader.observations import (
+    Budget,
+    LoadFailure,
+    LoadFailureKind,
+    ProgramObservation,
+    ResultLayout,
+    RunStatus,
+    parse_error,
+    parse_program,
+)
 from grader.sandbox.channel import (
-    CappedBuffer, LineReader, LoadFailure, LoadFailureKind, describe_exit, load_failure_from, names_from,
+    CappedBuffer,
+    LineReader,
+    describe_exit,
+    load_failure_from,
+    names_from,
     parse_message,
 )
 from grader.sandbox.server import Server
-from grader.spec import Limits
 
 OUTPUT_DRAIN_SECONDS = 0.5
 EXIT_GRACE_SECONDS = 2.0
 """How long a child whose result channel closed may take to exit before it is killed."""
 REPLY_SLACK_SECONDS = 10.0
+OVER_BUDGET_TIMES_PER_FAMILY = 2
+"""After this many programs of one family (a generated shape) ran over their time, the rest
+of that family is not run."""
+SKIPPED = "not run: the same shape already ran over its time budget twice"
+LOAD_MESSAGE_BYTES = 65536
+"""The longest line before the submission loaded: "loaded" or "load_error" with its texts."""
+GARBAGE_LINES = 1000
+"""Lines a run may write to the channel beyond its messages (ignored: whatever they say)."""
+"""The longest line before the submission loaded: "loaded" or "load_error" with its texts."""
 
 
 class Compartment(Protocol):
@@ -28,6 +51,9 @@ class Compartment(Protocol):
 
     limits: Limits
     layouts: dict[int, ResultLayout]
+    budgets: dict[int, Budget | None]
+    families: dict[int, str]
+    """A program's family (its generated shape), if it has one."""
     required_attributes: frozenset[str]
 
     def server(self) -> Server: ...
@@ -61,8 +87,11 @@ class Session:
     """One submission's run: as many child processes as crashes and timeouts require."""
 
     def __init__(self, compartment: Compartment, submission: str, indices: list[int], again: list[int], again_shift: int,
-                 deadline: float, output_kb: int):
+                 deadline: float, output_kb: int, on_program: Callable[[int, bool], None] | None = None):
         self.compartment, self.submission, self.deadline = compartment, submission, deadline
+        self.on_program = on_program
+        """Told each program as the child starts it (its index, and whether this is its second
+        pass): for a person waiting, what runs now."""
         self.keys: list[_Key] = [(i, False) for i in indices] + [(i, True) for i in again]
         self.wanted = set(self.keys)
         self.again_shift = again_shift
@@ -72,6 +101,11 @@ class Session:
         self.missing: tuple[str, ...] = ()
         cap = output_kb * 1024
         self.stdout, self.stderr = CappedBuffer(cap), CappedBuffer(cap)
+        self.over_time: dict[str, int] = {}
+        """Programs of each family that ran over their time so far."""
+        self.given_up = False
+        """Whether a family was just given up: the run under way is ended, and the next one
+        runs what is left."""
 
     def run(self) -> None:
         while self.load_failure is None and self.pending():
@@ -91,7 +125,7 @@ class Session:
     def pending(self) -> list[_Key]:
         return [key for key in self.keys if key not in self.results]
 
-    def is_pending(self, key: object) -> bool:
+    def is_pending(self, key: object) -> TypeGuard[_Key]:
         """Without building the list: a run reports on each of its programs."""
         return key in self.wanted and key not in self.results
 
@@ -145,7 +179,7 @@ class Session:
         selector.register(channel, selectors.EVENT_READ, "channel")
         selector.register(stdout, selectors.EVENT_READ, self.stdout)
         selector.register(stderr, selectors.EVENT_READ, self.stderr)
-        reader = LineReader()
+        reader = LineReader(max(layout.most_bytes for layout in self.compartment.layouts.values()))
         while selector.get_map():
             deadline = state.drain_deadline or min(state.test_deadline, self.deadline)
             remaining = deadline - time.monotonic()
@@ -162,14 +196,50 @@ class Session:
                         return
                 elif key.data == "channel":
                     for line in reader.feed(chunk):
-                        self.handle(parse_message(line), state)
+                        if self.flooded(line, state):
+                            self.on_flood(state)
+                            return
+                        if line is not None and len(line) <= self.most_bytes(state):
+                            self.handle(parse_message(line), state)
+                    if self.given_up:
+                        self.given_up = False
+                        return
                     if state.finished:
                         # what the submission printed last is still in the pipes: read it briefly
                         state.drain_deadline = state.drain_deadline or time.monotonic() + OUTPUT_DRAIN_SECONDS
                 else:
                     key.data.add(chunk)
 
-    def handle(self, message: dict | None, state: "_AttemptState") -> None:
+    def most_bytes(self, state: _AttemptState) -> int:
+        """The longest line the interpreter can send now: a result of the program under way,
+        or (before it loaded) a load error."""
+        current = state.current
+        return self.compartment.layouts[current[0]].most_bytes if current is not None else LOAD_MESSAGE_BYTES
+
+    def flooded(self, line: bytes | None, state: _AttemptState) -> bool:
+        """Whether the channel has carried more than the grader reads of one run: a line longer
+        than any result of the program under way (such a line is never parsed), or more lines
+        or bytes than the run's programs can send, with room for some garbage (which is ignored,
+        and which a submission could write before it loaded: those lines are only skipped)."""
+        state.lines += 1
+        state.parsed_bytes += len(line) if line is not None else 0
+        if (line is None or len(line) > self.most_bytes(state)) and state.current is not None:
+            return True
+        if state.budget_bytes is None:
+            state.budget_bytes = sum(self.compartment.layouts[key[0]].most_bytes for key in state.order) \
+                + 4 * LOAD_MESSAGE_BYTES
+        return state.lines > len(state.order) + GARBAGE_LINES or state.parsed_bytes > state.budget_bytes
+
+    def on_flood(self, state: _AttemptState) -> None:
+        """The channel carried more, or longer lines, than the interpreter sends: the run is
+        ended (its program is charged with it) before the grader's own memory and time pay."""
+        detail = "the submission's process wrote to the grader's result channel what no test asked for"
+        if not state.loaded:
+            self.load_failure = LoadFailure(LoadFailureKind.CRASHED, None, detail)
+        elif self.is_pending(state.current):
+            self.results[state.current] = ProgramObservation(RunStatus.CRASHED, detail=detail)
+
+    def handle(self, message: dict[str, Any] | None, state: _AttemptState) -> None:
         """One message of the protocol; anything out of order is ignored."""
         if message is None or state.finished:
             return
@@ -189,13 +259,15 @@ class Session:
         elif event == "done" and state.loaded:
             state.finished = True
 
-    def next_program(self, state: "_AttemptState") -> None:
+    def next_program(self, state: _AttemptState) -> None:
         """The program the child runs now: it has its own time limit from this moment."""
         state.current = state.order[state.started] if state.started < len(state.order) else None
         state.started += 1
         state.test_deadline = time.monotonic() + self.limits.test_seconds
+        if state.current is not None and self.on_program is not None:
+            self.on_program(*state.current)
 
-    def record(self, key: _Key, message: dict) -> None:
+    def record(self, key: _Key, message: dict[str, Any]) -> None:
         index, again = key
         if again and message.get("same") is True:
             # the child ran this program twice and saw the same both times; it can only claim
@@ -204,7 +276,25 @@ class Session:
             self.results[key] = first if first is not None else ProgramObservation(
                 RunStatus.NOT_RUN, detail="the second pass had nothing to compare with")
             return
-        self.results[key] = parse_program(message.get("values"), message.get("error"), self.compartment.layouts[index])
+        observation = parse_program(message.get("values"), message.get("error"), self.compartment.layouts[index],
+                                    self.compartment.budgets.get(index))
+        self.results[key] = observation
+        if observation.status is RunStatus.TIMED_OUT:
+            self.count_over_time(index)
+
+    def count_over_time(self, index: int) -> None:
+        """One more program of its family over its time; at the limit, the family's programs
+        still pending are marked not run (the run under way is then ended: it would run them)."""
+        family = self.compartment.families.get(index)
+        if not family:
+            return
+        self.over_time[family] = self.over_time.get(family, 0) + 1
+        if self.over_time[family] != OVER_BUDGET_TIMES_PER_FAMILY:
+            return
+        skipped = [key for key in self.pending() if self.compartment.families.get(key[0]) == family]
+        for key in skipped:
+            self.results[key] = ProgramObservation(RunStatus.TIMED_OUT, detail=SKIPPED)
+        self.given_up = bool(skipped)
 
     def on_timeout(self, loaded: bool, current: _Key | None, test_limit: bool) -> None:
         limits = self.limits
@@ -222,6 +312,10 @@ class Session:
                 else f"the submission used up its {limits.submission_seconds:g} s in total during this test"
             )
             self.results[current] = ProgramObservation(RunStatus.TIMED_OUT, detail=detail)
+            if not current[1] and self.is_pending((current[0], True)):
+                self.results[(current[0], True)] = self.results[current]  # a second run would hang too
+            self.count_over_time(current[0])
+            self.given_up = False  # this run is ended anyway
 
     def on_exit(self, child: Child, loaded: bool, current: _Key | None) -> None:
         status = child.end(grace=EXIT_GRACE_SECONDS)
@@ -242,6 +336,11 @@ class _AttemptState:
     order: list[_Key]
     """The programs the child runs, in its order."""
     started: int = 0
+    lines: int = 0
+    """Lines the channel carried so far: the interpreter sends one per program and two more."""
+    parsed_bytes: int = 0
+    budget_bytes: int | None = None
+    """The most the channel may carry in this run (``Session.flooded``)."""
     loaded: bool = False
     current: _Key | None = None
     finished: bool = False

@@ -1,0 +1,62 @@
+# NOTE: only standard library allowed
+
+from dataclasses import dataclass, field
+import itertools
+
+_clock = itertools.count()
+
+
+@dataclass(eq=False)
+class Value:
+    data: float
+    prev: tuple = ()
+    grad: float = 0
+    backward_step: object = field(default=None, repr=False)
+    born: int = field(default_factory=lambda: next(_clock), repr=False)
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other))
+
+        def step():
+            self.grad += out.grad
+            other.grad += out.grad
+        out.backward_step = step
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other))
+
+        def step():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out.backward_step = step
+        return out
+
+    def relu(self):
+        out = Value(self.data if self.data > 0 else 0, (self,))
+
+        def step():
+            self.grad += out.grad * out.data
+        out.backward_step = step
+        return out
+
+    def backward(self):
+        # nodes are always born after their inputs, so "newest first" is a
+        # valid reverse topological order
+        found = {id(self): self}
+        frontier = [self]
+        while frontier:
+            node = frontier.pop()
+            for p in node.prev:
+                if id(p) not in found:
+                    found[id(p)] = p
+                    frontier.append(p)
+        self.grad = 1
+        for node in sorted(found.values(), key=lambda n: n.born, reverse=True):
+            if node.backward_step is not None:
+                node.backward_step()

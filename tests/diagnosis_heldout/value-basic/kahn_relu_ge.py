@@ -1,0 +1,64 @@
+# NOTE: only standard library allowed
+
+from collections import deque
+
+
+class Value:
+    """Scalar node.  op is one of None (leaf), 'add', 'mul', 'relu'."""
+
+    def __init__(self, data, args=(), op=None):
+        self.data = data
+        self.grad = 0
+        self.args = args
+        self.op = op
+
+    def __repr__(self):
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    def __add__(self, rhs):
+        if not isinstance(rhs, Value):
+            rhs = Value(rhs)
+        return Value(self.data + rhs.data, (self, rhs), "add")
+
+    def __mul__(self, rhs):
+        if not isinstance(rhs, Value):
+            rhs = Value(rhs)
+        return Value(self.data * rhs.data, (self, rhs), "mul")
+
+    def relu(self):
+        return Value(self.data if self.data > 0 else 0, (self,), "relu")
+
+    def _push_grad(self):
+        if self.op == "add":
+            x, y = self.args
+            x.grad += self.grad
+            y.grad += self.grad
+        elif self.op == "mul":
+            x, y = self.args
+            x.grad += y.data * self.grad
+            y.grad += x.data * self.grad
+        elif self.op == "relu":
+            (x,) = self.args
+            x.grad += self.grad if x.data >= 0 else 0
+
+    def backward(self):
+        # 1. find every node reachable from self and count its consumers
+        users = {self: 0}
+        queue = deque([self])
+        while queue:
+            node = queue.popleft()
+            for a in node.args:
+                if a not in users:
+                    users[a] = 0
+                    queue.append(a)
+                users[a] += 1
+        # 2. Kahn: process a node once all of its consumers are done
+        self.grad = 1
+        ready = deque([self])
+        while ready:
+            node = ready.popleft()
+            node._push_grad()
+            for a in node.args:
+                users[a] -= 1
+                if users[a] == 0:
+                    ready.append(a)

@@ -1,0 +1,67 @@
+# week 5 exercise
+
+# Lab 4: backpropagation by hand, then in code.
+# Value holds a number plus the grad of the final output w.r.t. it.
+
+
+class Value:
+
+    def __init__(self, data, _children=(), _op=''):
+        self.data = data
+        self.grad = 0
+        # internal variables used for autograd graph construction
+        self._backward = lambda: None
+        self._prev = set(_children)
+        self._op = _op  # the op that produced this node, for debugging
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), '+')
+
+        def _backward():
+            self.grad += out.grad
+            other.grad += out.grad
+        out._backward = _backward
+
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), '*')
+
+        def _backward():
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+        out._backward = _backward
+
+        return out
+
+    def relu(self):
+        out = Value(0 if self.data < 0 else self.data, (self,), 'ReLU')
+
+        def _backward():
+            self.grad += (out.data > 0) * out.grad
+        out._backward = _backward
+
+        return out
+
+    def backward(self):
+        # topological order all of the children in the graph
+        sorted_nodes = []
+        visited = set()
+
+        def _build(v):
+            if v not in visited:
+                visited.add(v)
+                for child in v._prev:
+                    _build(child)
+                sorted_nodes.append(v)
+        _build(self)
+
+        # go one variable at a time and apply the chain rule to get its gradient
+        self.grad = 1
+        for v in reversed(sorted_nodes):
+            v._backward()
+
+    def __repr__(self):
+        return f"Value(data={self.data}, gradient={self.grad})"

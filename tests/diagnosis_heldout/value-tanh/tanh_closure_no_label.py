@@ -1,0 +1,58 @@
+import math
+
+
+class Value:
+
+  def __init__(self, data, _children=(), _op=''):
+    self.data = data
+    self.grad = 0.0
+    self._backward = lambda: None
+    self._prev = set(_children)
+    self._op = _op
+
+  def __repr__(self):
+    return f"Value(data={self.data})"
+
+  def __add__(self, other):
+    out = Value(self.data + other.data, (self, other), '+')
+
+    def _backward():
+      self.grad += 1.0 * out.grad
+      other.grad += 1.0 * out.grad
+    out._backward = _backward
+    return out
+
+  def __mul__(self, other):
+    out = Value(self.data * other.data, (self, other), '*')
+
+    def _backward():
+      self.grad += other.data * out.grad
+      other.grad += self.data * out.grad
+    out._backward = _backward
+    return out
+
+  def tanh(self):
+    x = self.data
+    t = (math.exp(2 * x) - 1) / (math.exp(2 * x) + 1)
+    out = Value(t, (self,), 'tanh')
+
+    def _backward():
+      self.grad += (1 - t**2) * out.grad
+    out._backward = _backward
+    return out
+
+  def backward(self):
+    sorted_nodes = []
+    visited = set()
+
+    def build_topo(w):
+      if w not in visited:
+        visited.add(w)
+        for kid in w._prev:
+          build_topo(kid)
+        sorted_nodes.append(w)
+    build_topo(self)
+
+    self.grad = 1.0
+    for node in reversed(sorted_nodes):
+      node._backward()
