@@ -20,7 +20,7 @@ from grader import __version__
 
 if TYPE_CHECKING:  # the stages are imported by the command that needs them: a fast start
     from grader.batch import Discovery
-    from grader.gradebook import Roster
+    from grader.gradebook import ClassFiles, CsvLayout, Roster
     from grader.kit import Kit
     from grader.sandbox import Isolation
     from grader.spec import Course, Problem
@@ -353,7 +353,8 @@ def _batch(args: argparse.Namespace) -> int:
 
     found = _class_folder(args.folder)
     formats = tuple(dict.fromkeys(("json", *_formats(args.format))))  # report.json is what resuming reads
-    roster = _roster(args.roster) if args.roster else None
+    layout = CsvLayout(args.csv)
+    roster = _roster(args.roster, layout)
     problem = _problem(args, args.problem)  # a bad spec is a usage error before any work starts
     entries = found.entries
     if not entries:
@@ -363,7 +364,7 @@ def _batch(args: argparse.Namespace) -> int:
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
     _output_folder(args.out)  # before grading anything
-    gradebook = Gradebook(found.not_graded, roster, CsvLayout(args.csv))
+    gradebook = Gradebook(found.not_graded, roster, layout)
     skipping = f", skipping {len(found.skipped)} that are not (listed at the end)" if found.skipped else ""
     print(f"grading {len(entries)} submissions of {problem.id} with {jobs} workers ({args.executor}){skipping}",
           file=sys.stderr)
@@ -397,7 +398,7 @@ def _batch(args: argparse.Namespace) -> int:
         print(f"{len(found.skipped)} skipped, not being submissions (each a not_graded row in the class files):")
     for item in found.skipped:
         print(f"  {clean_name(str(item.path))}: {item.reason}")
-    _print_roster_without_submission(roster, found)
+    _print_class_files(result.class_files, layout)
     return EXIT_OK
 
 
@@ -415,24 +416,30 @@ def _class_folder(folder: Path) -> Discovery:
         raise UsageError(f"cannot read {error.filename or folder}: {error.strerror or error}") from None
 
 
-def _roster(path: Path) -> Roster:
-    from grader.gradebook import RosterError, read_roster
+def _roster(path: Path | None, layout: CsvLayout) -> Roster | None:
+    """The roster, if any, refused in one line when unreadable or when ``layout``'s LMS could
+    find no student with it."""
+    from grader.gradebook import RosterError, ensure_layout_fits, read_roster
 
     try:
-        return read_roster(path)
+        roster = read_roster(path) if path is not None else None
+        ensure_layout_fits(layout, roster)
     except RosterError as error:
         raise UsageError(str(error)) from None
+    return roster
 
 
-def _print_roster_without_submission(roster: Roster | None, found: Discovery) -> None:
-    from grader.gradebook import roster_key
+def _print_class_files(class_files: ClassFiles, layout: CsvLayout) -> None:
+    """Who is on the roster with nothing in the class folder (stdout), and each row grades.csv's
+    LMS layout leaves out, one line each (stderr: what the instructor must do by hand)."""
+    from grader.gradebook import NO_SUBMISSION
+    from grader.summary import RowStatus
 
-    if roster is None:
-        return
-    present = {roster_key(entry.student) for entry in found.entries} | {roster_key(name) for name, _ in found.not_graded}
-    missing = [key for key, _ in roster.people if key not in present]
+    missing = [row.student for row in class_files.rows if row.status is RowStatus.NOT_GRADED and row.note == NO_SUBMISSION]
     if missing:
         print(f"{len(missing)} on the roster with no submission (a not_graded row each): {', '.join(missing)}")
+    for row, reason in class_files.left_out:
+        print(f"grader: not in grades.csv ({layout.value}): {row.student}: {reason}", file=sys.stderr)
 
 
 def _ci(args: argparse.Namespace) -> int:
