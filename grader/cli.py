@@ -469,6 +469,9 @@ def _ci(args: argparse.Namespace) -> int:
             )
     except CiError as error:
         raise UsageError(str(error)) from None
+    if outcome.nothing_graded and args.fail_under is not None:
+        print(f"grader: {outcome.nothing_graded}, so --fail-under {args.fail_under:g}% is not met", file=sys.stderr)
+        return EXIT_BELOW_THRESHOLD
     return _threshold(outcome.percent, args.fail_under)
 
 
