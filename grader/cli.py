@@ -140,9 +140,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _course(args: argparse.Namespace) -> Course:
-    from grader.spec import find_course
+    from grader.spec import NoCourseError, find_course
 
-    course = find_course(args.course)
+    try:
+        course = find_course(args.course)
+    except NoCourseError as error:
+        raise UsageError(str(error)) from None
     if not course.problems_dir.is_dir():
         raise UsageError(f"no problems/ folder in {course.root} (use --course)")
     return course
@@ -271,6 +274,9 @@ def _kit_for(args: argparse.Namespace, submission: Path) -> Kit:
                 raise KitError(f"the kit at {clean_name(str(where))} is for {kit.problem.id}, not {args.problem}")
             ensure_current(kit, course_in_use(args.course), seed=args.seed)
             return kit
+        if course_in_use(args.course) is None:
+            raise UsageError("no student kit and no course to check with: give the kit your course handed out with "
+                             "--kit DIR (or keep your file in the kit's folder), or the course with --course DIR")
         course = _course(args)
         problem_id = args.problem or _guessed_problem(course, submission)
         return course_kit(course, problem_id, seed=args.seed, cache_dir=default_cache_dir())
@@ -286,19 +292,36 @@ def _kit(args: argparse.Namespace) -> int:
     data = kit_data(problem, default_cache_dir())
     out = args.out or Path(f"{problem.id}-kit")
     try:
-        written = write_kit(data, out)
+        write_kit(data, out)
     except KitError as error:
         raise UsageError(str(error)) from None
     info = data["problem"]
-    print(f"{written[0].parent}/: the student kit of {problem.id} version {problem.version}: "
+    shown = _as_given(out)
+    print(f"{shown}/: the student kit of {problem.id} version {problem.version}: "
           f"{len(data['tests'])} visible tests with their expected observations, "
           f"{len(data['misconceptions'])} misconceptions' observations; {info['withheld_tests']} tests left out")
-    print(f"students run: grader check THEIR_FILE.py --kit {out}")
+    print(f"students run: grader check THEIR_FILE.py --kit {shown}")
     left_out = instructor_check_files(problem)
     if left_out:
         print(f"note: {len(left_out)} instructor check files ({left_out[0].name}, ...) are not in the kit: "
               "check from it runs only problem.yaml's tests", file=sys.stderr)
     return EXIT_OK
+
+
+def _as_given(path: Path) -> str:
+    """A path the user gave, to print back: as given, but relative to the working directory
+    when it lies under it (never an absolute path of this machine that a reader elsewhere
+    cannot use); cleaned."""
+    from grader.text import clean_name
+
+    shown = path
+    if path.is_absolute():
+        here = Path.cwd()
+        for inside, root in ((Path(os.path.normpath(path)), here), (path.resolve(), here.resolve())):
+            if inside.is_relative_to(root):
+                shown = inside.relative_to(root)
+                break
+    return clean_name(str(shown))
 
 
 def _guessed_problem(course: Course, submission: Path) -> str:
