@@ -418,7 +418,7 @@ def _batch(args: argparse.Namespace) -> int:
     for row in broken:
         print(f"  {row.student}: {row.status}: {row.note}")
     if found.skipped:
-        print(f"{len(found.skipped)} skipped, not being submissions (each a not_graded row in the class files):")
+        print(f"{len(found.skipped)} skipped, not being submissions (a not_graded row per student in the class files):")
     for item in found.skipped:
         print(f"  {clean_name(str(item.path))}: {item.reason}")
     _print_class_files(result.class_files, layout)

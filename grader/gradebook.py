@@ -1,10 +1,10 @@
 """The class files of ``grader batch``: ``summary.json``, ``grades.csv`` (in the layout an LMS
-imports) and ``index.html``, from one row per entry of the class folder.
+imports) and ``index.html``, from one row per student of the class folder.
 
 Nobody is lost: an entry that was not graded (a folder with two ``.py`` files, a file that is
-not Python, two entries with one name) has a row with status ``not_graded`` and the reason,
-and with ``--roster`` every student of the roster has one, a row ``not_graded`` ("no
-submission in the class folder") when nothing of theirs is there.
+not Python, entries that are one student's, which share one row) has a row with status
+``not_graded`` and the reason, and with ``--roster`` every student of the roster has one, a
+row ``not_graded`` ("no submission in the class folder") when nothing of theirs is there.
 
 A roster is a CSV file with a header; its ``submission`` column names each student's entry
 in the class folder (``alice``, ``alice.py`` or ``alice/``), every other column (an LMS
