@@ -21,7 +21,7 @@ from grader import __version__
 from grader.check import SubmissionStatus
 from grader.files import content_digest, read_submission, safe_file_name, write_atomically
 from grader.formats import FILE_NAMES
-from grader.gradebook import ClassFiles, Gradebook, roster_key, write_class_files
+from grader.gradebook import ClassFiles, Gradebook, student_key, write_class_files
 from grader.sandbox import Isolation
 from grader.spec import Problem
 from grader.summary import StudentRow, row_from_report, shown_name
@@ -79,7 +79,7 @@ class Discovery:
         ``dave/`` is one student, ``dave``, with one row."""
         rows: dict[str, tuple[str, str]] = {}
         for item in self.skipped:
-            rows.setdefault(roster_key(item.name), (item.name, item.reason))
+            rows.setdefault(student_key(item.name), (item.name, item.reason))
         return tuple(rows.values())
 
 
@@ -115,14 +115,14 @@ def _without_name_clashes(folder: Path, entries: list[BatchEntry], skipped: list
     named += [(item.name, item.path) for item in skipped]
     by_student: dict[str, list[tuple[str, Path]]] = {}
     for name, path in named:
-        by_student.setdefault(roster_key(name), []).append((name, path))
+        by_student.setdefault(student_key(name), []).append((name, path))
     clashing = {key: sorted(found, key=lambda pair: pair[1]) for key, found in by_student.items() if len(found) > 1}
-    kept = [item for item in skipped if roster_key(item.name) not in clashing]
+    kept = [item for item in skipped if student_key(item.name) not in clashing]
     for found in clashing.values():
         listed = ", ".join(clean_name(path.name) + ("/" if path.is_dir() else "") for _, path in found)
         reason = f"{len(found)} entries stand for the student {shown_name(found[0][0])!r} ({listed}): rename or remove all but one"
         kept += [Skipped(path, reason, name) for name, path in found]
-    unique = [entry for entry in entries if roster_key(entry.name) not in clashing]
+    unique = [entry for entry in entries if student_key(entry.name) not in clashing]
     return Discovery(unique, sorted(kept, key=lambda item: item.path))
 
 

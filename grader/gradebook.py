@@ -10,8 +10,8 @@ A roster is a CSV file with a header; its ``submission`` column names each stude
 in the class folder (``alice``, ``alice.py`` or ``alice/``), every other column (an LMS
 export's own: ``ID``, ``SIS Login ID``, ``Email address``...) is carried into the class files
 as it is. A roster's name and an entry's match exactly once both are in composed Unicode
-(``roster_key``), the entry's name as it is in the class folder, not as its reports' folder
-was renamed.
+(``student_key``, ``roster_key``): the entry's name as it is in the class folder, not as its
+reports' folder was renamed.
 
 An LMS imports a row only if it can tell whose it is, so the Canvas and Moodle layouts hold
 only the rows with an identity from the roster; ``ClassFiles.left_out`` says which rows they
@@ -124,13 +124,19 @@ class Gradebook:
     layout: CsvLayout = CsvLayout.PLAIN
 
 
-def roster_key(name: str) -> str:
-    """How an entry of the class folder and a roster's submission name are matched (and two
-    entries found to be one student's): ``alice``, ``alice.py`` and ``alice/`` alike, in
-    composed Unicode, so ``zoë`` matches however a file system or a spreadsheet spelled it;
-    otherwise exactly (case counts)."""
-    name = unicodedata.normalize("NFC", name.strip().rstrip("/"))
+def student_key(name: str) -> str:
+    """Which student a name of the class folder stands for (two entries with one key are one
+    student's, and a roster's name matches the entries of its key): ``alice``, ``alice.py`` and
+    ``alice/`` alike, in composed Unicode, so ``zoë`` is one student however a file system or a
+    spreadsheet spelled it; otherwise exactly (case and spaces count)."""
+    name = unicodedata.normalize("NFC", name.rstrip("/"))
     return name[:-3] if name.endswith(".py") else name
+
+
+def roster_key(cell: str) -> str:
+    """A roster's ``submission`` cell as a ``student_key``, without the spaces a spreadsheet
+    leaves around a cell."""
+    return student_key(cell.strip())
 
 
 def ensure_layout_fits(layout: CsvLayout, roster: Roster | None) -> None:
@@ -225,8 +231,8 @@ def class_rows(rows: Sequence[StudentRow], gradebook: Gradebook, max_score: floa
     if gradebook.roster is None:
         return sorted(every, key=lambda row: row.student)
     people = dict(gradebook.roster.people)
-    matched = [dataclasses.replace(row, identity=people.get(roster_key(row.entry or row.student), ())) for row in every]
-    present = {roster_key(row.entry or row.student) for row in every}
+    matched = [dataclasses.replace(row, identity=people.get(student_key(row.entry or row.student), ())) for row in every]
+    present = {student_key(row.entry or row.student) for row in every}
     missing = [not_graded_row(key, NO_SUBMISSION, max_score, identity) for key, identity in gradebook.roster.people
                if key not in present]
     return sorted(matched + missing, key=lambda row: row.student)
