@@ -181,8 +181,10 @@ def naive_test_file(path: Path, problem_id: str) -> None:
                   if not name.startswith("_")}
         lines += [
             f"def test_{number}():",
-            "    nodes = {'Value': Value}",
-            f"    exec({test.program.source!r}, nodes)",
+            # the program written into the test as it is (not exec'd: pytest-timeout cannot
+            # report a timeout in exec'd code, and ends the whole session instead)
+            *(f"    {line}" for line in test.program.source.splitlines()),
+            "    nodes = locals()",
             f"    for name, (data, grad) in {wanted!r}.items():",
             "        assert close(nodes[name].data, data), name",
             "        assert close(nodes[name].grad, grad), name",

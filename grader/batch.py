@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +21,10 @@ from grader import __version__
 from grader.check import SubmissionStatus
 from grader.files import content_digest, read_submission, safe_file_name, write_atomically
 from grader.formats import FILE_NAMES
-from grader.gradebook import Gradebook, write_class_files
+from grader.gradebook import ClassFiles, Gradebook, student_key, write_class_files
 from grader.sandbox import Isolation
 from grader.spec import Problem
-from grader.summary import StudentRow, row_from_report
+from grader.summary import StudentRow, row_from_report, shown_name
 from grader.text import clean_name
 from grader.workers import (
     BatchEntry,
@@ -53,14 +52,20 @@ class BatchResult:
     """Submissions graded in this run."""
     reused: int
     """Submissions whose earlier report was still valid."""
+    class_files: ClassFiles
+    """What summary.json, grades.csv and index.html hold: every row, and those grades.csv's
+    LMS layout leaves out."""
 
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """Something in the class folder that is not graded, and why (the user is told)."""
+    """An entry of the class folder that is not graded, and why (the user is told)."""
 
     path: Path
+    """The entry: a file or folder directly in the class folder."""
     reason: str
+    name: str
+    """The student it stands for: the stem of a ``.py`` file, else the entry's name."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +75,12 @@ class Discovery:
 
     @property
     def not_graded(self) -> tuple[tuple[str, str], ...]:
-        """Each skipped entry's name (as a student's: ``alice.py`` is ``alice``) and why."""
-        return tuple((item.path.stem if item.path.suffix == ".py" else item.path.name, item.reason) for item in self.skipped)
+        """A row's name and reason per student whose entries were skipped: ``dave.py`` beside
+        ``dave/`` is one student, ``dave``, with one row."""
+        rows: dict[str, tuple[str, str]] = {}
+        for item in self.skipped:
+            rows.setdefault(student_key(item.name), (item.name, item.reason))
+        return tuple(rows.values())
 
 
 NOT_SUBMISSIONS = {"__pycache__"}
@@ -86,27 +95,40 @@ def discover(folder: Path) -> Discovery:
         if path.name.startswith(".") or path.name in NOT_SUBMISSIONS:
             continue
         if path.suffix == ".py" and (path.is_symlink() or path.is_file()):
-            entries.append(BatchEntry(safe_file_name(path.stem), path))
+            entries.append(BatchEntry(safe_file_name(path.stem), path, path.stem))
         elif path.is_dir() and not path.is_symlink():
             files = sorted(p for p in path.iterdir() if p.suffix == ".py" and (p.is_symlink() or p.is_file()))
             if len(files) == 1:
-                entries.append(BatchEntry(safe_file_name(path.name), files[0]))
+                entries.append(BatchEntry(safe_file_name(path.name), files[0], path.name))
             else:
-                skipped.append(Skipped(path, _why_not_a_submission_folder(files)))
+                skipped.append(Skipped(path, _why_not_a_submission_folder(files), path.name))
         else:
-            skipped.append(Skipped(path, "a symbolic link to a folder" if path.is_dir() else "not a .py file"))
-    return _without_name_clashes(entries, skipped)
+            skipped.append(Skipped(path, "a symbolic link to a folder" if path.is_dir() else "not a .py file", path.name))
+    return _without_name_clashes(folder, entries, skipped)
 
 
-def _without_name_clashes(entries: list[BatchEntry], skipped: list[Skipped]) -> Discovery:
-    """``alice.py`` and ``alice/value.py`` would share ``OUT/alice/``: neither is graded."""
-    count = Counter(entry.student for entry in entries)
-    clashing = [entry for entry in entries if count[entry.student] > 1]
-    for entry in clashing:
-        reason = f"{count[entry.student]} submissions are named {entry.student!r}: rename all but one"
-        skipped.append(Skipped(entry.path, reason))
-    unique = [entry for entry in entries if count[entry.student] == 1]
-    return Discovery(unique, sorted(skipped, key=lambda item: item.path))
+def _without_name_clashes(folder: Path, entries: list[BatchEntry], skipped: list[Skipped]) -> Discovery:
+    """Entries that are one student's (``alice.py`` beside ``alice/``, graded or not, or two
+    spellings of ``zoë``) would share a row of the class files, and the graded ones ``OUT/alice/``:
+    none of them is graded, and the student has one row saying why."""
+    named = [(entry.name, _entry_path(folder, entry.path)) for entry in entries]
+    named += [(item.name, item.path) for item in skipped]
+    by_student: dict[str, list[tuple[str, Path]]] = {}
+    for name, path in named:
+        by_student.setdefault(student_key(name), []).append((name, path))
+    clashing = {key: sorted(found, key=lambda pair: pair[1]) for key, found in by_student.items() if len(found) > 1}
+    kept = [item for item in skipped if student_key(item.name) not in clashing]
+    for found in clashing.values():
+        listed = ", ".join(clean_name(path.name) + ("/" if path.is_dir() else "") for _, path in found)
+        reason = f"{len(found)} entries stand for the student {shown_name(found[0][0])!r} ({listed}): rename or remove all but one"
+        kept += [Skipped(path, reason, name) for name, path in found]
+    unique = [entry for entry in entries if student_key(entry.name) not in clashing]
+    return Discovery(unique, sorted(kept, key=lambda item: item.path))
+
+
+def _entry_path(folder: Path, submission: Path) -> Path:
+    """The class folder's entry a submission file stands for: itself, or its student's folder."""
+    return submission if submission.parent == folder else submission.parent
 
 
 def _why_not_a_submission_folder(files: list[Path]) -> str:
@@ -170,18 +192,19 @@ def grade_batch(
         if report is None:
             todo.append(entry)
         else:
-            rows[entry.student] = row_from_report(entry.student, report, linked)
+            rows[entry.student] = row_from_report(entry.name or entry.student, report, linked, entry.student)
             on_row(rows[entry.student], True)
     if todo:
         preloaded = preload(problem)  # once, here: workers inherit it, or read the cache it filled
         spec = WorkerSpec(problem, isolation, formats)
+        names = {entry.student: entry.name or entry.student for entry in todo}
         for graded in _grade_in_chunks(spec, todo, jobs, executor, scheduler, preloaded):
             _write_submission(graded, out)
-            rows[graded.student] = row_from_report(graded.student, graded.report, linked)
+            rows[graded.student] = row_from_report(names[graded.student], graded.report, linked, graded.student)
             on_row(rows[graded.student], False)
     ordered = [rows[entry.student] for entry in entries]
-    write_class_files(ordered, out, problem, gradebook)
-    return BatchResult(ordered, graded=len(todo), reused=len(entries) - len(todo))
+    class_files = write_class_files(ordered, out, problem, gradebook)
+    return BatchResult(ordered, graded=len(todo), reused=len(entries) - len(todo), class_files=class_files)
 
 
 def _grade_in_chunks(spec: WorkerSpec, todo: list[BatchEntry], jobs: int, executor: str,

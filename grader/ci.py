@@ -20,6 +20,11 @@ explicit list. Each is graded like ``grader grade``; then, from the same Reports
 - ``::error`` workflow commands for failing visible tests (``::warning`` for what the
   source reading found), so the pull request's diff shows them on the submission's lines.
 
+When no file is graded (a push that changes no submission), that is said, never passed off
+as a score: a ``::notice`` on stdout and a line in the summary ("no submission changed in
+this push: nothing graded"), a Classroom result whose status is "error" (0 points, of the
+problem's when ``--problem`` or ``$GRADER_PROBLEM`` names it), and ``--fail-under`` not met.
+
 Nothing printed here names a hidden test or shows its program: a student reads this log.
 """
 
@@ -27,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import json
+import posixpath
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,7 +41,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from grader.check import SubmissionStatus, percent
-from grader.classroom import runner_output
+from grader.classroom import nothing_graded_output, runner_output
 from grader.files import safe_file_name, write_atomically
 from grader.formats import FILE_NAMES, render_markdown, write_formats
 from grader.guess import GuessError, guess_problem_of
@@ -107,6 +113,8 @@ class Revisions:
     head: str
     scope: str
     """When the files changed: "in this pull request", "since the template's first commit"."""
+    event: str = ""
+    """What changed them, as the notice says it: "in this push", "in this pull request"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +122,8 @@ class Selection:
     paths: tuple[Path, ...]
     nothing: str
     """The summary's sentence when there is nothing to grade."""
+    headline: str = "no submission given: nothing graded"
+    """The one line (notice, summary, Classroom) when there is nothing to grade."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,11 @@ class CiRequest:
 @dataclass(frozen=True, slots=True)
 class CiOutcome:
     reports: tuple[Report, ...]
+    nothing_graded: str = ""
+    """When no file was graded: the one line saying so and why; else empty."""
+    unearned: float = 0.0
+    """When no file was graded: the points of the problem named (--problem, $GRADER_PROBLEM)
+    that nobody earned, so Classroom shows 0 of them; 0 when no problem was named."""
 
     @property
     def score(self) -> float:
@@ -141,11 +156,12 @@ class CiOutcome:
 
     @property
     def max_score(self) -> float:
-        return round(sum(report.max_score for report in self.reports), 6)
+        return round(sum(report.max_score for report in self.reports), 6) if self.reports else self.unearned
 
     @property
     def percent(self) -> float:
-        return percent(self.score, self.max_score)
+        """Of the points graded; 0 when nothing was graded (no score, so nothing passed)."""
+        return percent(self.score, self.max_score) if self.reports else 0.0
 
 
 def default_formats() -> tuple[str, ...]:
@@ -182,7 +198,11 @@ def run_ci(
         print(f"{said} ({problem.id}): {report.score:g}/{report.max_score:g} {report.status}", file=stdout)
         for line in annotation_commands(report, shown):
             print(line, file=stdout)
-    outcome = CiOutcome(tuple(reports))
+    if reports:
+        outcome = CiOutcome(tuple(reports))
+    else:
+        unearned = load_problem(request.problem_id).max_score if request.problem_id else 0.0
+        outcome = CiOutcome((), selection.headline, unearned)
     summary = combined_summary(outcome, selection.nothing)
     if request.out is not None:
         _write_reports(outcome, request.out, request.formats)
@@ -191,7 +211,11 @@ def run_ci(
         _append(github.step_summary, summary)
     if github.output is not None:
         _append(github.output, "".join(f"{name}={value}\n" for name, value in step_outputs(outcome).items()))
-    print(f"total: {outcome.score:g}/{outcome.max_score:g} ({outcome.percent:.1f}%) over {len(reports)} file(s)", file=stdout)
+    if outcome.nothing_graded:
+        print(workflow_command("notice", outcome.nothing_graded, title="Autograder: nothing graded"), file=stdout)
+    else:
+        print(f"total: {outcome.score:g}/{outcome.max_score:g} ({outcome.percent:.1f}%) over {len(reports)} file(s)",
+              file=stdout)
     return outcome
 
 
@@ -209,13 +233,22 @@ def select(request: CiRequest, course: Course, repo: Path | None, github: GitHub
     folder = _folder_name(request.submissions_dir)
     if request.every_file:
         paths = every_submission(repo or Path.cwd(), request.submissions_dir)
-        return Selection(tuple(paths), f"No submission to grade: there is no `*.py` file under `{folder}`.")
+        return Selection(tuple(paths), f"No submission to grade: there is no `*.py` file under `{folder}`.",
+                         f"no submission under {clean_name(folder)}: nothing graded")
     return changed_submissions(request, course, repo, github)
+
+
+def submissions_folder(submissions_dir: str) -> str:
+    """``--submissions`` as a path relative to the repository root, as git prints paths:
+    ``submissions``, ``./submissions`` and ``submissions/`` alike; ``.`` (or ``./``, or ``""``)
+    is the whole repository, ``""``."""
+    folder = posixpath.normpath(submissions_dir).strip("/")
+    return "" if folder == "." else folder
 
 
 def every_submission(root: Path, submissions_dir: str) -> list[Path]:
     """Every ``*.py`` file under the submissions folder, hidden ones and caches aside, in path order."""
-    folder = root / submissions_dir.strip("/") if submissions_dir.strip("/") else root
+    folder = root / submissions_folder(submissions_dir)
     if not folder.is_dir():
         return []
     paths = [path for path in folder.rglob("*.py")
@@ -236,14 +269,15 @@ def event_revisions(github: GitHubFiles, repo: Path) -> Revisions:
     kind = next((kind for kind in EventKind if kind.value == name), None)
     if kind is EventKind.PULL_REQUEST:
         base, head = pull_request_revisions(payload, github.event)
-        return Revisions(base, head, "in this pull request")
+        return Revisions(base, head, "in this pull request", "in this pull request")
     if kind is None:
         known = ", ".join(kind.value for kind in EventKind)
         raise CiError(f"grader ci grades {known} events, not {clean_name(name) or 'an unnamed one'}: "
                       "pass the files, --all, or --base and --head")
     after = payload.get("after") if kind is EventKind.PUSH else None
     head = after if isinstance(after, str) and after and after != NO_COMMIT else "HEAD"
-    return Revisions(first_commit(repo, head), head, "since the template's first commit")
+    event = "in this push" if kind is EventKind.PUSH else "since the template's first commit"
+    return Revisions(first_commit(repo, head), head, "since the template's first commit", event)
 
 
 def _read_event(event: Path) -> dict[str, Any]:
@@ -321,7 +355,8 @@ def changed_files(repo: Path, base: str, head: str) -> list[Change]:
 
 def select_submissions(changes: Sequence[Change], submissions_dir: str) -> list[str]:
     """The added or modified ``*.py`` files under the submissions folder, in path order."""
-    prefix = submissions_dir.strip("/") + "/" if submissions_dir.strip("/") else ""
+    folder = submissions_folder(submissions_dir)
+    prefix = folder + "/" if folder else ""
     wanted = (ChangeKind.ADDED, ChangeKind.MODIFIED)
     return sorted(c.path for c in changes if c.kind in wanted and c.path.endswith(".py") and c.path.startswith(prefix))
 
@@ -356,7 +391,8 @@ def changed_submissions(request: CiRequest, course: Course, repo: Path | None, g
     if (request.base is None) != (request.head is None):
         raise CiError("give both --base and --head, or neither")
     if request.base is not None and request.head is not None:
-        revisions = Revisions(request.base, request.head, f"in {clean_name(request.base)}...{clean_name(request.head)}")
+        scope = f"in {clean_name(request.base)}...{clean_name(request.head)}"
+        revisions = Revisions(request.base, request.head, scope, scope)
     else:
         revisions = event_revisions(github, repo)
     changes = changed_files(repo, revisions.base, revisions.head)
@@ -370,11 +406,12 @@ def changed_submissions(request: CiRequest, course: Course, repo: Path | None, g
                       "(check out the pushed commit or the pull request, not its base)")
     nothing = (f"No submission to grade: no `*.py` file under `{_folder_name(request.submissions_dir)}` "
                f"was added or changed {revisions.scope}.")
-    return Selection(tuple(paths), nothing)
+    return Selection(tuple(paths), nothing, f"no submission changed {revisions.event}: nothing graded")
 
 
 def _folder_name(submissions_dir: str) -> str:
-    return submissions_dir.strip("/") + "/" if submissions_dir.strip("/") else "./"
+    folder = submissions_folder(submissions_dir)
+    return folder + "/" if folder else "./"
 
 
 def _guesser(course: Course) -> Callable[[Path, str], str]:
@@ -436,7 +473,9 @@ def combined_summary(outcome: CiOutcome, nothing: str) -> str:
     says why there is no file, when there is none."""
     lines = [COMMENT_MARKER, "# Autograder", ""]
     if not outcome.reports:
-        lines.append(nothing)
+        headline = outcome.nothing_graded or "nothing graded"
+        lines += [f"**{headline[:1].upper()}{headline[1:]}.** No score: this run does not count as a pass.", "",
+                  nothing]
         return "\n".join(lines) + "\n"
     if len(outcome.reports) > 1:
         lines += [f"**Total: {outcome.score:g} / {outcome.max_score:g} ({outcome.percent:.1f}%)** over {len(outcome.reports)} files", ""]
@@ -444,12 +483,16 @@ def combined_summary(outcome: CiOutcome, nothing: str) -> str:
 
 
 def step_outputs(outcome: CiOutcome) -> dict[str, str]:
+    if outcome.reports:
+        result = runner_output(outcome.reports)
+    else:
+        result = nothing_graded_output(outcome.nothing_graded or "nothing graded", outcome.max_score)
     return {
         "score": f"{outcome.score:g}",
         "max_score": f"{outcome.max_score:g}",
         "percent": f"{outcome.percent:.1f}",
         "submissions": str(len(outcome.reports)),
-        "result": runner_output(outcome.reports),
+        "result": result,
     }
 
 

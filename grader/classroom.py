@@ -51,12 +51,35 @@ def render_classroom(report: Report) -> str:
 
 def runner_output(reports: Sequence[Report]) -> str:
     """The step output ``result`` as a runner sets it: base64 of the compact JSON."""
-    document = json.dumps(classroom_results(reports), ensure_ascii=False, separators=(",", ":"))
+    return _encoded(classroom_results(reports))
+
+
+def nothing_graded_results(reason: str, max_score: float = 0.0) -> dict[str, Any]:
+    """The runner's results when no file was graded (``reason`` says why): 0 points of
+    ``max_score`` (the problem's, when known; else 0/0), status "error", so the reporter fails
+    its step rather than count a pass, and one test named after the reason, so the reporter's
+    log says it (with no test at all its console divides by zero)."""
+    return {
+        "version": RUNNER_VERSION,
+        "status": "error",
+        "max_score": round(max_score, 6),
+        "tests": [{"name": reason, "status": "error", "message": reason, "test_code": "", "filename": "",
+                   "line_no": 0, "execution_time": "", "score": 0}],
+    }
+
+
+def nothing_graded_output(reason: str, max_score: float = 0.0) -> str:
+    """``nothing_graded_results`` as the step output ``result``."""
+    return _encoded(nothing_graded_results(reason, max_score))
+
+
+def _encoded(results: dict[str, Any]) -> str:
+    document = json.dumps(results, ensure_ascii=False, separators=(",", ":"))
     return base64.b64encode(document.encode()).decode("ascii")
 
 
 def _status(views: Sequence[ReportView]) -> str:
-    if any(view.status is not SubmissionStatus.GRADED for view in views):
+    if not views or any(view.status is not SubmissionStatus.GRADED for view in views):
         return "error"
     return "pass" if all(test.passed for view in views for test in view.tests) else "fail"
 

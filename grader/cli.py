@@ -20,7 +20,7 @@ from grader import __version__
 
 if TYPE_CHECKING:  # the stages are imported by the command that needs them: a fast start
     from grader.batch import Discovery
-    from grader.gradebook import Roster
+    from grader.gradebook import ClassFiles, CsvLayout, Roster
     from grader.kit import Kit
     from grader.sandbox import Isolation
     from grader.spec import Course, Problem
@@ -140,9 +140,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _course(args: argparse.Namespace) -> Course:
-    from grader.spec import find_course
+    from grader.spec import NoCourseError, find_course
 
-    course = find_course(args.course)
+    try:
+        course = find_course(args.course)
+    except NoCourseError as error:
+        raise UsageError(str(error)) from None
     if not course.problems_dir.is_dir():
         raise UsageError(f"no problems/ folder in {course.root} (use --course)")
     return course
@@ -271,6 +274,9 @@ def _kit_for(args: argparse.Namespace, submission: Path) -> Kit:
                 raise KitError(f"the kit at {clean_name(str(where))} is for {kit.problem.id}, not {args.problem}")
             ensure_current(kit, course_in_use(args.course), seed=args.seed)
             return kit
+        if course_in_use(args.course) is None:
+            raise UsageError("no student kit and no course to check with: give the kit your course handed out with "
+                             "--kit DIR (or keep your file in the kit's folder), or the course with --course DIR")
         course = _course(args)
         problem_id = args.problem or _guessed_problem(course, submission)
         return course_kit(course, problem_id, seed=args.seed, cache_dir=default_cache_dir())
@@ -286,19 +292,36 @@ def _kit(args: argparse.Namespace) -> int:
     data = kit_data(problem, default_cache_dir())
     out = args.out or Path(f"{problem.id}-kit")
     try:
-        written = write_kit(data, out)
+        write_kit(data, out)
     except KitError as error:
         raise UsageError(str(error)) from None
     info = data["problem"]
-    print(f"{written[0].parent}/: the student kit of {problem.id} version {problem.version}: "
+    shown = _as_given(out)
+    print(f"{shown}/: the student kit of {problem.id} version {problem.version}: "
           f"{len(data['tests'])} visible tests with their expected observations, "
           f"{len(data['misconceptions'])} misconceptions' observations; {info['withheld_tests']} tests left out")
-    print(f"students run: grader check THEIR_FILE.py --kit {out}")
+    print(f"students run: grader check THEIR_FILE.py --kit {shown}")
     left_out = instructor_check_files(problem)
     if left_out:
         print(f"note: {len(left_out)} instructor check files ({left_out[0].name}, ...) are not in the kit: "
               "check from it runs only problem.yaml's tests", file=sys.stderr)
     return EXIT_OK
+
+
+def _as_given(path: Path) -> str:
+    """A path the user gave, to print back: as given, but relative to the working directory
+    when it lies under it (never an absolute path of this machine that a reader elsewhere
+    cannot use); cleaned."""
+    from grader.text import clean_name
+
+    shown = path
+    if path.is_absolute():
+        here = Path.cwd()
+        for inside, root in ((Path(os.path.normpath(path)), here), (path.resolve(), here.resolve())):
+            if inside.is_relative_to(root):
+                shown = inside.relative_to(root)
+                break
+    return clean_name(str(shown))
 
 
 def _guessed_problem(course: Course, submission: Path) -> str:
@@ -353,7 +376,8 @@ def _batch(args: argparse.Namespace) -> int:
 
     found = _class_folder(args.folder)
     formats = tuple(dict.fromkeys(("json", *_formats(args.format))))  # report.json is what resuming reads
-    roster = _roster(args.roster) if args.roster else None
+    layout = CsvLayout(args.csv)
+    roster = _roster(args.roster, layout)
     problem = _problem(args, args.problem)  # a bad spec is a usage error before any work starts
     entries = found.entries
     if not entries:
@@ -363,7 +387,7 @@ def _batch(args: argparse.Namespace) -> int:
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, not {jobs}")
     _output_folder(args.out)  # before grading anything
-    gradebook = Gradebook(found.not_graded, roster, CsvLayout(args.csv))
+    gradebook = Gradebook(found.not_graded, roster, layout)
     skipping = f", skipping {len(found.skipped)} that are not (listed at the end)" if found.skipped else ""
     print(f"grading {len(entries)} submissions of {problem.id} with {jobs} workers ({args.executor}){skipping}",
           file=sys.stderr)
@@ -394,10 +418,10 @@ def _batch(args: argparse.Namespace) -> int:
     for row in broken:
         print(f"  {row.student}: {row.status}: {row.note}")
     if found.skipped:
-        print(f"{len(found.skipped)} skipped, not being submissions (each a not_graded row in the class files):")
+        print(f"{len(found.skipped)} skipped, not being submissions (a not_graded row per student in the class files):")
     for item in found.skipped:
         print(f"  {clean_name(str(item.path))}: {item.reason}")
-    _print_roster_without_submission(roster, found)
+    _print_class_files(result.class_files, layout)
     return EXIT_OK
 
 
@@ -415,24 +439,30 @@ def _class_folder(folder: Path) -> Discovery:
         raise UsageError(f"cannot read {error.filename or folder}: {error.strerror or error}") from None
 
 
-def _roster(path: Path) -> Roster:
-    from grader.gradebook import RosterError, read_roster
+def _roster(path: Path | None, layout: CsvLayout) -> Roster | None:
+    """The roster, if any, refused in one line when unreadable or when ``layout``'s LMS could
+    find no student with it."""
+    from grader.gradebook import RosterError, ensure_layout_fits, read_roster
 
     try:
-        return read_roster(path)
+        roster = read_roster(path) if path is not None else None
+        ensure_layout_fits(layout, roster)
     except RosterError as error:
         raise UsageError(str(error)) from None
+    return roster
 
 
-def _print_roster_without_submission(roster: Roster | None, found: Discovery) -> None:
-    from grader.gradebook import roster_key
+def _print_class_files(class_files: ClassFiles, layout: CsvLayout) -> None:
+    """Who is on the roster with nothing in the class folder (stdout), and each row grades.csv's
+    LMS layout leaves out, one line each (stderr: what the instructor must do by hand)."""
+    from grader.gradebook import NO_SUBMISSION
+    from grader.summary import RowStatus
 
-    if roster is None:
-        return
-    present = {roster_key(entry.student) for entry in found.entries} | {roster_key(name) for name, _ in found.not_graded}
-    missing = [key for key, _ in roster.people if key not in present]
+    missing = [row.student for row in class_files.rows if row.status is RowStatus.NOT_GRADED and row.note == NO_SUBMISSION]
     if missing:
         print(f"{len(missing)} on the roster with no submission (a not_graded row each): {', '.join(missing)}")
+    for row, reason in class_files.left_out:
+        print(f"grader: not in grades.csv ({layout.value}): {row.student}: {reason}", file=sys.stderr)
 
 
 def _ci(args: argparse.Namespace) -> int:
@@ -462,6 +492,9 @@ def _ci(args: argparse.Namespace) -> int:
             )
     except CiError as error:
         raise UsageError(str(error)) from None
+    if outcome.nothing_graded and args.fail_under is not None:
+        print(f"grader: {outcome.nothing_graded}, so --fail-under {args.fail_under:g}% is not met", file=sys.stderr)
+        return EXIT_BELOW_THRESHOLD
     return _threshold(outcome.percent, args.fail_under)
 
 

@@ -130,12 +130,13 @@ def render_html(report: Report) -> str:
     return environment().get_template("report.html.j2").render(page=report_page(report), grader_version=__version__)
 
 
-def write_index(out: Path, problem: Problem, rows: list[StudentRow], identity_columns: Sequence[str] = ()) -> None:
+def write_index(out: Path, problem: Problem, rows: list[StudentRow], identity_columns: Sequence[str] = (),
+                csv_layout: str = "", left_out_of_csv: Sequence[tuple[StudentRow, str]] = ()) -> None:
     """``index.html`` of a batch, next to its students' folders; generated tests are counted
     by shape (forty rows of random graphs would say less than seven); a roster's columns
-    beside each student."""
+    beside each student; the rows grades.csv's LMS layout leaves out, and why."""
     groups = {test.name: test.group for test in problem.tests}
-    summary = class_summary(problem.id, list(rows), groups, tuple(identity_columns))
+    summary = class_summary(problem.id, list(rows), groups, tuple(identity_columns), csv_layout, tuple(left_out_of_csv))
     write_atomically(out / "index.html", render_index(summary))
 
 

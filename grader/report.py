@@ -1,4 +1,4 @@
-"""Results -> report.json (the contract in DESIGN.md), built from pytest-json-report's record.
+"""Results -> report.json (its shape: the README's "report.json"), built from pytest-json-report's record.
 
 Only what a student may see goes into a test's ``output``: for a hidden test, its name and
 status and nothing of its program or expected values.

@@ -191,9 +191,21 @@ class Course:
         return {problem_id: load_api(self.spec_path(problem_id)) for problem_id in self.problem_ids()}
 
 
+class NoCourseError(Exception):
+    """No course was named and none is found from the working directory; the message says how
+    to name one."""
+
+
 def find_course(explicit: str | os.PathLike[str] | None = None) -> Course:
-    """The course folder: ``course_in_use``, else the checkout this package was installed from."""
-    return course_in_use(explicit) or Course(Path(__file__).resolve().parent.parent)
+    """The course folder, ``course_in_use``; never the checkout the grader happens to be
+    installed from (an editable install would otherwise grade with its own checkout's problems
+    and reference from any folder, and a wheel install would not: the course a command uses
+    must not depend on how the grader was installed)."""
+    course = course_in_use(explicit)
+    if course is None:
+        raise NoCourseError("no course here (no folder holding problems/ and reference/ here or above): "
+                            "give it with --course DIR or $GRADER_COURSE")
+    return course
 
 
 def course_in_use(explicit: str | os.PathLike[str] | None = None) -> Course | None:

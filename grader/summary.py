@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ class StudentRow:
     """One entry of a batch, as the class summary needs it."""
 
     student: str
+    """Who the row is, as shown: the entry's name in the class folder (or the roster's), cleaned."""
     status: RowStatus
     """A RowStatus value: graded, failed_to_load, timed_out, grader_error or not_graded."""
     score: float
@@ -57,6 +59,12 @@ class StudentRow:
     """The file the class page links to, in the student's folder; empty: none."""
     identity: tuple[tuple[str, str], ...] = ()
     """The student's columns of the roster (LMS ids, names), when there is one."""
+    entry: str = ""
+    """The name a roster matches: the entry's name in the class folder as it is there (not
+    cleaned), or for a student of the roster with nothing there, the roster's."""
+    folder: str = ""
+    """The folder of its reports under ``--out`` (the name renamed where it is not a safe file
+    name); empty: none."""
 
     @property
     def percent(self) -> float:
@@ -120,6 +128,10 @@ class ClassSummary:
     """Most common first."""
     identity_columns: tuple[str, ...] = ()
     """The roster's columns each row may carry."""
+    csv_layout: str = ""
+    """The LMS whose import layout grades.csv has (Canvas, Moodle); empty: plain."""
+    left_out_of_csv: tuple[tuple[StudentRow, str], ...] = ()
+    """Rows that layout cannot hold (no identity the LMS knows), and why."""
 
     @property
     def graded(self) -> int:
@@ -139,14 +151,16 @@ class ClassSummary:
         return round(statistics.median(row.percent for row in self.submitted), 1) if self.submitted else 0.0
 
 
-def row_from_report(student: str, report: dict[str, Any], report_file: str = "report.html") -> StudentRow:
-    """The same, from a report.json's content: what a batch has of a submission it graded just
-    now or in an earlier run. Test names are interned: a class's rows share them."""
+def row_from_report(entry: str, report: dict[str, Any], report_file: str = "report.html",
+                    folder: str | None = None) -> StudentRow:
+    """The row of the class folder's ``entry`` (its name there), from a report.json's content:
+    what a batch has of a submission it graded just now or in an earlier run; its reports are
+    in ``folder`` (default: the entry's name). Test names are interned: a class's rows share them."""
     tests = report.get("tests") or []
     diagnosis = report.get("diagnosis") or {}
     status = RowStatus(report.get("status"))
     return StudentRow(
-        student=student,
+        student=shown_name(entry),
         status=status,
         score=float(report.get("score", 0.0)),
         max_score=float(report.get("max_score", 0.0)),
@@ -156,18 +170,28 @@ def row_from_report(student: str, report: dict[str, Any], report_file: str = "re
         misconception=sys.intern(str(diagnosis.get("misconception") or "")),
         misconception_hint=sys.intern(str(diagnosis.get("hint") or "")),
         report_file="report.json" if status is RowStatus.GRADER_ERROR else report_file,
+        entry=entry,
+        folder=entry if folder is None else folder,
     )
 
 
-def not_graded_row(student: str, reason: str, max_score: float,
+def not_graded_row(entry: str, reason: str, max_score: float,
                    identity: tuple[tuple[str, str], ...] = ()) -> StudentRow:
-    """An entry of the class folder (or a student of the roster) with no report, and why."""
-    return StudentRow(student=clean_name(student), status=RowStatus.NOT_GRADED, score=0.0, max_score=max_score,
-                      note=_one_line(clean(reason)), report_file="", identity=identity)
+    """An entry of the class folder (by its name there), or a student of the roster, with no
+    report, and why."""
+    return StudentRow(student=shown_name(entry), status=RowStatus.NOT_GRADED, score=0.0, max_score=max_score,
+                      note=_one_line(clean(reason)), report_file="", identity=identity, entry=entry)
+
+
+def shown_name(name: str) -> str:
+    """A name of the class folder as the class files show it: in composed Unicode (``zoë`` is
+    one character however the file system spelled it), cleaned."""
+    return clean_name(unicodedata.normalize("NFC", name))
 
 
 def class_summary(problem_id: str, rows: list[StudentRow], groups: Mapping[str, str] | None = None,
-                  identity_columns: tuple[str, ...] = ()) -> ClassSummary:
+                  identity_columns: tuple[str, ...] = (), csv_layout: str = "",
+                  left_out_of_csv: tuple[tuple[StudentRow, str], ...] = ()) -> ClassSummary:
     """``groups``: a test's name -> the group it is counted in (by default, itself)."""
     ordered = tuple(sorted(rows, key=lambda row: row.student))
     return ClassSummary(
@@ -178,6 +202,8 @@ def class_summary(problem_id: str, rows: list[StudentRow], groups: Mapping[str, 
         pass_rates=pass_rates(ordered, groups or {}),
         misconceptions=misconception_counts(ordered),
         identity_columns=identity_columns,
+        csv_layout=csv_layout,
+        left_out_of_csv=left_out_of_csv,
     )
 
 

@@ -39,8 +39,12 @@ PR_SET_PDEATHSIG = 1
 @dataclass(frozen=True, slots=True)
 class BatchEntry:
     student: str
-    """The submission's stem, or the student's folder name."""
+    """The folder of its reports under --out: the submission's stem, or the student's folder
+    name, renamed where it is not a safe file name (``files.safe_file_name``)."""
     path: Path
+    name: str = ""
+    """The entry's name in the class folder as it is there (the stem, or the folder's name):
+    what a roster names the student by. Empty: ``student``."""
 
 
 @dataclass(frozen=True, slots=True)

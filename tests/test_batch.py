@@ -251,10 +251,12 @@ def test_discover_takes_files_and_one_file_folders_and_says_what_it_skips(tmp_pa
         "empty": "a folder with no .py file",
         "linked": "a symbolic link to a folder",
         "notes.txt": "not a .py file",
-        "sam.py": "2 submissions are named 'sam': rename all but one",
-        "sam/value.py": "2 submissions are named 'sam': rename all but one",
+        "sam": "2 entries stand for the student 'sam' (sam/, sam.py): rename or remove all but one",
+        "sam.py": "2 entries stand for the student 'sam' (sam/, sam.py): rename or remove all but one",
         "two": "a folder with 2 .py files (a.py, b.py): a student's folder must hold exactly one",
     }
+    # one row per student, named after the entry: sam, never the file inside sam/
+    assert sorted(name for name, _ in found.not_graded) == ["empty", "linked", "notes.txt", "sam", "two"]
 
 
 def test_a_folder_with_nothing_to_grade_is_a_usage_error_saying_why(tmp_path):

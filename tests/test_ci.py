@@ -137,10 +137,17 @@ def test_a_pull_request_without_submissions_grades_nothing_and_says_so(student_r
     (repo / "README.md").write_text("# Value, typo fixed\n")
     head = commit_all(repo, "docs only")
     environment = github_environment(tmp_path, base, head)
-    result = grader_ci(repo, environment, "--fail-under", "50")
-    assert result.returncode == 0, result.stderr
+    result = grader_ci(repo, environment)
+    assert result.returncode == 0, result.stderr  # nothing asked of it: saying so is enough
     assert read_outputs(Path(environment["GITHUB_OUTPUT"]))["submissions"] == "0"
-    assert "No submission to grade" in Path(environment["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "::notice title=Autograder%3A nothing graded::no submission changed in this pull request: nothing graded" \
+        in result.stdout.splitlines()
+    summary = Path(environment["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "**No submission changed in this pull request: nothing graded.**" in summary and "No submission to grade" in summary
+    failing = grader_ci(repo, environment, "--fail-under", "0")
+    assert failing.returncode == 1  # not a pass, whatever the threshold
+    assert failing.stderr == ("grader: no submission changed in this pull request: nothing graded, "
+                              "so --fail-under 0% is not met\n")
 
 
 @pytest.mark.parametrize(
@@ -247,11 +254,41 @@ def test_a_push_that_changed_no_submission_grades_nothing_and_says_so(classroom_
     (repo / "README.md").write_text("# Value, typo fixed\n")
     head = commit_all(repo, "docs only")
     environment = event_environment(tmp_path, "push", PUSH_EVENT, before=template, head=head)
-    result = grader_ci(repo, environment)
-    assert result.returncode == 0, result.stderr
-    assert read_outputs(Path(environment["GITHUB_OUTPUT"]))["submissions"] == "0"
+    result = grader_ci(repo, environment, "--fail-under", "0")  # as the shipped workflow runs it
+    assert result.returncode == 1, result.stderr  # not a pass: the job fails
+    assert "nothing graded, so --fail-under 0% is not met" in result.stderr
+    notice = "::notice title=Autograder%3A nothing graded::no submission changed in this push: nothing graded"
+    assert notice in result.stdout.splitlines() and "total:" not in result.stdout
+    outputs = read_outputs(Path(environment["GITHUB_OUTPUT"]))
+    assert outputs["submissions"] == "0" and outputs["percent"] == "0.0"
     summary = Path(environment["GITHUB_STEP_SUMMARY"]).read_text()
+    assert "**No submission changed in this push: nothing graded.** No score: this run does not count as a pass." in summary
     assert "No submission to grade: no `*.py` file under `submissions/` was added or changed since the template's first commit." in summary
+    # what Classroom's reporter gets: not a pass (it fails its step on "error"), and says why
+    classroom = json.loads(base64.b64decode(outputs["result"]))
+    assert classroom["status"] == "error" and classroom["max_score"] == 0  # no problem named: 0/0, said to be nothing
+    assert [(t["name"], t["status"], t["score"]) for t in classroom["tests"]] == [
+        ("no submission changed in this push: nothing graded", "error", 0)]
+    # with the problem named, Classroom shows 0 of its points rather than 0/0
+    environment["GRADER_PROBLEM"] = "value-basic"
+    Path(environment["GITHUB_OUTPUT"]).write_text("")
+    assert grader_ci(repo, environment).returncode == 0
+    outputs = read_outputs(Path(environment["GITHUB_OUTPUT"]))
+    points = find_course(REPO).load("value-basic").max_score
+    assert (outputs["score"], float(outputs["max_score"])) == ("0", points)
+    classroom = json.loads(base64.b64decode(outputs["result"]))
+    assert classroom["status"] == "error" and classroom["max_score"] == points
+    assert sum(t["score"] for t in classroom["tests"]) == 0
+
+
+@pytest.mark.parametrize(("folder", "graded"), [(".", 2), ("./submissions", 2), ("./submissions/extra/", 1)])
+def test_submissions_folder_is_read_as_a_path_in_the_repository(classroom_repo, tmp_path, folder, graded):
+    repo, template, _, head = classroom_repo
+    environment = event_environment(tmp_path, "push", PUSH_EVENT, before=template, head=head)
+    result = grader_ci(repo, environment, "--submissions", folder, "--problem", "value-basic")
+    assert result.returncode == 0, result.stderr
+    assert read_outputs(Path(environment["GITHUB_OUTPUT"]))["submissions"] == str(graded), result.stdout
+    assert "submissions/extra/second.py (value-basic)" in result.stdout
 
 
 def test_a_push_is_graded_at_the_pushed_commit_not_at_a_later_one(classroom_repo, tmp_path):

@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from grader.batch import discover, grade_batch
 from grader.formats import write_formats
+from grader.gradebook import CsvLayout, Gradebook, read_roster
 from grader.html import render_html
 from grader.sandbox import Isolation
 from grader.view import seed_fingerprint
@@ -200,11 +201,16 @@ def test_what_the_code_printed_on_the_visible_tests_is_shown(tmp_path):
 def test_the_class_page_flags_broken_submissions_first_and_links_every_report(browser, course, tmp_path):
     folder = tmp_path / "class"
     folder.mkdir()
-    for name, source in (("alice", "alice"), ("grace", "grace"), ("Zoë O'Neil", "carol")):
+    for name, source in (("alice", "alice"), ("grace", "grace"), ("Zoë O'Neil", "carol"), ("back\\slash", "alice")):
         shutil.copy(REPO / "submissions" / f"{source}.py", folder / f"{name}.py")
+    (folder / "notes.txt").write_text("not a submission\n")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("submission,Student,ID\nalice,Alice,1\ngrace,Grace,2\nZoë O'Neil,Zoë,3\nback\\slash,Back,4\n")
+    found = discover(folder)
+    gradebook = Gradebook(found.not_graded, read_roster(roster), CsvLayout.CANVAS)
     out = tmp_path / "out"
-    rows = grade_batch(course.load("value-basic"), discover(folder).entries, out, jobs=2, isolation=Isolation.PROCESS,
-                       formats=("json", "html")).rows
+    rows = grade_batch(course.load("value-basic"), found.entries, out, jobs=2, isolation=Isolation.PROCESS,
+                       formats=("json", "html"), gradebook=gradebook).rows
     assert {row.status for row in rows} == {"graded", "failed_to_load"}
     index = out / "index.html"
     with opened(browser, index) as (page, requests):
@@ -214,9 +220,11 @@ def test_the_class_page_flags_broken_submissions_first_and_links_every_report(br
         assert "failed to load" in first.inner_text()
         assert first.bounding_box()["y"] < page.get_by_role("heading", name=re.compile("Scores")).bounding_box()["y"]
         assert page.get_by_text("median", exact=False).first.is_visible()
+        left_out = page.locator("section", has=page.locator("#left-out"))
+        assert "notes.txt: not on the roster" in left_out.inner_text()  # not in Canvas's file, and why
         links = page.locator("#students ~ div table a")
         hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
-        assert len(hrefs) == 3
+        assert len(hrefs) == 4  # back\slash's reports are in a renamed folder: linked there
         for href in hrefs:
             assert (out / unquote(urlparse(href).path)).is_file(), href
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]

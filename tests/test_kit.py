@@ -277,3 +277,27 @@ def test_a_kit_carries_the_declared_operations_and_checks_as_the_course_does(pro
             report.pop("duration_s")
         assert from_kit == from_course
         assert from_kit["status"] == "graded" and (from_kit["score"] == from_kit["max_score"]) == passes
+
+
+def test_kit_prints_the_out_path_as_given_relative_to_the_working_folder(tmp_path, grader_in_process, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    absolute = tmp_path / "handouts" / "vb-kit"
+    made = grader_in_process("--course", str(REPO), "kit", "--problem", "value-basic", "--out", str(absolute))
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.startswith("handouts/vb-kit/: the student kit of value-basic")
+    assert "students run: grader check THEIR_FILE.py --kit handouts/vb-kit\n" in made.stdout
+    assert str(tmp_path) not in made.stdout  # no path of the instructor's machine to copy to students
+    relative = grader_in_process("--course", str(REPO), "kit", "--problem", "value-basic", "--out", "vb-kit")
+    assert "--kit vb-kit\n" in relative.stdout and (tmp_path / "vb-kit" / KIT_FILE).is_file()
+
+
+def test_with_no_kit_and_no_course_check_says_how_to_get_going(submissions, grader_in_process, monkeypatch):
+    """Not even the checkout the grader runs from (an editable install) is taken for the course."""
+    monkeypatch.chdir(submissions)  # no kit beside the file, no course here or above
+    monkeypatch.delenv("GRADER_COURSE", raising=False)
+    monkeypatch.delenv("GRADER_KIT", raising=False)
+    _one_line_refusal(grader_in_process("check", "carol.py"), "no student kit and no course", "--kit DIR",
+                      "--course DIR")
+    _one_line_refusal(grader_in_process("problems"), "no course here", "--course DIR")
+    listed = grader_in_process("--course", str(REPO), "problems")
+    assert listed.returncode == 0 and listed.stdout.startswith("value-basic\t")
