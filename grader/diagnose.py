@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Collection, Mapping, Sequence
 
 from grader import __version__
+from grader.budgets import budget_for, reference_costs
 from grader.check import readings_equal
 from grader.observations import ProgramObservation, RunStatus, from_wire, readable, same_wire, to_wire
 from grader.files import read_submission, write_atomically
@@ -30,7 +31,8 @@ from grader.sandbox import Isolation, Sandbox, SandboxPolicy
 from grader.spec import Problem, ProblemTest
 from grader.view import Audience, shown_in_detail
 
-VARIANT_LIMITS = {"test_seconds": 2.0, "submission_seconds": 30.0}
+VARIANT_LIMITS = {"test_seconds": 5.0, "submission_seconds": 60.0}
+"""Wall limits of a variant's run: backstops only (each program has its CPU-time budget)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +108,7 @@ def variant_observations(
     found: dict[str, Faces] = {}
     missing = []
     for misconception in misconceptions:
-        cached = _cache_path(cache_dir, misconception, programs, runner)
+        cached = _cache_path(cache_dir, misconception, programs, runner)  # keyed by the programs alone
         faces = _read_cache(cached, len(programs), interned)
         if faces is None:
             missing.append((misconception, cached))
@@ -120,7 +122,14 @@ def variant_observations(
             required_attributes=problem.api.required_attributes,
             forbidden_imports=problem.forbidden_imports,
         )
-        with Sandbox(policy, programs) as sandbox:
+        # each program under its CPU-time budget (``budgets``), the wall limit only a backstop:
+        # a variant that hangs by design is stopped in its budget, and a loaded machine does not
+        # make a sound variant time out (a face that timed out is never cached, so it would
+        # differ from one session to the next, and a file's diagnosis with it)
+        costs = reference_costs(problem)
+        budgeted = [{**program, **budget_for(test, costs[test.name], VARIANT_LIMITS["test_seconds"]).to_wire()}
+                    if test.name in costs else program for test, program in zip(tests, programs, strict=True)]
+        with Sandbox(policy, budgeted) as sandbox:
             for misconception, cached in missing:
                 wires = _faces_of_variant(sandbox, read_submission(misconception.path), len(programs))
                 # a face that timed out or crashed may be the machine's load, not the variant's:
