@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Collection, Mapping, Sequence
 
@@ -103,7 +103,10 @@ def variant_observations(
     A face that several variants (or runs) share is one object: most variants agree on most
     tests, and a batch worker holds the library for its whole life."""
     programs = [test.to_wire() for test in tests]
-    runner = runner_digest() if cache_dir is not None else ""
+    limits = replace(problem.limits, **VARIANT_LIMITS)
+    # the limits a variant runs under decide its faces too (a memory limit can make it raise):
+    # part of the key, so a course with other limits never reads this one's entries
+    runner = f"{runner_digest()}:{json.dumps(asdict(limits), sort_keys=True)}" if cache_dir is not None else ""
     interned: dict[str, ProgramObservation] = {}
     found: dict[str, Faces] = {}
     missing = []
@@ -116,7 +119,7 @@ def variant_observations(
             found[misconception.name] = faces
     if missing:
         policy = SandboxPolicy(
-            limits=replace(problem.limits, **VARIANT_LIMITS),
+            limits=limits,
             isolation=Isolation.PROCESS,
             class_name=problem.api.class_name,
             required_attributes=problem.api.required_attributes,
