@@ -12,7 +12,7 @@ enforces it inside the submission's process; ``observations.Budget`` carries it 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from grader import interpreter
@@ -57,14 +57,15 @@ def budget_for(test: ProblemTest, reference_seconds: float, wall_seconds: float)
     return Budget(round(seconds, 4), round(reference_seconds, 6))
 
 
-def budgeted_programs(problem: Problem, costs: Mapping[str, float] | None) -> list[dict[str, Any]]:
-    """Every test's program as the sandbox gets it, with its budget where the reference's
-    cost is known (a student kit may not know it: then only the wall limit holds)."""
+def budgeted_programs(tests: Sequence[ProblemTest], costs: Mapping[str, float] | None,
+                      wall_seconds: float) -> list[dict[str, Any]]:
+    """Each test's program as the sandbox gets it, with its budget where the reference's cost
+    is known (a student kit may not know it: then only the wall limit holds)."""
     programs = []
-    for test in problem.tests:
+    for test in tests:
         wire = test.to_wire()
         cost = costs.get(test.name) if costs is not None else None
         if cost is not None:
-            wire.update(budget_for(test, cost, problem.limits.test_seconds).to_wire())
+            wire.update(budget_for(test, cost, wall_seconds).to_wire())
         programs.append(wire)
     return programs

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Collection, Mapping, Sequence
 
 from grader import __version__
-from grader.budgets import budget_for, reference_costs
+from grader.budgets import budgeted_programs, reference_costs
 from grader.check import readings_equal
 from grader.observations import ProgramObservation, RunStatus, from_wire, readable, same_wire, to_wire
 from grader.files import read_submission, write_atomically
@@ -129,9 +129,7 @@ def variant_observations(
         # a variant that hangs by design is stopped in its budget, and a loaded machine does not
         # make a sound variant time out (a face that timed out is never cached, so it would
         # differ from one session to the next, and a file's diagnosis with it)
-        costs = reference_costs(problem)
-        budgeted = [{**program, **budget_for(test, costs[test.name], VARIANT_LIMITS["test_seconds"]).to_wire()}
-                    if test.name in costs else program for test, program in zip(tests, programs, strict=True)]
+        budgeted = budgeted_programs(tests, reference_costs(problem), limits.test_seconds)
         with Sandbox(policy, budgeted) as sandbox:
             for misconception, cached in missing:
                 wires = _faces_of_variant(sandbox, read_submission(misconception.path), len(programs))

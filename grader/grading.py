@@ -102,7 +102,7 @@ class GradingSession:
             library = MisconceptionLibrary(problem, default_cache_dir())
         self.library = library if diagnose_failures else None
         self.costs = reference_costs(problem) if costs is None else costs
-        self.sandbox = Sandbox(sandbox_policy(problem, isolation), budgeted_programs(problem, self.costs),
+        self.sandbox = Sandbox(sandbox_policy(problem, isolation), budgeted_programs(problem.tests, self.costs, problem.limits.test_seconds),
                                [VISIBILITY_GROUPS.index(test.visibility) for test in problem.tests],
                                [test.shape for test in problem.tests])
         # run again where a second layout can show anything: hidden programs with a shared node
